@@ -1,0 +1,49 @@
+# Two entry points that work on a fresh machine: `make demo` and `make test`.
+# Each creates .venv itself. torch is pinned to the CPU wheel in constraints/dev.txt.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: all venv demo test lint typecheck unit docs bench clean
+
+all: test
+
+$(STAMP): pyproject.toml constraints/dev.txt Makefile
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check -c constraints/dev.txt -e '.[dev,torch,plot]' \
+	    transformers pytorch-warmup
+	# timm's scheduler module needs only torch + numpy; its package __init__ pulls torchvision,
+	# whose PyPI build does not import beside torch 2.13.0, so timm comes without its deps.
+	$(PIP) install -q --disable-pip-version-check --no-deps -c constraints/dev.txt timm
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/rampup demo --out demo-output
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check rampup tests
+	$(VENV)/bin/ruff format --check rampup tests
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(PY) docs/gen_plots.py
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+test: lint typecheck unit docs
+
+bench: $(STAMP)
+	$(VENV)/bin/rampup bench curve
+
+clean:
+	rm -rf $(VENV) site demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis

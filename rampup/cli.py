@@ -1,0 +1,197 @@
+"""The ``rampup`` command line.
+
+Every command takes schedule SPECs in the spec language (``rampup explain
+--help`` shows examples).  Errors go to stderr with exit code 2 and no
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+EXAMPLES = """\
+examples:
+  rampup curve "linear(10) -> cosine(floor=0.1)" --total-steps 100 --peak-lr 1 --json
+  rampup explain "linear(2%) -> cosine(floor=0.1)" --total-steps 10000 --peak-lr 3e-4
+  rampup plot "linear(500) -> cosine" "noam(d_model=512, warmup=4000)" --total-steps 20000 -o lr.png
+  rampup explain "linear(500, start=1e-7) -> wsd(cooldown=10%, shape=1-sqrt)" --total-steps 20000
+  rampup explain "untuned_linear(beta2=0.999) -> constant" --total-steps 5000
+spec language: docs/spec-language.md (phases joined by '->', modifiers after '|')
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own errors: exit 2 like ours
+        self.print_usage(sys.stderr)
+        print(f"rampup: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _run_args(p: argparse.ArgumentParser, peak_default: float | None = 1.0) -> None:
+    p.add_argument("--total-steps", type=int, default=None, help="optimizer steps in the run (needed for %% lengths)")
+    p.add_argument("--peak-lr", type=float, default=peak_default, help="peak learning rate (default %(default)s)")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="needed for lengths in epochs (3ep)")
+    p.add_argument("--tokens-per-step", type=int, default=None, help="needed for lengths in tokens (10Mtok)")
+
+
+def _schedule(spec: str, a: argparse.Namespace) -> Any:
+    from . import parse
+
+    return parse(spec, a.total_steps, a.peak_lr, a.steps_per_epoch, a.tokens_per_step)
+
+
+def _need_total(sched: Any, a: argparse.Namespace) -> int:
+    import math
+
+    if a.total_steps is not None:
+        return int(a.total_steps)
+    if sched.end_step == math.inf:
+        raise ValueError("--total-steps: this schedule is open-ended; pass --total-steps N")
+    return int(sched.end_step)
+
+
+def cmd_curve(a: argparse.Namespace) -> int:
+    import numpy as np
+
+    s = _schedule(a.spec, a)
+    n = _need_total(s, a)
+    steps = np.arange(n)
+    lr = s(steps)
+    out = sys.stdout
+    if a.json:
+        json.dump({"step": steps.tolist(), "lr": lr.tolist()}, out)
+        out.write("\n")
+    else:
+        out.write("step,lr\n")
+        out.writelines(f"{i},{v!r}\n" for i, v in zip(steps.tolist(), lr.tolist()))
+    return 0
+
+
+def cmd_explain(a: argparse.Namespace) -> int:
+    from .tools.explain import explain
+
+    docs = []
+    for spec in a.spec:
+        s = _schedule(spec, a)
+        e = explain(s, a.total_steps)
+        docs.append(e)
+    if a.json:
+        json.dump([e.to_dict() for e in docs] if len(docs) > 1 else docs[0].to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print("\n\n".join(e.text() for e in docs))
+    return 0
+
+
+def cmd_plot(a: argparse.Namespace) -> int:
+    from .tools.plot import plot_schedules, save_figure
+
+    scheds = [_schedule(spec, a) for spec in a.spec]
+    fig = plot_schedules(scheds, a.label or None, a.total_steps, title=a.title, logy=a.logy)
+    save_figure(fig, a.output)
+    print(f"wrote {a.output}")
+    return 0
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    from .tools.bench import run_bench
+
+    print(run_bench(a.name, a.json, a.quick))
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .tools.demo import run_demo
+
+    return run_demo(a.out, quick=a.quick)
+
+
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def _add_curve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", help="schedule spec, e.g. 'linear(2%%) -> cosine(floor=0.1)'")
+    _run_args(p)
+    p.add_argument("--json", action="store_true", help='print {"step": [...], "lr": [...]} instead of CSV')
+
+
+def _add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", nargs="+", help="one or more schedule specs")
+    _run_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _add_plot(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", nargs="+", help="one or more schedule specs (overlaid)")
+    _run_args(p)
+    p.add_argument("-o", "--output", default="lr.png", help="image file (png, svg, pdf); default lr.png")
+    p.add_argument("--label", action="append", help="legend label per spec (repeat)")
+    p.add_argument("--title", default=None)
+    p.add_argument("--logy", action="store_true", help="log-scale LR axis")
+
+
+def _add_bench(p: argparse.ArgumentParser) -> None:
+    from .tools.bench import BENCHES
+
+    p.add_argument("name", choices=sorted(BENCHES), help="which benchmark")
+    p.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
+
+
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
+    p.add_argument("--quick", action="store_true", help="smaller, faster run (tests)")
+
+
+COMMANDS: list[Command] = [
+    ("curve", "print the LR at steps 0..T-1 as CSV or JSON", _add_curve, cmd_curve),
+    ("explain", "describe a schedule in words: first update, peak, floor, end, phases", _add_explain, cmd_explain),
+    ("plot", "plot one or more schedules with peak and floor annotated", _add_plot, cmd_plot),
+    ("bench", "run a benchmark (curve: core evaluation speed)", _add_bench, cmd_bench),
+    ("demo", "the main job: reference experiments + plots into demo-output/", _add_demo, cmd_demo),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = _Parser(
+        prog="rampup",
+        description="Learning-rate warmup that is correct, automatic and evident.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"rampup {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, helptext, add, fn in COMMANDS:
+        sp = sub.add_parser(name, help=helptext, description=helptext, epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        add(sp)
+        sp.set_defaults(func=fn)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if not getattr(a, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            return int(a.func(a))
+    except (ValueError, TypeError, ImportError) as e:
+        print(f"rampup: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `rampup curve ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

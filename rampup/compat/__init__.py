@@ -1,0 +1,1 @@
+"""Drop-in equivalents of other libraries schedules (pure math)."""

@@ -1,0 +1,136 @@
+"""Argument kinds shared by every phase: one validator per kind, one message style.
+
+Every error names the argument, the value received and what is accepted, e.g.
+``cosine: floor: got 1.5; accepted: a fraction of the peak in [0, 1] (0.1 or '10%')``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .units import Length
+
+__all__ = ["Param", "REQUIRED", "convert"]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+# kind -> human description of what is accepted
+ACCEPTS = {
+    "length": "steps as an int, or '2%', '3ep', '10Mtok'",
+    "lengths": "a list of lengths, e.g. [30%, 60%] or [3000, 6000]",
+    "fraction": "a fraction of the peak in [0, 1] (0.1 or '10%')",
+    "lr": "an absolute learning rate > 0",
+    "positive": "a finite number > 0",
+    "nonneg": "a finite number >= 0",
+    "beta": "a number strictly between 0 and 1",
+    "posint": "an int >= 1",
+    "bool": "true or false",
+    "choice": "one of {choices}",
+    "number": "a finite number",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One argument of a phase: its kind, default and documentation."""
+
+    kind: str
+    default: Any = REQUIRED
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+
+    def accepts(self) -> str:
+        return ACCEPTS[self.kind].format(choices=", ".join(self.choices))
+
+
+def _err(where: str, value: Any, param: Param, cls: type[Exception] = ValueError) -> Exception:
+    return cls(f"{where}: got {value!r}; accepted: {param.accepts()}")
+
+
+def _number(where: str, value: Any, param: Param) -> float:
+    if isinstance(value, str):
+        txt = value.strip()
+        try:
+            if txt.endswith("%") and param.kind == "fraction":
+                out = float(txt[:-1]) / 100.0
+            else:
+                out = float(txt)
+        except ValueError:
+            raise _err(where, value, param) from None
+        value_f = out
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _err(where, value, param, TypeError)
+    else:
+        value_f = float(value)
+    if not math.isfinite(value_f):
+        raise _err(where, value, param)
+    return value_f
+
+
+def convert(where: str, value: Any, param: Param) -> Any:
+    """Validate ``value`` for ``param`` and return its normal form."""
+    k = param.kind
+    if k == "length":
+        return Length.parse(value, where)
+    if k == "lengths":
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise _err(where, value, param, TypeError)
+        return tuple(Length.parse(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if k == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise _err(where, value, param, TypeError)
+    if k == "choice":
+        if not isinstance(value, str) or value not in param.choices:
+            raise _err(where, value, param, TypeError if not isinstance(value, str) else ValueError)
+        return value
+    if k == "posint":
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _err(where, value, param, TypeError)
+        if value < 1:
+            raise _err(where, value, param)
+        return value
+    x = _number(where, value, param)
+    if k == "fraction" and not 0.0 <= x <= 1.0:
+        raise _err(where, value, param)
+    if k in ("lr", "positive") and not x > 0.0:
+        raise _err(where, value, param)
+    if k == "nonneg" and not x >= 0.0:
+        raise _err(where, value, param)
+    if k == "beta" and not 0.0 < x < 1.0:
+        raise _err(where, value, param)
+    return x
+
+
+def to_json(value: Any) -> Any:
+    """The dict-form (JSON) value of a normalized argument."""
+    if isinstance(value, Length):
+        return value.to_json()
+    if isinstance(value, tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def to_text(value: Any) -> str:
+    """The spec-string form of a normalized argument (round-trips through :func:`convert`)."""
+    if isinstance(value, Length):
+        return str(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(to_text(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

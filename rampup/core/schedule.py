@@ -1,0 +1,354 @@
+"""Spec (what the user wrote) and Schedule (a pure function of the step).
+
+A :class:`Spec` is ``[warmup ->] decay [-> decay …] [| modifier …]`` or a whole
+schedule such as ``noam(...)`` — plain data that round-trips through a dict and
+a string.  :meth:`Spec.resolve` converts every length to steps once, with the
+run's ``total_steps`` / ``steps_per_epoch`` / ``tokens_per_step``, and returns a
+:class:`Schedule`: a total, closed-form function of the optimizer step that
+evaluates on ints, floats, NumPy arrays, torch tensors and jax arrays.
+
+Joining phases is one rule (as in optax's ``join_schedules``): phase ``i``
+covers steps ``[b_i, b_i + L_i)`` and sees its own relative step ``t − b_i``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .backend import NUMPY, SCALAR, as_float_steps, namespace_for
+from .phases import DECAYS, INF, MODIFIERS, WARMUPS, WHOLES, Built, Phase
+from .units import RunInfo
+
+__all__ = ["Spec", "Schedule", "Segment"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """An unresolved schedule: phases with lengths in any unit.
+
+    >>> from rampup import Spec
+    >>> s = Spec.parse("linear(2%) -> cosine(floor=0.1)")
+    >>> str(s)
+    'linear(2%) -> cosine(floor=0.1)'
+    >>> Spec.from_dict(s.to_dict()) == s
+    True
+    """
+
+    warmup: Phase | None = None
+    decay: tuple[Phase, ...] = ()
+    modifiers: tuple[Phase, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.warmup is not None and self.warmup.role != "warmup":
+            raise TypeError(f"warmup: got {self.warmup.name!r} ({self.warmup.role}); accepted: a warmup phase")
+        if not self.decay:
+            raise ValueError("decay: a spec needs at least one decay phase or a whole schedule (e.g. 'constant')")
+        for d in self.decay:
+            if d.role not in ("decay", "whole"):
+                raise TypeError(f"decay: got {d.name!r} ({d.role}); accepted: decay phases or one whole schedule")
+        wholes = [d for d in self.decay if d.role == "whole"]
+        if wholes and (len(self.decay) > 1 or self.warmup is not None):
+            raise ValueError(
+                f"{wholes[0].name}: is a whole schedule (it brings its own warmup and decay); "
+                "it cannot be joined with '->' to other phases, only followed by '| modifier'"
+            )
+        for m in self.modifiers:
+            if m.role != "modifier":
+                raise TypeError(f"modifiers: got {m.name!r} ({m.role}); accepted: {', '.join(MODIFIERS)}")
+
+    # ---- serialization --------------------------------------------------
+    @staticmethod
+    def parse(text: str) -> Spec:
+        """Parse the string form (grammar in ``docs/spec-language.md``)."""
+        from .spec_text import parse_spec
+
+        return parse_spec(text)
+
+    def __str__(self) -> str:
+        chain = ([self.warmup] if self.warmup is not None else []) + list(self.decay)
+        out = " -> ".join(p.to_text() for p in chain)
+        for m in self.modifiers:
+            out += " | " + m.to_text()
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON/YAML/Hydra friendly); :meth:`from_dict` inverts it exactly."""
+        d: dict[str, Any] = {}
+        if self.warmup is not None:
+            d["warmup"] = self.warmup.to_dict()
+        d["decay"] = [p.to_dict() for p in self.decay]
+        if self.modifiers:
+            d["modifiers"] = [m.to_dict() for m in self.modifiers]
+        return d
+
+    @staticmethod
+    def from_dict(d: Any) -> Spec:
+        if not isinstance(d, dict):
+            raise TypeError(f"spec dict: got {type(d).__name__}; accepted: a dict with keys warmup, decay, modifiers")
+        unknown = set(d) - {"warmup", "decay", "modifiers"}
+        if unknown:
+            raise ValueError(f"spec dict: unknown key(s) {sorted(unknown)}; accepted: warmup, decay, modifiers")
+        warm = _phase_from_dict(d["warmup"], "warmup") if d.get("warmup") is not None else None
+        decay = d.get("decay")
+        if isinstance(decay, dict):
+            decay = [decay]
+        if not isinstance(decay, list) or not decay:
+            raise ValueError(f"spec dict: decay: got {decay!r}; accepted: a non-empty list of phase dicts")
+        mods = d.get("modifiers", [])
+        if not isinstance(mods, list):
+            raise TypeError(f"spec dict: modifiers: got {mods!r}; accepted: a list of phase dicts")
+        return Spec(
+            warm,
+            tuple(_phase_from_dict(x, "decay") for x in decay),
+            tuple(_phase_from_dict(x, "modifier") for x in mods),
+        )
+
+    # ---- composition ----------------------------------------------------
+    def with_modifier(self, modifier: Phase) -> Spec:
+        return Spec(self.warmup, self.decay, self.modifiers + (modifier,))
+
+    def rewarm(self, at: Any, length: Any, start: float = 0.0, shape: str = "linear") -> Spec:
+        """The same spec with a re-warmup from step ``at`` (see :class:`~rampup.core.phases.Rewarm`)."""
+        return self.with_modifier(MODIFIERS["rewarm"](at=at, length=length, start=start, shape=shape))
+
+    def resolve(
+        self,
+        total_steps: int | None = None,
+        peak_lr: float | None = None,
+        steps_per_epoch: int | None = None,
+        tokens_per_step: int | None = None,
+    ) -> Schedule:
+        """Convert every length to steps (once) and return the evaluable :class:`Schedule`."""
+        return Schedule(self, RunInfo(total_steps, steps_per_epoch, tokens_per_step), peak_lr)
+
+
+def _phase_from_dict(d: Any, role: str) -> Phase:
+    if not isinstance(d, dict) or "shape" not in d:
+        raise TypeError(f"{role}: got {d!r:.80}; accepted: a dict with a 'shape' key, e.g. {{'shape': 'cosine'}}")
+    name = d["shape"]
+    tables = {"warmup": [WARMUPS], "decay": [DECAYS, WHOLES], "modifier": [MODIFIERS]}[role]
+    for t in tables:
+        if name in t:
+            args = {k: v for k, v in d.items() if k != "shape"}
+            return t[name](**args)
+    known = sorted(set().union(*tables))
+    raise ValueError(f"{role}: unknown shape {name!r}; accepted: {', '.join(known)}")
+
+
+class Segment:
+    """A resolved phase placed on the step axis: ``[begin, begin + length)``."""
+
+    __slots__ = ("name", "role", "begin", "length", "end_step", "fn", "end_value", "last")
+
+    def __init__(self, name: str, role: str, begin: int, built: Built) -> None:
+        self.name, self.role, self.begin = name, role, begin
+        self.length = built.length
+        self.end_step = begin + built.length
+        self.fn = built.seg
+        self.end_value = built.end
+        self.last = float(built.length - 1) if built.length != INF else INF
+
+
+class Schedule:
+    """A learning-rate schedule: a pure, total function of the optimizer step.
+
+    ``schedule(t)`` is the LR of update ``t + 1`` (``t = 0`` is the first update).
+    It accepts a Python int/float (returns a float), a NumPy array (returns a
+    float64 array), a torch tensor or a jax array (returns the same kind).
+    Past the last step the final value is held.
+
+    >>> import numpy as np
+    >>> from rampup import parse
+    >>> s = parse("linear(10) -> cosine(floor=0.1)", total_steps=100, peak_lr=1.0)
+    >>> s(0), s(9), s(99), s(10**9)
+    (0.1, 1.0, 0.1, 0.1)
+    >>> s(np.arange(100)).max()
+    np.float64(1.0)
+    """
+
+    def __init__(self, spec: Spec, run: RunInfo, peak_lr: float | None = None) -> None:
+        if peak_lr is not None:
+            if isinstance(peak_lr, bool) or not isinstance(peak_lr, (int, float)):
+                raise TypeError(f"peak_lr: got {peak_lr!r}; accepted: a finite number > 0")
+            if not (math.isfinite(peak_lr) and peak_lr > 0):
+                raise ValueError(f"peak_lr: got {peak_lr!r}; accepted: a finite number > 0")
+        self.spec = spec
+        self.run = run
+        self.peak_lr = peak_lr
+        self._scale = float(peak_lr) if peak_lr is not None else 1.0
+        self.segments: list[Segment] = []
+        total = run.total_steps
+        begin = 0
+        level = 1.0
+        if spec.warmup is not None:
+            built = spec.warmup.build(run, peak_lr)  # type: ignore[attr-defined]
+            if total is not None and built.length > total:
+                raise ValueError(
+                    f"{spec.warmup.name}: warmup of {built.length} steps is longer than the run "
+                    f"(total_steps={total}); accepted: a warmup <= total_steps"
+                )
+            self.segments.append(Segment(spec.warmup.name, "warmup", 0, built))
+            begin = int(built.length)
+        decays = spec.decay
+        for i, ph in enumerate(decays):
+            if ph.role == "whole":
+                for b in ph.build_whole(run, peak_lr):  # type: ignore[attr-defined]
+                    self.segments.append(Segment(ph.name, "whole", begin, b))
+                break
+            remaining: float = (total - begin) if total is not None else INF
+            is_last = i == len(decays) - 1
+            if not is_last and ph.args.get("length") is None:
+                raise ValueError(
+                    f"{ph.name}: only the last phase may omit its length (it fills the rest of the run); "
+                    f"give {ph.name}(LENGTH, ...)"
+                )
+            built = ph.build(run, peak_lr, level, begin, remaining)  # type: ignore[attr-defined]
+            if total is not None and begin + built.length > total:
+                raise ValueError(
+                    f"{ph.name}: phases add up to {begin + built.length} steps, more than the run "
+                    f"(total_steps={total}); accepted: lengths that fit in total_steps"
+                )
+            self.segments.append(Segment(ph.name, "decay", begin, built))
+            level = built.end
+            if built.length == INF:
+                begin = -1
+                break
+            begin += int(built.length)
+        self.modifiers = [m.build_factor(run, peak_lr) for m in spec.modifiers]  # type: ignore[attr-defined]
+        # Zero-length phases (e.g. a 0-step warmup) are skipped entirely.
+        self.segments = [s for s in self.segments if s.length > 0]
+        if not self.segments:
+            raise ValueError(f"spec {spec}: every phase is 0 steps long; accepted: at least one step")
+        last = self.segments[-1]
+        self.end_step: float = last.end_step  # first step past the schedule (inf if open-ended)
+        self._t_last = self.end_step - 1 if self.end_step != INF else INF
+        self._scalar_segs = [(float(s.end_step), float(s.begin), s.last, s.fn) for s in self.segments]
+
+    # ---- evaluation -------------------------------------------------------
+    def __call__(self, step: Any) -> Any:
+        tp = type(step)
+        if tp is int or tp is float:
+            return self._scalar(step)
+        if isinstance(step, (range, list, tuple)):
+            step = np.asarray(step)
+        if isinstance(step, (bool, np.bool_)):
+            raise TypeError(f"step: got {step!r}; accepted: an int, float or array of steps")
+        if isinstance(step, (int, float)):  # int subclasses (not bool) and numpy scalars via asarray below
+            return self._scalar(step)
+        xp = namespace_for(step)
+        t = as_float_steps(step, xp)
+        return self._array(t, xp)
+
+    def _scalar(self, step: Any) -> float:
+        if not step >= 0:  # also catches NaN
+            raise ValueError(f"step: got {step!r}; accepted: a step >= 0")
+        t = float(step)
+        if t > self._t_last:
+            if t == INF:
+                raise ValueError("step: got inf; accepted: a finite step >= 0")
+            t = self._t_last
+        for end, begin, last, fn in self._scalar_segs:
+            if t < end:
+                s = t - begin
+                v = fn(s if s < last else last, SCALAR)
+                break
+        else:  # pragma: no cover - t is clipped to the last step
+            raise AssertionError(t)
+        for m in self.modifiers:
+            v = v * m(t, SCALAR)
+        return float(v * self._scale)
+
+    def _array(self, t: Any, xp: Any) -> Any:
+        if xp is NUMPY and t.ndim == 1 and t.size > 256 and len(self.segments) > 1 and bool((t[1:] >= t[:-1]).all()):
+            return self._sorted_numpy(t)
+        if self._t_last != INF:
+            t = xp.minimum(t, self._t_last)
+        segs = self.segments
+        out: Any = None
+        for seg in reversed(segs):
+            s = t - seg.begin
+            s = xp.clip(s, 0.0, seg.last) if seg.last != INF else xp.maximum(s, 0.0)
+            v = seg.fn(s, xp)
+            out = v if out is None else xp.where(t < seg.end_step, v, out)
+        for m in self.modifiers:
+            out = out * m(t, xp)
+        if self._scale != 1.0:
+            out = out * self._scale
+        if xp is NUMPY:
+            out = np.asarray(out, dtype=np.float64)
+        return out
+
+    def _sorted_numpy(self, t: np.ndarray) -> np.ndarray:
+        # A sorted 1-D step array (the common "whole curve" case): each phase is
+        # evaluated only on its own contiguous slice — the same formulas, n work
+        # instead of (number of phases) × n.
+        if self._t_last != INF:
+            t = np.minimum(t, self._t_last)
+        out = np.empty_like(t)
+        ends = [float(s.end_step) for s in self.segments]
+        cuts = np.searchsorted(t, ends[:-1], side="left").tolist()
+        lo = 0
+        for seg, hi in zip(self.segments, cuts + [t.size]):
+            if hi > lo:
+                s = t[lo:hi] - seg.begin
+                np.clip(s, 0.0, seg.last, out=s) if seg.last != INF else np.maximum(s, 0.0, out=s)
+                out[lo:hi] = seg.fn(s, NUMPY)
+            lo = hi
+        for m in self.modifiers:
+            out *= m(t, NUMPY)
+        if self._scale != 1.0:
+            out *= self._scale
+        return out
+
+    # ---- introspection -----------------------------------------------------
+    @property
+    def warmup_steps(self) -> int:
+        """Length of the leading warmup in steps (0 if none)."""
+        return int(self.segments[0].length) if self.segments and self.segments[0].role == "warmup" else 0
+
+    def rewarm(self, at: Any, length: Any, start: float = 0.0, shape: str = "linear") -> Schedule:
+        """A new schedule with a re-warmup from step ``at`` (fine-tuning, optimizer-state reset)."""
+        return Schedule(self.spec.rewarm(at, length, start, shape), self.run, self.peak_lr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Spec + run information + peak LR, as plain data."""
+        d: dict[str, Any] = {"spec": self.spec.to_dict()}
+        for k in ("total_steps", "steps_per_epoch", "tokens_per_step"):
+            v = getattr(self.run, k)
+            if v is not None:
+                d[k] = v
+        if self.peak_lr is not None:
+            d["peak_lr"] = self.peak_lr
+        return d
+
+    @staticmethod
+    def from_dict(d: Any) -> Schedule:
+        if not isinstance(d, dict) or "spec" not in d:
+            raise TypeError(f"schedule dict: got {d!r:.80}; accepted: the output of Schedule.to_dict()")
+        unknown = set(d) - {"spec", "total_steps", "steps_per_epoch", "tokens_per_step", "peak_lr"}
+        if unknown:
+            raise ValueError(f"schedule dict: unknown key(s) {sorted(unknown)}")
+        return Spec.from_dict(d["spec"]).resolve(
+            d.get("total_steps"), d.get("peak_lr"), d.get("steps_per_epoch"), d.get("tokens_per_step")
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schedule) and other.to_dict() == self.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(str(self.spec))
+
+    def __repr__(self) -> str:
+        extra = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "spec")
+        return f"Schedule('{self.spec}'{', ' + extra if extra else ''})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.to_dict()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        other = Schedule.from_dict(state)
+        self.__dict__.update(other.__dict__)

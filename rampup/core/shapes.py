@@ -1,0 +1,106 @@
+"""The formulas.  Each shape is written exactly once, here, against ``xp``.
+
+A *shape* maps progress ``p`` in [0, 1] to a weight ``w`` in [0, 1]; a phase
+then interpolates ``value = a·(1 − w) + b·w`` between its start level ``a`` and
+its end level ``b``.  That form is exact at both ends in floating point
+(``w = 0`` gives ``a``, ``w = 1`` gives ``b`` bit for bit), which is why the
+peak of a warmup is *exactly* the peak LR and a cosine ends *exactly* on its
+floor.
+
+``xp`` is one of the namespaces of :mod:`rampup.core.backend`, so the same
+line of code runs on a Python float, a NumPy array, a torch tensor or a
+traced jax array.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = [
+    "lerp",
+    "w_linear",
+    "w_cosine",
+    "w_poly_rise",
+    "w_poly_fall",
+    "w_one_minus_sqrt",
+    "exp_rise",
+    "inv_sqrt",
+    "radam_rectifier",
+    "radam_offset",
+]
+
+
+def lerp(a: float, b: float, w: Any) -> Any:
+    """``a·(1 − w) + b·w``: exact at ``w = 0`` and ``w = 1``."""
+    return a * (1.0 - w) + b * w
+
+
+def w_linear(p: Any, xp: Any) -> Any:
+    """Linear: ``w = p``."""
+    return p
+
+
+def w_cosine(p: Any, xp: Any) -> Any:
+    """Half cosine: ``w = (1 − cos πp) / 2`` (Loshchilov & Hutter 2017, SGDR)."""
+    return 0.5 * (1.0 - xp.cos(math.pi * p))
+
+
+def w_poly_rise(p: Any, power: float, xp: Any) -> Any:
+    """Polynomial rise: ``w = p^power`` (power 1 is linear, 2 is quadratic)."""
+    return xp.power(p, power)
+
+
+def w_poly_fall(p: Any, power: float, xp: Any) -> Any:
+    """Polynomial decay weight: ``w = 1 − (1 − p)^power`` (HF/torch ``PolynomialLR``)."""
+    return 1.0 - xp.power(1.0 - p, power)
+
+
+def w_one_minus_sqrt(p: Any, xp: Any) -> Any:
+    """WSD "1 − sqrt" cooldown weight: value ``a + (b − a)·sqrt(p)`` i.e. ``w = sqrt(p)``
+    (Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training Beyond Fixed Training Durations")."""
+    return xp.sqrt(p)
+
+
+def exp_rise(n: Any, tau: float, xp: Any) -> Any:
+    """Exponential warmup factor after ``n`` updates: ``1 − exp(−n/τ)``."""
+    return 1.0 - xp.exp(-n / tau)
+
+
+def inv_sqrt(n: Any, timescale: float, xp: Any) -> Any:
+    """Inverse square root decay factor after ``n`` updates: ``sqrt(τ / (τ + n))``.
+
+    With ``τ`` equal to the warmup length this is Vaswani et al.'s
+    ``sqrt(T_w) / sqrt(step_num)`` with ``step_num = T_w + n``.
+    """
+    return xp.sqrt(timescale / (timescale + n))
+
+
+def _rho(n: Any, beta2: float, rho_inf: float, xp: Any) -> Any:
+    b2n = xp.exp(n * math.log(beta2))
+    return rho_inf - 2.0 * n * b2n / (1.0 - b2n)
+
+
+def radam_offset(beta2: float) -> int:
+    """The smallest iteration δ ≥ 1 with ρ_δ > 4 (Liu et al. 2020); ≤ 5 for β2 ≥ 0.6."""
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    d = 1
+    while _rho(float(d), beta2, rho_inf, math) <= 4.0:  # ends: ρ_t → ρ_∞ > 4 for β2 > 0.6
+        d += 1
+    return d
+
+
+def radam_rectifier(n: Any, beta2: float, offset: int, xp: Any) -> Any:
+    """RAdam's variance rectification term as a warmup factor (Liu et al. 2020).
+
+    With ρ_∞ = 2/(1 − β2) − 1 and ρ_t = ρ_∞ − 2tβ2^t / (1 − β2^t),
+    r_t = sqrt((ρ_t − 4)(ρ_t − 2)ρ_∞ / ((ρ_∞ − 4)(ρ_∞ − 2)ρ_t)), defined where ρ_t > 4.
+    ``n`` counts updates from 1; it is shifted by ``offset − 1`` so the first update
+    already uses a defined, positive r (the convention of Ma & Yarats 2019 and
+    pytorch_warmup's ``RAdamWarmup``).
+    """
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho = _rho(n + (offset - 1), beta2, rho_inf, xp)
+    num = (rho - 4.0) * (rho - 2.0) * rho_inf
+    den = (rho_inf - 4.0) * (rho_inf - 2.0) * rho
+    return xp.sqrt(num / den)
