@@ -38,12 +38,13 @@ INF = math.inf
 class Built:
     """A resolved phase: its length in steps (``inf`` for open-ended) and its segment."""
 
-    __slots__ = ("length", "seg", "end")
+    __slots__ = ("length", "seg", "end", "role")
 
-    def __init__(self, length: float, seg: Any, end: float) -> None:
+    def __init__(self, length: float, seg: Any, end: float, role: str | None = None) -> None:
         self.length = length
         self.seg = seg
         self.end = end  # value at the phase's last step (the next phase's start level)
+        self.role = role  # for whole schedules: 'warmup' / 'decay' of each of their segments
 
 
 class Phase:
@@ -811,11 +812,6 @@ class _Restarts:
         self.a, self.f, self.cycle, self.mult, self.rewarm, self.decay = a, f, float(cycle), mult, rewarm, decay
         self.log_mult = math.log(mult)
 
-    def cycle_start(self, k: Any) -> Any:
-        if self.mult == 1.0:
-            return k * self.cycle
-        return self.cycle * (self.mult**k - 1.0) / (self.mult - 1.0) if isinstance(k, (int, float)) else None
-
     def __call__(self, s: Any, xp: Any) -> Any:
         c, m = self.cycle, self.mult
         if m == 1.0:
@@ -944,9 +940,6 @@ class Noam(Phase):
         length = run.total_steps if run.total_steps is not None else INF
         seg = _Noam(float(self.args["d_model"]), w)
         return [Built(length, seg, 0.0)]
-
-    def phase_names(self) -> list[tuple[str, float]]:
-        return [("noam", 0.0)]
 
 
 # =========================================================================

@@ -196,8 +196,12 @@ class Schedule:
         decays = spec.decay
         for i, ph in enumerate(decays):
             if ph.role == "whole":
+                # A whole schedule may bring several segments (e.g. warmup + decay of a compat spec).
                 for b in ph.build_whole(run, peak_lr):  # type: ignore[attr-defined]
-                    self.segments.append(Segment(ph.name, "whole", begin, b))
+                    self.segments.append(Segment(ph.name, b.role or "whole", begin, b))
+                    if b.length == INF:
+                        break
+                    begin += int(b.length)
                 break
             remaining: float = (total - begin) if total is not None else INF
             is_last = i == len(decays) - 1
