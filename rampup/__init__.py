@@ -43,12 +43,12 @@ __all__ = [
     "Schedule",
     "Spec",
     "SpecSyntaxError",
+    "__version__",
+    "decay",
+    "modifier",
     "parse",
     "schedule",
     "warmup",
-    "decay",
-    "modifier",
-    "__version__",
 ]
 
 

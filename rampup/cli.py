@@ -169,8 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"rampup {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, helptext, add, fn in COMMANDS:
-        sp = sub.add_parser(name, help=helptext, description=helptext, epilog=EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+        sp = sub.add_parser(
+            name,
+            help=helptext,
+            description=helptext,
+            epilog=EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         add(sp)
         sp.set_defaults(func=fn)
     return p

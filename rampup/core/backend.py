@@ -1,7 +1,7 @@
 """Array namespaces: the one place where a formula meets a framework.
 
 Every schedule formula in rampup is written once, against the small namespace
-``xp`` defined here (``cos``, ``exp``, ``sqrt``, ``log``, ``floor``, ``clip``,
+``xp`` defined here (``cos``, ``exp``, ``expm1``, ``sqrt``, ``log``, ``floor``, ``clip``,
 ``minimum``, ``maximum``, ``where``, ``power``).  The namespace is picked from
 the type of the step that is evaluated:
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SCALAR", "NUMPY", "namespace_for", "as_float_steps"]
+__all__ = ["NUMPY", "SCALAR", "as_float_steps", "namespace_for"]
 
 
 def _np1(f: Any) -> Any:
@@ -49,6 +49,7 @@ class _Scalar:
     pi = math.pi
     cos = _np1(np.cos)
     exp = _np1(np.exp)
+    expm1 = _np1(np.expm1)
     sqrt = staticmethod(math.sqrt)
     log = _np1(np.log)
     floor = staticmethod(math.floor)
@@ -79,6 +80,7 @@ class _NumPy:
     pi = math.pi
     cos = staticmethod(np.cos)
     exp = staticmethod(np.exp)
+    expm1 = staticmethod(np.expm1)
     sqrt = staticmethod(np.sqrt)
     log = staticmethod(np.log)
     floor = staticmethod(np.floor)
@@ -99,6 +101,7 @@ class _Torch:
         self.t = torch
         self.cos = torch.cos
         self.exp = torch.exp
+        self.expm1 = torch.expm1
         self.sqrt = torch.sqrt
         self.log = torch.log
         self.floor = torch.floor
@@ -136,6 +139,7 @@ class _Jax:
 
         self.cos = jnp.cos
         self.exp = jnp.exp
+        self.expm1 = jnp.expm1
         self.sqrt = jnp.sqrt
         self.log = jnp.log
         self.floor = jnp.floor
@@ -201,7 +205,7 @@ def as_float_steps(step: Any, xp: Any) -> Any:
         if arr.size and not np.isfinite(arr).all():
             raise ValueError("step: got a non-finite value (NaN or inf); accepted: finite steps >= 0")
         if arr.size and arr.min() < 0:
-            raise ValueError(f"step: got {arr.min()!r}; accepted: steps >= 0")
+            raise ValueError(f"step: got {float(arr.min())!r}; accepted: steps >= 0")
         return arr
     if xp.name == "torch":
         t = xp.t

@@ -12,7 +12,7 @@ from typing import Any
 
 from .units import Length
 
-__all__ = ["Param", "REQUIRED", "convert"]
+__all__ = ["REQUIRED", "Param", "convert"]
 
 
 class _Required:

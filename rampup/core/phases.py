@@ -30,7 +30,7 @@ from . import shapes
 from .params import REQUIRED, Param, convert, to_json, to_text
 from .units import Length, RunInfo
 
-__all__ = ["Phase", "WARMUPS", "DECAYS", "WHOLES", "MODIFIERS", "Built", "register"]
+__all__ = ["DECAYS", "MODIFIERS", "WARMUPS", "WHOLES", "Built", "Phase", "register"]
 
 INF = math.inf
 
@@ -38,7 +38,7 @@ INF = math.inf
 class Built:
     """A resolved phase: its length in steps (``inf`` for open-ended) and its segment."""
 
-    __slots__ = ("length", "seg", "end", "role")
+    __slots__ = ("end", "length", "role", "seg")
 
     def __init__(self, length: float, seg: Any, end: float, role: str | None = None) -> None:
         self.length = length
@@ -71,9 +71,7 @@ class Phase:
         given: dict[str, Any] = {}
         for k, v in raw.items():
             if k not in self.params:
-                raise TypeError(
-                    f"{self.name}: unknown argument {k!r}; accepted: {', '.join(self.params) or 'none'}"
-                )
+                raise TypeError(f"{self.name}: unknown argument {k!r}; accepted: {', '.join(self.params) or 'none'}")
             given[k] = convert(f"{self.name}: {k}", v, self.params[k])
         for a, b in self.exclusive:
             if a in given and b in given:
@@ -83,7 +81,11 @@ class Phase:
                 raise TypeError(f"{self.name}: missing argument {k!r} ({p.accepts()})")
         self.given = given
         self.args = {
-            k: (convert(k, p.default, p) if p.kind in ("length", "lengths") and p.default not in (None, REQUIRED) else p.default)
+            k: (
+                convert(k, p.default, p)
+                if p.kind in ("length", "lengths") and p.default not in (None, REQUIRED)
+                else p.default
+            )
             for k, p in self.params.items()
         }
         self.args.update(given)
@@ -110,7 +112,7 @@ class Phase:
         return self.to_text()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shape": self.name, **{k: to_json(v) for k, v in self.given.items()}}
+        return {"phase": self.name, **{k: to_json(v) for k, v in self.given.items()}}
 
     def to_text(self) -> str:
         parts = []
@@ -178,13 +180,14 @@ _FLOOR_LR = Param("lr", None, "end value as an absolute LR (needs peak_lr)")
 class _Ramp:
     """Segment: ``lerp(a, 1, w((s + 1) / L))``."""
 
-    __slots__ = ("a", "inv_len", "w", "extra")
+    __slots__ = ("a", "extra", "length", "w")
 
     def __init__(self, a: float, length: int, w: Any, extra: Any = None) -> None:
-        self.a, self.inv_len, self.w, self.extra = a, 1.0 / length, w, extra
+        self.a, self.length, self.w, self.extra = a, float(max(length, 1)), w, extra
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        p = (s + 1.0) * self.inv_len
+        # Divide, don't multiply by 1/L: (L − 1 + 1)/L is exactly 1.0, L·(1/L) need not be.
+        p = (s + 1.0) / self.length
         p = xp.minimum(p, 1.0)
         w = self.w(p, xp) if self.extra is None else self.w(p, self.extra, xp)
         return self.a * (1.0 - w) + w
@@ -192,7 +195,7 @@ class _Ramp:
 
 class _Warmup(Phase):
     role = "warmup"
-    positional = ("length",)
+    positional: ClassVar[tuple[str, ...]] = ("length",)
     exclusive = (("start", "start_lr"),)
 
     def start_level(self, peak_lr: float | None) -> float:
@@ -259,7 +262,9 @@ class ConstantWarmup(_Warmup):
 
     def check(self) -> None:
         if "start" in self.given and self.given["start"] == 0.0:
-            raise ValueError("constant: start: got 0.0; accepted: a fraction of the peak in (0, 1] (0 would waste T_w updates)")
+            raise ValueError(
+                "constant: start: got 0.0; accepted: a fraction of the peak in (0, 1] (0 would waste T_w updates)"
+            )
 
     def segment(self, a: float, length: int) -> Any:
         return _Hold(a)
@@ -431,14 +436,14 @@ _LEN_OPT = Param("length", None, "phase length (default: the rest of the run)")
 class _Interp:
     """Segment: ``lerp(a, f, w((s + 1) / L))``."""
 
-    __slots__ = ("a", "f", "inv_len", "w", "extra")
+    __slots__ = ("a", "extra", "f", "length", "w")
 
     def __init__(self, a: float, f: float, length: float, w: Any, extra: Any = None) -> None:
         self.a, self.f, self.w, self.extra = a, f, w, extra
-        self.inv_len = 1.0 / length
+        self.length = float(length)
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        p = xp.minimum((s + 1.0) * self.inv_len, 1.0)
+        p = xp.minimum((s + 1.0) / self.length, 1.0)
         w = self.w(p, xp) if self.extra is None else self.w(p, self.extra, xp)
         return self.a * (1.0 - w) + self.f * w
 
@@ -578,7 +583,9 @@ class InvSqrtDecay(_Decay):
         tau = self.args["timescale"]
         if tau is None:
             if begin <= 0:
-                raise ValueError("invsqrt: timescale: needed when no warmup precedes it; accepted: a number of steps > 0")
+                raise ValueError(
+                    "invsqrt: timescale: needed when no warmup precedes it; accepted: a number of steps > 0"
+                )
             tau = begin
         f = self.floor_level(peak_lr, a)
         seg = _InvSqrt(a, f, float(tau))
@@ -593,7 +600,7 @@ def shapes_scalar() -> Any:
 
 
 class _ExpDecay:
-    __slots__ = ("a", "f", "log_rate", "every", "staircase")
+    __slots__ = ("a", "every", "f", "log_rate", "staircase")
 
     def __init__(self, a: float, f: float, rate: float, every: float, staircase: bool) -> None:
         self.a, self.f, self.log_rate, self.every, self.staircase = a, f, math.log(rate), every, staircase
@@ -635,7 +642,9 @@ class ExponentialDecay(_Decay):
 
     def check(self) -> None:
         if "rate" not in self.given and "half_life" not in self.given:
-            raise TypeError("exponential: give rate= (with every=) or half_life=; accepted: rate in (0, 1), half_life a length")
+            raise TypeError(
+                "exponential: give rate= (with every=) or half_life=; accepted: rate in (0, 1), half_life a length"
+            )
 
     def build(self, run: RunInfo, peak_lr: float | None, a: float, begin: int, remaining: float) -> Built:
         length = self.decay_steps(run, remaining)
@@ -653,7 +662,7 @@ class ExponentialDecay(_Decay):
 
 
 class _StepDecay:
-    __slots__ = ("a", "log_gamma", "every", "milestones")
+    __slots__ = ("a", "every", "log_gamma", "milestones")
 
     def __init__(self, a: float, gamma: float, every: float, milestones: tuple[int, ...]) -> None:
         self.a, self.every, self.milestones = a, every, milestones
@@ -740,15 +749,15 @@ class MultiStepDecay(_Decay):
 
 
 class _WSD:
-    __slots__ = ("a", "f", "stable", "inv_cool", "shape", "log_ratio")
+    __slots__ = ("a", "cool", "f", "log_ratio", "shape", "stable")
 
     def __init__(self, a: float, f: float, stable: int, cool: int, shape: str) -> None:
         self.a, self.f, self.stable, self.shape = a, f, float(stable), shape
-        self.inv_cool = 1.0 / max(cool, 1)
+        self.cool = float(max(cool, 1))
         self.log_ratio = math.log(f / a) if shape == "exponential" else 0.0
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        q = xp.clip((s - self.stable + 1.0) * self.inv_cool, 0.0, 1.0)
+        q = xp.clip((s - self.stable + 1.0) / self.cool, 0.0, 1.0)
         if self.shape == "linear":
             w = q
         elif self.shape == "cosine":
@@ -756,7 +765,8 @@ class _WSD:
         elif self.shape == "1-sqrt":
             w = shapes.w_one_minus_sqrt(q, xp)
         else:
-            return self.a * xp.exp(q * self.log_ratio)
+            # a·(f/a)^q; pinned to f at q = 1 so the floor is exact, not f·(1 ± ulp).
+            return xp.where(q >= 1.0, self.f, self.a * xp.exp(q * self.log_ratio))
         return self.a * (1.0 - w) + self.f * w
 
 
@@ -797,7 +807,9 @@ class WSDDecay(_Decay):
         length = self.decay_steps(run, remaining)
         cool = self.steps("cooldown", run)
         if cool > length:
-            raise ValueError(f"wsd: cooldown: {self.args['cooldown']} = {cool} steps is longer than the phase ({length} steps)")
+            raise ValueError(
+                f"wsd: cooldown: {self.args['cooldown']} = {cool} steps is longer than the phase ({length} steps)"
+            )
         f = self.floor_level(peak_lr, a)
         shape = self.args["shape"]
         if shape == "exponential" and f <= 0.0:
@@ -806,7 +818,7 @@ class WSDDecay(_Decay):
 
 
 class _Restarts:
-    __slots__ = ("a", "f", "cycle", "mult", "rewarm", "decay", "log_mult")
+    __slots__ = ("a", "cycle", "decay", "f", "log_mult", "mult", "rewarm")
 
     def __init__(self, a: float, f: float, cycle: int, mult: float, rewarm: int, decay: float) -> None:
         self.a, self.f, self.cycle, self.mult, self.rewarm, self.decay = a, f, float(cycle), mult, rewarm, decay
@@ -955,14 +967,13 @@ class _Modifier(Phase):
 
 
 class _RewarmFactor:
-    __slots__ = ("at", "inv_len", "length", "a", "cos")
+    __slots__ = ("a", "at", "cos", "length")
 
     def __init__(self, at: int, length: int, a: float, cos: bool) -> None:
         self.at, self.length, self.a, self.cos = float(at), float(length), a, cos
-        self.inv_len = 1.0 / length
 
     def __call__(self, t: Any, xp: Any) -> Any:
-        p = xp.clip((t - self.at + 1.0) * self.inv_len, 0.0, 1.0)
+        p = xp.clip((t - self.at + 1.0) / self.length, 0.0, 1.0)
         w = shapes.w_cosine(p, xp) if self.cos else p
         inside = self.a * (1.0 - w) + w
         return xp.where(t < self.at, 1.0, inside)

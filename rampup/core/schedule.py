@@ -23,7 +23,7 @@ from .backend import NUMPY, SCALAR, as_float_steps, namespace_for
 from .phases import DECAYS, INF, MODIFIERS, WARMUPS, WHOLES, Built, Phase
 from .units import RunInfo
 
-__all__ = ["Spec", "Schedule", "Segment"]
+__all__ = ["Schedule", "Segment", "Spec"]
 
 
 @dataclass(frozen=True)
@@ -109,11 +109,16 @@ class Spec:
 
     # ---- composition ----------------------------------------------------
     def with_modifier(self, modifier: Phase) -> Spec:
-        return Spec(self.warmup, self.decay, self.modifiers + (modifier,))
+        return Spec(self.warmup, self.decay, (*self.modifiers, modifier))
 
     def rewarm(self, at: Any, length: Any, start: float = 0.0, shape: str = "linear") -> Spec:
         """The same spec with a re-warmup from step ``at`` (see :class:`~rampup.core.phases.Rewarm`)."""
-        return self.with_modifier(MODIFIERS["rewarm"](at=at, length=length, start=start, shape=shape))
+        kw: dict[str, Any] = {"at": at, "length": length}
+        if start != 0.0:
+            kw["start"] = start
+        if shape != "linear":
+            kw["shape"] = shape
+        return self.with_modifier(MODIFIERS["rewarm"](**kw))
 
     def resolve(
         self,
@@ -127,22 +132,22 @@ class Spec:
 
 
 def _phase_from_dict(d: Any, role: str) -> Phase:
-    if not isinstance(d, dict) or "shape" not in d:
-        raise TypeError(f"{role}: got {d!r:.80}; accepted: a dict with a 'shape' key, e.g. {{'shape': 'cosine'}}")
-    name = d["shape"]
+    if not isinstance(d, dict) or "phase" not in d:
+        raise TypeError(f"{role}: got {d!r:.80}; accepted: a dict with a 'phase' key, e.g. {{'phase': 'cosine'}}")
+    name = d["phase"]
     tables = {"warmup": [WARMUPS], "decay": [DECAYS, WHOLES], "modifier": [MODIFIERS]}[role]
     for t in tables:
         if name in t:
-            args = {k: v for k, v in d.items() if k != "shape"}
+            args = {k: v for k, v in d.items() if k != "phase"}
             return t[name](**args)
     known = sorted(set().union(*tables))
-    raise ValueError(f"{role}: unknown shape {name!r}; accepted: {', '.join(known)}")
+    raise ValueError(f"{role}: unknown phase {name!r}; accepted: {', '.join(known)}")
 
 
 class Segment:
     """A resolved phase placed on the step axis: ``[begin, begin + length)``."""
 
-    __slots__ = ("name", "role", "begin", "length", "end_step", "fn", "end_value", "last")
+    __slots__ = ("begin", "end_step", "end_value", "fn", "last", "length", "name", "role")
 
     def __init__(self, name: str, role: str, begin: int, built: Built) -> None:
         self.name, self.role, self.begin = name, role, begin
@@ -248,12 +253,10 @@ class Schedule:
         return self._array(t, xp)
 
     def _scalar(self, step: Any) -> float:
-        if not step >= 0:  # also catches NaN
-            raise ValueError(f"step: got {step!r}; accepted: a step >= 0")
+        if not 0 <= step < INF:  # also catches NaN
+            raise ValueError(f"step: got {step!r}; accepted: a finite step >= 0")
         t = float(step)
         if t > self._t_last:
-            if t == INF:
-                raise ValueError("step: got inf; accepted: a finite step >= 0")
             t = self._t_last
         for end, begin, last, fn in self._scalar_segs:
             if t < end:
@@ -296,7 +299,7 @@ class Schedule:
         ends = [float(s.end_step) for s in self.segments]
         cuts = np.searchsorted(t, ends[:-1], side="left").tolist()
         lo = 0
-        for seg, hi in zip(self.segments, cuts + [t.size]):
+        for seg, hi in zip(self.segments, [*cuts, t.size]):
             if hi > lo:
                 s = t[lo:hi] - seg.begin
                 np.clip(s, 0.0, seg.last, out=s) if seg.last != INF else np.maximum(s, 0.0, out=s)

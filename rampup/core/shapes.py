@@ -18,16 +18,16 @@ import math
 from typing import Any
 
 __all__ = [
-    "lerp",
-    "w_linear",
-    "w_cosine",
-    "w_poly_rise",
-    "w_poly_fall",
-    "w_one_minus_sqrt",
     "exp_rise",
     "inv_sqrt",
-    "radam_rectifier",
+    "lerp",
     "radam_offset",
+    "radam_rectifier",
+    "w_cosine",
+    "w_linear",
+    "w_one_minus_sqrt",
+    "w_poly_fall",
+    "w_poly_rise",
 ]
 
 
@@ -77,8 +77,9 @@ def inv_sqrt(n: Any, timescale: float, xp: Any) -> Any:
 
 
 def _rho(n: Any, beta2: float, rho_inf: float, xp: Any) -> Any:
-    b2n = xp.exp(n * math.log(beta2))
-    return rho_inf - 2.0 * n * b2n / (1.0 - b2n)
+    # 1 − β2^n via expm1: direct subtraction loses most digits in float32 for small n.
+    x = n * math.log(beta2)
+    return rho_inf - 2.0 * n * xp.exp(x) / -xp.expm1(x)
 
 
 def radam_offset(beta2: float) -> int:

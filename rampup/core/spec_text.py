@@ -106,7 +106,7 @@ class _Parser:
             raise SpecSyntaxError(self.text, chain[0][1], str(e)) from None
 
     def item(self) -> tuple[str, int, list[tuple[str | None, Any, int]]]:
-        kind, name, pos = self.take("atom", "a phase name such as linear, cosine, noam")
+        _kind, name, pos = self.take("atom", "a phase name such as linear, cosine, noam")
         if not re.fullmatch(r"(?:[a-z][a-z0-9_]*:)?[a-z_][a-z0-9_]*", name):
             raise SpecSyntaxError(self.text, pos, f"{name!r} is not a phase name")
         args: list[tuple[str | None, Any, int]] = []
@@ -141,13 +141,20 @@ class _Parser:
             return vals
         return self.take("atom", "a value")[1]
 
-    def make(self, item: tuple[str, int, list[tuple[str | None, Any, int]]], tables: list[dict[str, type[Phase]]], role: str) -> Phase:
+    def make(
+        self, item: tuple[str, int, list[tuple[str | None, Any, int]]], tables: list[dict[str, type[Phase]]], role: str
+    ) -> Phase:
         name, pos, args = item
         cls = next((t[name] for t in tables if name in t), None)
         if cls is None:
             known = sorted(set().union(*tables))
             hint = ""
-            if role == "warmup" and (name in DECAYS or name in WHOLES):
+            if name in WHOLES:
+                hint = (
+                    f" ({name!r} is a whole schedule: it brings its own warmup and decay and cannot be joined "
+                    "with '->'; write it alone, optionally followed by '| modifier')"
+                )
+            elif role == "warmup" and name in DECAYS:
                 hint = f" ({name!r} is a decay; the first item of 'A -> B' is the warmup)"
             elif name in MODIFIERS and role != "modifier":
                 hint = f" ({name!r} is a modifier: write it after '|', e.g. 'constant | {name}(...)')"
@@ -168,10 +175,17 @@ class _Parser:
         try:
             return cls(*positional, **named)
         except (TypeError, ValueError) as e:
+            if role == "warmup" and name in DECAYS and isinstance(e, TypeError):
+                e = type(e)(
+                    f"{e} — the first item of 'A -> B' is the warmup; to hold the peak first without a warmup, "
+                    f"write 'linear(0) -> {name}(...) -> ...' or use wsd(...)"
+                )
             # Point at the argument the message names, else at the item.
             where = pos
+            pos_keys = iter(cls.positional)
             for key, _val, apos in args:
-                if key is not None and re.search(rf"\b{re.escape(key)}\b", str(e)):
+                k = key if key is not None else next(pos_keys, None)
+                if k is not None and re.search(rf"\b{re.escape(k)}\b", str(e)):
                     where = apos
                     break
             raise SpecSyntaxError(self.text, where, str(e)) from None

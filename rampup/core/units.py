@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Length", "RunInfo", "LengthRoundingWarning"]
+__all__ = ["Length", "LengthRoundingWarning", "RunInfo"]
 
 
 class LengthRoundingWarning(UserWarning):
@@ -168,7 +168,7 @@ class Length:
             if run.tokens_per_step is None:
                 raise ValueError(f"{name}: '{self}' is in tokens and needs tokens_per_step; pass tokens_per_step=")
             exact = self.value / run.tokens_per_step
-        steps = int(math.floor(exact + 0.5))
+        steps = math.floor(exact + 0.5)
         if steps == 0 and self.value > 0:
             warnings.warn(
                 f"{name}: '{self}' is {exact:.3g} steps, which rounds to 0 steps: that phase is skipped",

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bench_curve", "BENCHES"]
+__all__ = ["BENCHES", "bench_curve"]
 
 
 def _timeit(fn: Callable[[], Any], number: int) -> float:

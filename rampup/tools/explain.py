@@ -84,7 +84,9 @@ def explain(schedule: Schedule, total_steps: int | None = None) -> Explanation:
     phases = []
     for seg in schedule.segments:
         length = int(min(seg.length, t_total - seg.begin)) if seg.length != math.inf else t_total - seg.begin
-        phases.append({"role": seg.role, "name": seg.name, "begin": seg.begin, "end": seg.begin + length, "length": length})
+        phases.append(
+            {"role": seg.role, "name": seg.name, "begin": seg.begin, "end": seg.begin + length, "length": length}
+        )
     for m in schedule.spec.modifiers:
         phases.append({"role": "modifier", "name": m.to_text(), "begin": 0, "end": t_total, "length": t_total})
     notes: list[str] = []

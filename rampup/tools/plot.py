@@ -16,8 +16,11 @@ __all__ = ["plot_schedules", "save_figure"]
 
 
 def plot_schedules(
-    schedules: Sequence[Schedule], labels: Sequence[str] | None = None, total_steps: int | None = None,
-    title: str | None = None, logy: bool = False,
+    schedules: Sequence[Schedule],
+    labels: Sequence[str] | None = None,
+    total_steps: int | None = None,
+    title: str | None = None,
+    logy: bool = False,
 ) -> Any:
     """Return a matplotlib Figure with every schedule overlaid over ``0 … total_steps − 1``."""
     try:
@@ -25,8 +28,8 @@ def plot_schedules(
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'rampup[plot]'") from e
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: pip install 'rampup[plot]'") from exc
     if not schedules:
         raise ValueError("schedules: got none; accepted: at least one schedule")
     labels = list(labels) if labels is not None else [str(s.spec) for s in schedules]
@@ -45,10 +48,22 @@ def plot_schedules(
         dy = 10 + 12 * i
         if len(schedules) > 3:  # markers only: text for many curves is unreadable
             continue
-        ax.annotate(f"peak {e.peak_lr:.3g} @ {e.peak_step}", (e.peak_step, e.peak_lr), textcoords="offset points",
-                    xytext=(6, -dy), fontsize=7, color=c)
-        ax.annotate(f"floor {e.floor_lr:.3g} @ {e.floor_step}", (e.floor_step, e.floor_lr), textcoords="offset points",
-                    xytext=(-90, 6 + 10 * i), fontsize=7, color=c)
+        ax.annotate(
+            f"peak {e.peak_lr:.3g} @ {e.peak_step}",
+            (e.peak_step, e.peak_lr),
+            textcoords="offset points",
+            xytext=(6, -dy),
+            fontsize=7,
+            color=c,
+        )
+        ax.annotate(
+            f"floor {e.floor_lr:.3g} @ {e.floor_step}",
+            (e.floor_step, e.floor_lr),
+            textcoords="offset points",
+            xytext=(-90, 6 + 10 * i),
+            fontsize=7,
+            color=c,
+        )
         wu = s.warmup_steps
         if wu > 0:
             ax.axvline(wu - 0.5, color=c, lw=0.6, ls=":")

@@ -1,0 +1,26 @@
+"""Every docstring example in the core runs and prints what it says."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "rampup",
+    "rampup.core.backend",
+    "rampup.core.units",
+    "rampup.core.phases",
+    "rampup.core.schedule",
+    "rampup.core.spec_text",
+    "rampup.tools.explain",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name: str) -> None:
+    mod = importlib.import_module(name)
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0, f"{name} has no examples"
+    assert res.failed == 0
