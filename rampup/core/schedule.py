@@ -246,8 +246,8 @@ class Schedule:
             step = np.asarray(step)
         if isinstance(step, (bool, np.bool_)):
             raise TypeError(f"step: got {step!r}; accepted: an int, float or array of steps")
-        if isinstance(step, (int, float)):  # int subclasses (not bool) and numpy scalars via asarray below
-            return self._scalar(step)
+        if isinstance(step, (int, float, np.integer, np.floating)):  # int subclasses, NumPy scalars
+            return self._scalar(float(step))
         xp = namespace_for(step)
         t = as_float_steps(step, xp)
         return self._array(t, xp)

@@ -333,7 +333,7 @@ class TestSteps:
     def test_step_types(self) -> None:
         s = parse("linear(4) -> constant")
         assert isinstance(s(1), float) and s(1) == 0.5
-        assert s(np.int64(1)) == 0.5 and s(1.0) == 0.5
+        assert s(np.int64(1)) == 0.5 and type(s(np.int64(1))) is float and s(1.0) == 0.5
         assert s([0, 1]).tolist() == [0.25, 0.5]
         assert s(np.arange(3, dtype=np.int32)).dtype == np.float64
 
