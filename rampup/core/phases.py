@@ -23,6 +23,7 @@ Step semantics (stated once, here and in ``docs/semantics.md``):
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any, ClassVar
 
@@ -394,6 +395,89 @@ class UntunedLinearWarmup(_Warmup):
 
     def segment(self, a: float, length: int) -> Any:
         return _Ramp(a, length, shapes.w_linear)
+
+
+class _Knots:
+    """Segment: linear interpolation through knots ``(k_i, v_i)``, each value exact at its knot."""
+
+    __slots__ = ("ks", "vs")
+
+    def __init__(self, ks: tuple[float, ...], vs: tuple[float, ...]) -> None:
+        self.ks, self.vs = ks, vs
+
+    def __call__(self, s: Any, xp: Any) -> Any:
+        ks, vs = self.ks, self.vs
+        if getattr(xp, "name", "") == "scalar":  # one segment, found by bisection: same formula, O(log n)
+            i = bisect.bisect_left(ks, s)
+            if i == 0:
+                return vs[0]
+            if i == len(ks):
+                return vs[-1]
+            w = (s - ks[i - 1]) / (ks[i] - ks[i - 1])
+            return shapes.lerp(vs[i - 1], vs[i], w)
+        out = s * 0.0 + vs[0]
+        for i in range(1, len(ks)):
+            w = xp.clip((s - ks[i - 1]) / (ks[i] - ks[i - 1]), 0.0, 1.0)
+            out = xp.where(s > ks[i - 1], shapes.lerp(vs[i - 1], vs[i], w), out)
+        return out
+
+
+@register
+class PiecewiseWarmup(_Warmup):
+    r"""Piecewise-linear warmup through knots: ``η_t = v_i`` at step ``t = k_i``, linear in between.
+
+    ``steps=[k_0, …, k_m]`` (strictly increasing) and ``values=[v_0, …, v_m]``
+    (fractions of the peak, ``v_m = 1``): ``η_t = v_0`` for ``t ≤ k_0``,
+    ``η_t = v_{i−1}·(1 − w) + v_i·w`` with ``w = (t − k_{i−1})/(k_i − k_{i−1})``
+    for ``k_{i−1} < t ≤ k_i``.  Each ``v_i`` is reached exactly at ``k_i``; the
+    peak at the last knot ``k_m``, which is the warmup's last step (length
+    ``k_m + 1``).  The values need not rise monotonically.
+
+    This is the exact form of a curve decided online:
+    ``rampup.torch.AutoWarmup.export_spec()`` writes the warmup it chose as
+    ``piecewise(...)`` so that the run can be repeated without the controller.
+
+    >>> from rampup import parse
+    >>> parse("piecewise(steps=[0, 2, 3], values=[0.1, 0.5, 1.0]) -> constant")(range(5)).tolist()
+    [0.1, 0.3, 0.5, 1.0, 1.0]
+    """
+
+    name = "piecewise"
+    positional = ()
+    exclusive = ()
+    params = {
+        "steps": Param("lengths", REQUIRED, "knot steps k_0 < k_1 < … (the last one is the warmup's last step)"),
+        "values": Param("fractions", REQUIRED, "value at each knot as a fraction of the peak (the last is 1)"),
+    }
+    reference = "rampup.torch.AutoWarmup.export_spec"
+
+    def check(self) -> None:
+        ks, vs = self.args["steps"], self.args["values"]
+        if len(ks) != len(vs) or not ks:
+            raise ValueError(
+                f"piecewise: steps and values: got {len(ks)} steps and {len(vs)} values; "
+                "accepted: two non-empty lists of the same length"
+            )
+        if vs[-1] != 1.0:
+            raise ValueError(
+                f"piecewise: values: the last value is {vs[-1]!r}; accepted: 1.0 (a warmup ends at the peak)"
+            )
+
+    def knots(self, run: RunInfo) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        ks = tuple(float(k.to_steps(run, f"piecewise: steps[{i}]")) for i, k in enumerate(self.args["steps"]))
+        for i in range(1, len(ks)):
+            if not ks[i] > ks[i - 1]:
+                raise ValueError(
+                    f"piecewise: steps: got {ks[i - 1]:g} then {ks[i]:g} steps; accepted: strictly increasing steps"
+                )
+        return ks, tuple(float(v) for v in self.args["values"])
+
+    def warmup_steps(self, run: RunInfo) -> int:
+        return int(self.knots(run)[0][-1]) + 1
+
+    def build(self, run: RunInfo, peak_lr: float | None) -> Built:
+        ks, vs = self.knots(run)
+        return Built(int(ks[-1]) + 1, _Knots(ks, vs), 1.0)
 
 
 # =========================================================================
@@ -1080,7 +1164,7 @@ class RAdamWarmup(_Modifier):
     ``ρ_∞ = 2/(1 − β2) − 1``, ``ρ_t = ρ_∞ − 2tβ2^t/(1 − β2^t)``,
     ``r_t = sqrt((ρ_t − 4)(ρ_t − 2)ρ_∞ / ((ρ_∞ − 4)(ρ_∞ − 2)ρ_t))``, defined for ρ_t > 4.
     The factor at update ``n = t + 1`` is ``r_{n+δ−1}`` with δ the first iteration
-    where ρ_δ > 4 (δ ≤ 5 for β2 > 0.8), so no update is wasted — as in
+    where ρ_δ > 4 (δ = 5 for β2 ≳ 0.774), so no update is wasted — as in
     pytorch_warmup's ``RAdamWarmup``.  torch's ``RAdam`` optimizer applies the
     same r_t inside its update (and plain momentum SGD while ρ_t ≤ 5); use this
     factor with ``Adam``/``AdamW``, not with ``RAdam`` (it would warm up twice).

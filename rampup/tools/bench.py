@@ -80,8 +80,37 @@ def format_curve(r: dict[str, Any]) -> str:
     )
 
 
+def _bench_torch(quick: bool = False) -> dict[str, Any]:
+    # Imported here so that `rampup bench curve` (and this module) work without torch.
+    try:
+        from ..torch.bench import bench_torch
+    except ImportError as e:
+        raise ImportError(f"rampup bench torch needs torch: pip install 'rampup[torch]' ({e})") from e
+    return bench_torch(quick=quick)
+
+
+def _format_torch(r: dict[str, Any]) -> str:
+    from ..torch.bench import format_torch
+
+    return format_torch(r)
+
+
+def _bench_sweep(quick: bool = False) -> dict[str, Any]:
+    from .sweep import bench_sweep  # lazily: process pools, Ray
+
+    return bench_sweep(quick=quick)
+
+
+def _format_sweep(r: dict[str, Any]) -> str:
+    from .sweep import format_bench
+
+    return format_bench(r)
+
+
 BENCHES: dict[str, tuple[Callable[..., dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "curve": (bench_curve, format_curve),
+    "torch": (_bench_torch, _format_torch),  # scheduler.step() cost vs HF/torch/timm/pytorch_warmup
+    "sweep": (_bench_sweep, _format_sweep),  # local backend speedup for 8 trials, Ray's overhead per trial
 }
 
 
