@@ -1,0 +1,114 @@
+"""The Ray Tune backend of ``rampup sweep``: the same trials, on a local Ray instance or a cluster.
+
+Each trial is one Tune trial of a function trainable that runs the same
+``_run_trial`` as the local backend (so errors are caught and recorded the same
+way).  The driver appends each record to the results file as Tune reports the
+trial complete, so resume works exactly as for the local backend.  Actors are
+reused between trials (``reuse_actors=True``): starting a fresh actor per trial
+costs about a second each.
+
+``address=None`` starts a local instance with ``workers`` CPUs (no dashboard)
+and shuts it down afterwards; ``address="auto"`` or ``"ray://host:10001"``
+connects to a running cluster (which must have rampup and the train function's
+imports installed; a ``--script`` file's source travels with the trial).  An
+already initialized Ray (e.g. in a test) is used as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+from .sweep import TrainFn, Trial, _crash_record, _run_trial
+
+__all__ = ["run_ray"]
+
+
+@contextmanager
+def _quiet_tune() -> Any:
+    # Tune's default CSV/JSON/TensorBoard loggers and its console table are noise here: our JSONL is the record.
+    keys = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_AIR_NEW_OUTPUT": "0"}
+    saved = {k: os.environ.get(k) for k in keys}
+    for k, v in keys.items():
+        os.environ.setdefault(k, v)
+    try:
+        yield
+    finally:
+        for k, old in saved.items():
+            if old is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = old
+
+
+def run_ray(
+    ref: TrainFn,
+    trials: list[Trial],
+    workers: int | None,
+    address: str | None,
+    threads: int | None,
+    on_result: Callable[[Trial, dict[str, Any]], None],
+    storage_dir: str,
+) -> None:
+    try:
+        import ray
+        from ray import tune
+    except ImportError as e:
+        raise ImportError("backend='ray' needs Ray Tune: pip install 'rampup[ray]' (ray[tune])") from e
+
+    started = False
+    if not ray.is_initialized():
+        if address is not None:
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers or 2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        started = True
+    configs = [t.config for t in trials]
+
+    def trainable(config: dict[str, Any]) -> dict[str, Any]:
+        rec = _run_trial(ref, configs[config["i"]], threads, "ray")
+        return {"record_json": json.dumps(rec, allow_nan=False)}
+
+    class _Report(tune.Callback):  # type: ignore[misc]
+        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+            t = trials_by_index[trial.config["i"]]
+            rec_json = (trial.last_result or {}).get("record_json")
+            if rec_json is None:
+                on_result(t, _crash_record(t, "ray: the trial finished without a result", "ray"))
+            else:
+                on_result(t, json.loads(rec_json))
+
+        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+            t = trials_by_index[trial.config["i"]]
+            on_result(
+                t, _crash_record(t, f"ray: the trial's worker failed ({trial.error_file or 'no error file'})", "ray")
+            )
+
+    trials_by_index = dict(enumerate(trials))
+    storage = tempfile.mkdtemp(prefix=".ray-tune-", dir=storage_dir)
+    try:
+        with _quiet_tune():
+            tuner = tune.Tuner(
+                tune.with_resources(trainable, {"cpu": 1}),
+                param_space={"i": tune.grid_search(list(range(len(trials))))},
+                tune_config=tune.TuneConfig(max_concurrent_trials=workers, reuse_actors=True),
+                run_config=tune.RunConfig(
+                    name="rampup-sweep",
+                    storage_path=storage,
+                    verbose=0,
+                    callbacks=[_Report()],
+                    failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                ),
+            )
+            tuner.fit()
+    finally:
+        import shutil
+
+        shutil.rmtree(storage, ignore_errors=True)
+        if started:
+            ray.shutdown()

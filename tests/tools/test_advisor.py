@@ -1,0 +1,495 @@
+"""rampup advise: each check fires on the setup it is about (and not on a compliant one), inputs from flags,
+specs and config files agree or fail loudly, and the suggested spec parses and clears the errors."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rampup
+from rampup.cli import main
+from rampup.tools.advisor import REFERENCES, Advice, Finding, advise, normalize_optimizer, read_config
+
+DATA = Path(__file__).parent / "data"
+
+
+def checks(a: Advice) -> dict[str, str]:
+    return {f.check: f.severity for f in a}
+
+
+def finding(a: Advice, check: str) -> Finding:
+    (f,) = [f for f in a if f.check == check]
+    return f
+
+
+# ---------------------------------------------------------------------------------------------
+# Each check
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("warmup", "expected"),
+    [
+        (0, "error"),
+        (30, "warning"),  # 0.3%
+        (70, "info"),  # 0.7%
+        (100, None),  # 1%
+        (500, None),  # 5%
+        (1000, "info"),  # 10%
+        (3000, "warning"),  # 30%
+    ],
+)
+def test_pretrain_fraction_thresholds(warmup: int, expected: str | None) -> None:
+    a = advise(total_steps=10_000, warmup=warmup, task="pretrain", optimizer="sgd")
+    assert checks(a).get("pretrain-warmup-fraction") == expected
+    if expected is not None:
+        f = finding(a, "pretrain-warmup-fraction")
+        assert f.citation and f.reason
+        if warmup:
+            assert f"{warmup} of 10000 steps" in f.message
+
+
+def test_warmup_longer_than_run_is_an_error() -> None:
+    a = advise(total_steps=100, warmup=100, optimizer="sgd")
+    assert checks(a)["warmup-longer-than-run"] == "error"
+    assert a.has_errors
+    assert rampup.parse(a.suggested_spec, total_steps=100).warmup_steps == 2  # 2% of 100
+
+
+@pytest.mark.parametrize(
+    ("warmup", "expected"), [(0, "warning"), (20, "info"), (50, None), (300, None), (2000, "info")]
+)
+def test_finetune_steps(warmup: int, expected: str | None) -> None:
+    a = advise(total_steps=5000, warmup=warmup, task="finetune", optimizer="sgd")
+    assert checks(a).get("finetune-warmup-steps") == expected
+    assert "pretrain-warmup-fraction" not in checks(a)
+
+
+def test_finetune_suggestion_is_six_percent_clipped_to_50_500() -> None:
+    assert advise(total_steps=5000, warmup=0, task="finetune", optimizer="sgd").suggested_spec == (
+        "linear(300) -> cosine(floor=0.1)"
+    )
+    assert advise(total_steps=100_000, warmup=0, task="finetune", optimizer="sgd").suggested_spec.startswith(
+        "linear(500)"
+    )
+    assert advise(total_steps=400, warmup=0, task="finetune", optimizer="sgd").suggested_spec.startswith("linear(50)")
+
+
+def test_post_ln() -> None:
+    a = advise(total_steps=10_000, warmup=0, norm="post", optimizer="adamw", beta2=0.98)
+    assert checks(a)["post-ln-warmup"] == "error"
+    assert "Xiong et al. 2020" in finding(a, "post-ln-warmup").citation
+    # Post-LN is a risk factor: the long end of the range, 5%
+    assert a.suggested_spec == "linear(5%) -> cosine(floor=0.1)"
+    a = advise(total_steps=10_000, warmup=50, norm="post", optimizer="adamw", beta2=0.98)
+    assert checks(a)["post-ln-warmup"] == "warning"
+    assert checks(advise(total_steps=10_000, warmup=300, norm="post", optimizer="adamw", beta2=0.98)) == {}
+    assert checks(advise(total_steps=10_000, warmup=0, norm="pre", optimizer="sgd", task="finetune")) == {
+        "pre-ln-no-warmup": "info",
+        "finetune-warmup-steps": "warning",
+    }
+
+
+def test_adam_beta2_floor() -> None:
+    a = advise(total_steps=100_000, warmup=1000, optimizer="adamw", beta2=0.999)
+    f = finding(a, "adam-beta2-warmup")
+    assert f.severity == "warning"
+    assert "2/(1-β2) = 2000 steps" in f.message
+    assert f.suggestion == "untuned_linear(beta2=0.999) -> cosine(floor=0.1)"
+    assert rampup.parse(f.suggestion, total_steps=100_000).warmup_steps == 2000
+    assert a.suggested_spec == "linear(2%) -> cosine(floor=0.1)"  # 2% of 100k = 2000 steps: clears the floor
+    assert "adam-beta2-warmup" not in checks(advise(total_steps=100_000, warmup=1000, optimizer="adamw", beta2=0.95))
+    # SGD has no second moment: no floor
+    assert "adam-beta2-warmup" not in checks(advise(total_steps=100_000, warmup=1000, optimizer="sgd"))
+
+
+def test_adam_default_beta2_is_stated_not_hidden() -> None:
+    a = advise(total_steps=100_000, warmup=1000, optimizer="adamw_torch_fused")
+    assert a.setup.beta2 == 0.999 and a.setup.sources["beta2"] == "default"
+    assert any("beta2=0.999 (torch.optim.AdamW default)" in x for x in a.assumptions)
+
+
+def test_adam_floor_in_a_short_run_suggests_a_smaller_beta2() -> None:
+    f = finding(advise(total_steps=3000, warmup=60, optimizer="adam", beta2=0.999), "adam-beta2-warmup")
+    assert "consider β2 = 0.95" in f.reason
+
+
+def test_radam_alternative_and_double_warmup() -> None:
+    a = advise(total_steps=100_000, warmup=0, optimizer="adamw", beta2=0.98)
+    f = finding(a, "radam-alternative")
+    assert f.severity == "info" and f.suggestion == "cosine(floor=0.1) | radam(beta2=0.98)"
+    rampup.parse(f.suggestion, total_steps=100_000)
+    a = advise("linear(2%) -> cosine | radam(beta2=0.999)", total_steps=10_000, optimizer="radam")
+    assert checks(a)["radam-double-warmup"] == "warning"
+    assert "radam(" not in a.suggested_spec
+
+
+def test_untuned_beta2_mismatch() -> None:
+    a = advise("untuned_linear(beta2=0.999) -> cosine", total_steps=100_000, optimizer="adamw", beta2=0.95)
+    assert checks(a)["untuned-beta2-mismatch"] == "warning"
+    assert "untuned-beta2-mismatch" not in checks(
+        advise("untuned_linear(beta2=0.95) -> cosine", total_steps=100_000, optimizer="adamw", beta2=0.95)
+    )
+
+
+def test_schedule_free_still_wants_warmup() -> None:
+    a = advise(total_steps=10_000, warmup=0, optimizer="schedule_free_adamw", beta2=0.95, task="pretrain")
+    assert checks(a)["schedule-free-warmup"] == "warning"
+    assert "Defazio et al. 2024" in finding(a, "schedule-free-warmup").citation
+
+
+def test_linear_scaling_rule_for_sgd() -> None:
+    kw: dict[str, Any] = dict(total_steps=450_000, warmup="5%", optimizer="sgd", batch_size=8192, base_batch_size=256)
+    assert "batch-lr-scaling" not in checks(advise(base_lr=0.1, peak_lr=3.2, **kw))  # 0.1 x 32
+    f = finding(advise(base_lr=0.1, peak_lr=0.4, **kw), "batch-lr-scaling")
+    assert f.severity == "warning" and "gives (3.2)" in f.message and "0.125x" in f.message
+    f = finding(advise(base_lr=0.1, **kw), "batch-lr-scaling")
+    assert f.severity == "info" and "peak LR 3.2 from base LR 0.1" in f.message
+
+
+def test_sqrt_scaling_rule_for_adam() -> None:
+    a = advise(
+        total_steps=100_000,
+        warmup="2%",
+        optimizer="adamw",
+        beta2=0.95,
+        batch_size=4096,
+        base_batch_size=256,
+        base_lr=1e-3,
+    )
+    assert "peak LR 0.004 from base LR 0.001" in finding(a, "batch-lr-scaling").message  # sqrt(16) = 4
+
+
+def test_large_batch_needs_gradual_warmup_from_the_small_batch_lr() -> None:
+    a = advise(total_steps=10_000, warmup=0, optimizer="sgd", batch_size=8192, base_batch_size=256)
+    assert checks(a)["large-batch-warmup"] == "warning"
+    assert checks(a)["batch-size-warmup-length"] == "info"
+    # batch 32x the base is a risk factor (5%), and the ramp starts from the small-batch LR: 1/32
+    assert a.suggested_spec == "linear(5%, start=0.03125) -> cosine(floor=0.1)"
+    a = advise(total_steps=10_000, warmup=200, optimizer="sgd", batch_size=1024, base_batch_size=256)
+    assert "start=0.25" in finding(a, "gradual-warmup-start").message
+    assert a.suggested_spec == "linear(200, start=0.25) -> cosine(floor=0.1)"
+
+
+def test_constant_warmup_gap() -> None:
+    a = advise("constant(5%, start=0.01) -> cosine", total_steps=10_000, optimizer="sgd")
+    f = finding(a, "constant-warmup-gap")
+    assert f.severity == "warning" and "jump of 100x" in f.message
+    assert f.suggestion == "linear(5%, start=0.01) -> cosine"
+    assert a.suggested_spec == "linear(5%, start=0.01) -> cosine"
+    assert checks(advise("constant(5%, start=0.5) -> cosine", total_steps=10_000, optimizer="sgd")) == {
+        "constant-warmup-gap": "info"
+    }
+
+
+def test_model_size() -> None:
+    a = advise(total_steps=100_000, warmup="0.5%", optimizer="adamw", beta2=0.95, model_params="7B")
+    assert checks(a)["model-size-warmup"] == "warning"
+    assert a.suggested_spec == "linear(5%) -> cosine(floor=0.1)"
+    assert "model-size-warmup" not in checks(
+        advise(total_steps=100_000, warmup="0.5%", optimizer="adamw", beta2=0.95, model_params="125M")
+    )
+
+
+def test_precision_and_parallelism() -> None:
+    kw: dict[str, Any] = dict(total_steps=100_000, optimizer="sgd")
+    assert checks(advise(warmup=50, precision="fp16", **kw))["mixed-precision-warmup"] == "warning"
+    assert checks(advise(warmup=2000, precision="16-mixed", **kw)) == {"mixed-precision-warmup": "info"}
+    assert checks(advise(warmup=2000, precision="bf16", **kw)) == {}
+    a = advise(warmup=2000, parallelism="fsdp,pipeline", **kw)
+    assert checks(a) == {"distributed-warmup": "info"}
+    assert "fsdp/pipeline" in a[0].message
+
+
+def test_weight_decay_during_warmup() -> None:
+    kw: dict[str, Any] = dict(total_steps=100_000, warmup=2000, optimizer="adamw", beta2=0.95, weight_decay=0.1)
+    assert checks(advise(wd_mode="independent", **kw)) == {"weight-decay-warmup": "warning"}
+    assert checks(advise(wd_mode="lr", **kw)) == {}
+    f = finding(advise(**kw), "weight-decay-warmup")
+    assert f.severity == "info" and "λ_t = λ·schedule(t)/peak_lr" in f.reason
+    assert "Loshchilov & Hutter 2019" in f.citation
+
+
+def test_rewarm_after_loading_and_after_a_reset() -> None:
+    a = advise(total_steps=5000, warmup=0, optimizer="sgd", from_pretrained=True)
+    assert a.setup.task == "finetune"  # loaded weights: the fine-tuning guidance
+    assert checks(a)["rewarm-after-loading"] == "warning"
+    a = advise("linear(2%) -> cosine", total_steps=10_000, optimizer="sgd", reset_optimizer_at=5000)
+    f = finding(a, "rewarm-after-reset")
+    assert f.suggestion == "linear(2%) -> cosine | rewarm(at=5000, length=100)"
+    assert a.suggested_spec == f.suggestion
+    ok = advise(
+        "linear(2%) -> cosine | rewarm(at=50%, length=100)",
+        total_steps=10_000,
+        optimizer="sgd",
+        reset_optimizer_at=5000,
+    )
+    assert "rewarm-after-reset" not in checks(ok)
+
+
+def test_hf_constant_scheduler_ignores_warmup() -> None:
+    a = advise(config={"max_steps": 1000, "warmup_steps": 50, "lr_scheduler_type": "constant", "optim": "sgd"})
+    f = finding(a, "hf-constant-ignores-warmup")
+    assert f.severity == "error" and "constant_with_warmup" in f.reason
+    assert a.suggested_spec == "linear(50) -> constant"
+
+
+def test_every_finding_has_a_known_severity_and_a_citation() -> None:
+    a = advise(
+        total_steps=10_000,
+        warmup=0,
+        optimizer="adamw",
+        norm="post",
+        precision="fp16",
+        parallelism="fsdp",
+        weight_decay=0.1,
+        model_params="2B",
+        batch_size=4096,
+        base_batch_size=256,
+        base_lr=1e-3,
+        peak_lr=1e-3,
+    )
+    assert len(a) >= 8
+    for f in a:
+        assert f.severity in ("error", "warning", "info") and f.citation and f.reason and f.message
+    assert [f.severity for f in a] == sorted((f.severity for f in a), key=["error", "warning", "info"].index)
+    with pytest.raises(ValueError, match="severity: got 'fatal'"):
+        Finding("x", "fatal", "m", "r", REFERENCES["goyal"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The suggested spec
+# ---------------------------------------------------------------------------------------------
+
+
+def test_spec_input_reads_the_warmup_off_the_resolved_schedule() -> None:
+    a = advise("linear(2%) -> cosine(floor=0.1)", total_steps=10_000, optimizer="sgd")
+    assert a.setup.warmup_steps == 200 and a.setup.sources["warmup_steps"] == "spec"
+    assert checks(a) == {} and a.suggested_spec == "linear(2%) -> cosine(floor=0.1)"
+    n = advise("noam(d_model=512, warmup=4000)", total_steps=100_000, optimizer="adam", beta2=0.98)
+    assert n.setup.warmup_steps == 4000 and checks(n) == {}
+    n = advise("noam(d_model=512, warmup=100)", total_steps=100_000, optimizer="adam", beta2=0.98)
+    assert n.suggested_spec == "noam(d_model=512, warmup=2%)"
+    r = advise("constant | radam(beta2=0.999)", total_steps=100_000, optimizer="adamw", beta2=0.999)
+    assert r.setup.warmup_steps == 2000 and "adam-beta2-warmup" not in checks(r)
+
+
+def test_a_spec_needs_what_its_lengths_need() -> None:
+    with pytest.raises(ValueError, match="needs total_steps"):
+        advise("linear(2%) -> cosine(floor=0.1)")
+
+
+SETUPS = st.fixed_dictionaries(
+    {
+        "total_steps": st.integers(200, 1_000_000),
+        "warmup": st.one_of(st.integers(0, 5000), st.sampled_from(["0.1%", "0.5%", "1%", "3%", "10%"])),
+        "optimizer": st.sampled_from(["sgd", "adamw", "adam", "radam", "lion", "schedule_free_adamw", "rmsprop"]),
+        "beta2": st.sampled_from([0.9, 0.95, 0.98, 0.99, 0.999]),
+        "task": st.sampled_from(["pretrain", "finetune"]),
+        "norm": st.sampled_from(["pre", "post"]),
+        "precision": st.sampled_from(["fp32", "bf16", "fp16"]),
+        "batch_size": st.sampled_from([256, 1024, 8192]),
+        "base_batch_size": st.just(256),
+        "model_params": st.sampled_from(["10M", "1B", "70B"]),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(SETUPS)
+def test_suggested_spec_parses_and_clears_the_errors(setup: dict[str, Any]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rampup.LengthRoundingWarning)
+        if isinstance(setup["warmup"], int) and setup["warmup"] >= setup["total_steps"]:
+            setup["warmup"] = 0
+        a = advise(**setup)
+        assert a.suggested_spec is not None
+        sched = rampup.parse(a.suggested_spec, total_steps=setup["total_steps"])
+        again = advise(a.suggested_spec, **{k: v for k, v in setup.items() if k != "warmup"})
+    assert not again.has_errors, (a.suggested_spec, [f.check for f in again if f.severity == "error"])
+    assert 1 <= sched.warmup_steps < setup["total_steps"]
+    if not a.has_errors and not any(f.severity == "warning" for f in a):
+        assert again.setup.warmup_steps == a.setup.warmup_steps  # nothing to fix: the length is kept
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: config files, contradictions, unknown values
+# ---------------------------------------------------------------------------------------------
+
+
+def test_hugging_face_training_arguments_json() -> None:
+    # data/hf_training_args.json is TrainingArguments(...).to_json_string() from transformers 5.24 (output_dir
+    # shortened), with max_steps=2000, warmup_steps=0.05 (a ratio), batch 8 x accumulation 4, cosine, adam_beta2 0.98.
+    a = advise(config=str(DATA / "hf_training_args.json"), task="finetune")
+    s = a.setup
+    assert (s.total_steps, s.warmup_steps, s.batch_size) == (2000, 100, 32)  # ceil(2000 x 0.05); 8 x 4 x 1 device
+    assert (s.optimizer, s.beta2, s.peak_lr, s.weight_decay) == ("adamw", 0.98, 2e-5, 0.01)
+    assert s.decay == "cosine" and s.hf_scheduler == "cosine"
+    assert s.sources["warmup_steps"] == "config hf_training_args.json: warmup_steps=0.05 x total steps"
+    assert any("world size unknown" in x for x in a.assumptions)
+    assert checks(a) == {"weight-decay-warmup": "info"}
+    assert a.suggested_spec == "linear(100) -> cosine"
+
+
+def test_old_hf_warmup_ratio_and_steps_must_agree() -> None:
+    base = {"max_steps": 1000, "optim": "sgd"}
+    assert advise(config={**base, "warmup_ratio": 0.1, "warmup_steps": 0}).setup.warmup_steps == 100
+    assert advise(config={**base, "warmup_ratio": 0.0, "warmup_steps": 30}).setup.warmup_steps == 30
+    assert advise(config={**base, "warmup_ratio": 0.1, "warmup_steps": 100}).setup.warmup_steps == 100
+    with pytest.raises(ValueError) as e:
+        advise(config={**base, "warmup_ratio": 0.05, "warmup_steps": 100})
+    assert str(e.value) == (
+        "warmup: config: warmup_steps=100 and config: warmup_ratio=0.05 = 50 of 1000 steps disagree "
+        "(Hugging Face silently uses warmup_steps); set only one of them"
+    )
+
+
+def test_lightning_hydra_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        """
+trainer:
+  max_steps: 50000
+  precision: 16-mixed
+  strategy: fsdp
+  devices: 4
+  accumulate_grad_batches: 2
+model:
+  norm_first: false
+  optimizer:
+    _target_: torch.optim.AdamW
+    lr: 3.0e-4
+    betas: [0.9, 0.95]
+    weight_decay: 0.1
+  scheduler:
+    warmup_steps: 100
+data:
+  batch_size: 32
+"""
+    )
+    a = advise(config=str(path), task="pretrain")
+    s = a.setup
+    assert (s.total_steps, s.warmup_steps, s.batch_size, s.optimizer, s.beta2) == (50000, 100, 256, "adamw", 0.95)
+    assert (s.precision, s.parallelism, s.norm, s.peak_lr) == ("fp16", ("fsdp",), "post", 3e-4)
+    assert s.sources["batch_size"] == (
+        "config config.yaml: data.batch_size x trainer.accumulate_grad_batches x trainer.devices"
+    )
+    assert checks(a) == {
+        "pretrain-warmup-fraction": "warning",  # 0.2%
+        "post-ln-warmup": "warning",
+        "distributed-warmup": "info",
+        "mixed-precision-warmup": "info",
+        "weight-decay-warmup": "info",
+    }
+    assert a.suggested_spec == "linear(5%) -> cosine(floor=0.1)"
+
+
+def test_gpt_neox_style_config() -> None:
+    # The Pythia 410M settings as GPT-NeoX writes them: hyphenated keys, warmup as a fraction, fp16 as a block.
+    cfg = {
+        "train-iters": 143000,
+        "lr-decay-iters": 143000,
+        "warmup": 0.01,
+        "lr-decay-style": "cosine",
+        "optimizer": {"type": "Adam", "params": {"lr": 0.0003, "betas": [0.9, 0.95], "eps": 1e-8}},
+        "fp16": {"enabled": True, "loss_scale": 0},
+        "weight-decay": 0.1,
+        "pipe-parallel-size": 1,
+    }
+    a = advise(config=cfg, task="pretrain")
+    s = a.setup
+    assert (s.total_steps, s.warmup_steps, s.optimizer, s.beta2, s.peak_lr) == (143000, 1430, "adam", 0.95, 3e-4)
+    assert s.precision == "fp16" and s.sources["precision"] == "config: fp16.enabled"
+    assert checks(a) == {"mixed-precision-warmup": "info", "weight-decay-warmup": "info"}
+
+
+def test_contradictions_are_errors_not_guesses() -> None:
+    with pytest.raises(ValueError, match=r"peak_lr: --peak-lr gives 0\.001 but config: learning_rate gives 0\.01"):
+        advise(peak_lr=1e-3, config={"learning_rate": 1e-2})
+    with pytest.raises(ValueError, match=r"warmup: --warmup gives 300 \(300 steps\) but the spec .* 200 steps"):
+        advise("linear(200) -> cosine", total_steps=10_000, warmup=300)
+    assert advise("linear(200) -> cosine", total_steps=10_000, warmup="2%").setup.warmup_steps == 200
+    with pytest.raises(ValueError, match="at most one of bf16 / fp16"):
+        read_config({"bf16": True, "fp16": True})
+    with pytest.raises(ValueError, match=r"lr: config: model\.lr gives 0\.1 but config: optimizer\.lr gives 0\.2"):
+        read_config({"model": {"lr": 0.1}, "optimizer": {"lr": 0.2}})
+
+
+def test_unknown_values_list_what_is_accepted() -> None:
+    with pytest.raises(ValueError, match=r"optimizer: got 'adamm'; accepted: adafactor, adagrad, adam, .*sgd"):
+        advise(optimizer="adamm")
+    with pytest.raises(ValueError, match="precision: got 'fp4'; accepted: fp32, bf16, fp16, fp8"):
+        advise(precision="fp4")
+    with pytest.raises(ValueError, match="task: got 'rl'; accepted: pretrain, finetune"):
+        advise(task="rl")
+    with pytest.raises(TypeError, match=r"advise: unknown argument\(s\) \['warmup_ratio'\]"):
+        advise(warmup_ratio=0.1)
+    with pytest.raises(ValueError, match="config: no recognizable training setting"):
+        read_config({"foo": 1})
+    with pytest.raises(ValueError, match="lr_scheduler_type: got 'cosine_annealing'; accepted: linear, cosine"):
+        read_config({"lr_scheduler_type": "cosine_annealing"})
+    with pytest.raises(ValueError, match=r"has extension '\.toml'; accepted: \.json, \.yaml, \.yml"):
+        read_config("train.toml")
+    with pytest.raises(ValueError, match=r"'missing\.json' does not exist"):
+        read_config("missing.json")
+
+
+def test_optimizer_names() -> None:
+    assert normalize_optimizer("torch.optim.AdamW") == "adamw"
+    assert normalize_optimizer("paged_adamw_8bit") == "adamw"
+    assert normalize_optimizer("SGD") == "sgd"
+    assert normalize_optimizer("schedule_free_adamw") == "schedule_free_adamw"
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cli_exit_codes_and_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    rc = main(["advise", "--total-steps", "10000", "--warmup", "0", "--optimizer", "adamw", "--norm", "post"])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "ERROR   post-ln-warmup" in out and "suggested rampup spec: linear(2000) -> cosine(floor=0.1)" in out
+    rc = main(
+        [
+            "advise",
+            "linear(2%) -> cosine",
+            "--total-steps",
+            "10000",
+            "--optimizer",
+            "adamw",
+            "--beta2",
+            "0.95",
+            "--task",
+            "pretrain",
+            "--json",
+        ]
+    )
+    d = json.loads(capsys.readouterr().out)
+    assert rc == 0 and d["exit_code"] == 0 and d["findings"] == [] and d["suggested_spec"] == "linear(2%) -> cosine"
+    assert d["inputs"]["warmup_steps"] == 200
+    rc = main(["advise", "--optimizer", "nope"])
+    assert rc == 2 and "optimizer: got 'nope'" in capsys.readouterr().err
+    assert main(["advise"]) == 2
+    assert "nothing to check" in capsys.readouterr().err
+    cfg = tmp_path / "args.json"
+    cfg.write_text(json.dumps({"max_steps": 10000, "warmup_ratio": 0.03, "optim": "adamw_torch", "adam_beta2": 0.95}))
+    rc = main(["advise", "--config", str(cfg), "--task", "pretrain", "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert rc == 0 and d["inputs"]["warmup_steps"] == 300 and d["counts"] == {"error": 0, "warning": 0, "info": 0}
+
+
+@pytest.mark.parametrize("name", ["rampup.tools.advisor", "rampup.tools.advisor_inputs"])
+def test_docstring_examples(name: str) -> None:
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert res.attempted > 0 and res.failed == 0

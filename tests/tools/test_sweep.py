@@ -1,0 +1,539 @@
+"""rampup sweep: the grid, the JSONL results (atomic lines, locking, resume), failing and crashing trials, the
+summary and recommendation, the CLI, and the Ray Tune backend on a local instance."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rampup
+from rampup.cli import main
+from rampup.tools.sweep import (
+    TrainFn,
+    append_result,
+    load_results,
+    make_trials,
+    summarize,
+    sweep,
+    synthetic_train,
+)
+
+# A train script the workers load from its file: records every call (to count reruns), can fail or crash a trial.
+SCRIPT = textwrap.dedent(
+    """
+    import os, json, time
+    from rampup.tools.sweep import synthetic_train
+
+    def train(config):
+        with open(config["calls"], "a") as f:
+            f.write(config["trial"] + "\\n")
+        if config["seed"] in config.get("fail_seeds", []) and config["warmup"] == config.get("fail_warmup"):
+            raise RuntimeError("injected failure")
+        if config["seed"] in config.get("crash_seeds", []) and config["warmup"] == config.get("crash_warmup"):
+            os._exit(3)  # a worker that dies (segfault, OOM kill)
+        if config.get("kill_driver_at") == config["warmup"] and not os.path.exists(config["marker"]):
+            open(config["marker"], "w").close()
+            for _ in range(400):  # let the driver record the trials that finished before this one
+                if os.path.exists(config["results"]) and len(open(config["results"]).readlines()) >= 2:
+                    break
+                time.sleep(0.05)
+            os.kill(os.getppid(), 9)  # the sweep driver is killed mid-sweep
+            os._exit(0)
+        out = synthetic_train(config)
+        out["omp"] = os.environ.get("OMP_NUM_THREADS")
+        if config.get("nan"):
+            out["loss"] = float("nan")
+        return out
+
+    def other(config):
+        return {"loss": 1.0}
+    """
+)
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    p = tmp_path / "train.py"
+    p.write_text(SCRIPT)
+    return p
+
+
+def calls(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+# ---------------------------------------------------------------------------------------------
+# The grid
+# ---------------------------------------------------------------------------------------------
+
+
+def test_grid_configs_and_specs() -> None:
+    trials = make_trials([0, "0.5%", 100], peak_lr=[1e-3, 3e-3], seeds=2, total_steps=1000, params={"steps": 50})
+    assert len(trials) == 12 and len({t.key for t in trials}) == 12
+    c = trials[0].config
+    assert c == {
+        "warmup": "0",
+        "peak_lr": 1e-3,
+        "seed": 0,
+        "spec": "cosine(floor=0.1)",
+        "total_steps": 1000,
+        "warmup_steps": 0,
+        "trial": trials[0].key,
+        "steps": 50,
+    }
+    by = {(t.config["warmup"], t.config["peak_lr"], t.config["seed"]): t for t in trials}
+    assert by[("0.5%", 3e-3, 1)].config["spec"] == "linear(0.5%) -> cosine(floor=0.1)"
+    assert by[("0.5%", 3e-3, 1)].config["warmup_steps"] == 5
+    assert by[("100", 1e-3, 0)].name == "warmup=100 peak_lr=0.001 seed=0"
+    for t in trials:  # every spec is valid and means what it says
+        assert rampup.parse(t.config["spec"], total_steps=1000).warmup_steps == t.config["warmup_steps"]
+    # keys are stable across calls (resume relies on it) and change with what the trial means
+    again = make_trials([0, "0.5%", 100], peak_lr=[1e-3, 3e-3], seeds=2, total_steps=1000, params={"steps": 50})
+    assert [t.key for t in again] == [t.key for t in trials]
+    other = make_trials([0], peak_lr=[1e-3], seeds=1, total_steps=1000, params={"steps": 51})
+    assert other[0].key != trials[0].key
+
+
+def test_grid_template_and_seeds() -> None:
+    t = make_trials(["2%"], seeds=[7], spec="cosine({warmup}) -> wsd(cooldown=20%) | radam(beta2=0.95)")
+    assert t[0].config["spec"] == "cosine(2%) -> wsd(cooldown=20%) | radam(beta2=0.95)"
+    assert t[0].config["peak_lr"] is None and t[0].config["seed"] == 7 and "warmup_steps" not in t[0].config
+    assert make_trials([0], seeds=1, spec="cosine({warmup}) -> wsd(cooldown=20%)")[0].config["spec"] == (
+        "wsd(cooldown=20%)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"warmup": "1%"}, TypeError, "warmup: got '1%'; accepted: a non-empty list"),
+        ({"warmup": ["1%", "1%"]}, ValueError, "repeats a value"),
+        ({"warmup": ["1%"], "spec": "linear(1%) -> cosine"}, ValueError, "spec template with '{warmup}'"),
+        ({"warmup": ["abc"]}, ValueError, "warmup: cannot read 'abc' as a length"),
+        ({"warmup": ["0.01%"], "total_steps": 1000}, ValueError, r"warmup: '0.01%' is 0 steps of total_steps=1000"),
+        ({"warmup": [1], "seeds": 0}, ValueError, "seeds: got 0"),
+        ({"warmup": [1], "seeds": [1, 1]}, ValueError, "repeats a seed"),
+        ({"warmup": [1], "peak_lr": [0.1, -1]}, ValueError, "peak_lr: got -1"),
+        ({"warmup": [1], "params": {"seed": 3}}, ValueError, r"params: \['seed'\] are set by the sweep itself"),
+        ({"warmup": [1], "params": {"x": object()}}, ValueError, "params: must be JSON data"),
+    ],
+)
+def test_grid_errors(kwargs: dict[str, Any], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        make_trials(**kwargs)
+
+
+def test_train_fn_references(script: Path) -> None:
+    assert TrainFn.of(str(script)).function == "train"
+    assert TrainFn.of(f"{script}:other").resolve()({}) == {"loss": 1.0}
+    assert TrainFn.of("rampup.tools.sweep:synthetic_train").resolve() is synthetic_train
+    with pytest.raises(ValueError, match=r"no function 'nope'; it defines: other, train"):
+        TrainFn.of(f"{script}:nope")
+    with pytest.raises(ValueError, match=r"script '.*missing\.py' does not exist"):
+        TrainFn.of(str(script.parent / "missing.py"))
+    with pytest.raises(TypeError, match="cannot be sent to worker processes"):
+        TrainFn.of(lambda c: {"loss": 0.0})
+    with pytest.raises(ValueError, match="entry: cannot import 'no_such_module'"):
+        TrainFn.of("no_such_module:f")
+
+
+# ---------------------------------------------------------------------------------------------
+# Results file
+# ---------------------------------------------------------------------------------------------
+
+
+def _writer(path: str, who: int, n: int) -> None:
+    for i in range(n):
+        append_result(path, {"trial": f"{who}-{i}", "pad": "x" * 200_000})  # > PIPE_BUF: atomicity needs the lock
+
+
+def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
+    path = str(tmp_path / "r.jsonl")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(path, w, 25)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    lines = Path(path).read_text().splitlines()
+    assert len(lines) == 75
+    recs = [json.loads(line) for line in lines]  # every line is one whole record
+    assert sorted(r["trial"] for r in recs) == sorted(f"{w}-{i}" for w in range(3) for i in range(25))
+
+
+def test_a_line_cut_short_is_skipped_and_closed(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    append_result(str(path), {"trial": "a", "v": 1})
+    with open(path, "a") as f:
+        f.write('{"trial": "b", "v"')  # a crash in the middle of a write
+    append_result(str(path), {"trial": "c", "v": 3})
+    with pytest.warns(RuntimeWarning, match=r"r.jsonl:2: unreadable line skipped"):
+        recs = load_results(str(path))
+    assert [r["trial"] for r in recs] == ["a", "c"]
+    with pytest.raises(ValueError):
+        append_result(str(path), {"trial": "d", "v": float("nan")})  # never NaN in the file
+    assert load_results(str(tmp_path / "none.jsonl")) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------------------------
+
+
+def _rec(t: Any, loss: float | None, status: str = "ok") -> dict[str, Any]:
+    return {"trial": t.key, "status": status, "metrics": {} if loss is None else {"loss": loss}}
+
+
+def test_summary_mean_std_recommendation_and_margin() -> None:
+    trials = make_trials([0, "1%", "2%"], seeds=3)
+    w = {x: [t for t in trials if t.config["warmup"] == x] for x in ("0", "1%", "2%")}
+    recs = [_rec(t, v) for t, v in zip(w["0"], [3.0, 3.2, 3.4])]
+    recs += [_rec(t, v) for t, v in zip(w["1%"], [2.3, 2.4, 2.5])]
+    recs += [_rec(w["2%"][0], 2.0), _rec(w["2%"][1], None), {**_rec(w["2%"][2], None), "status": "error"}]
+    r = summarize(trials, recs)
+    c0, c1, c2 = r.cells
+    assert (c0.mean, c0.std, len(c0.values)) == (pytest.approx(3.2), pytest.approx(0.2), 3)
+    assert (c2.failed, c2.diverged, c2.complete) == (1, 1, False)
+    # 2% has the lowest mean but not every seed finished: it cannot be recommended
+    assert r.recommended is c1 and r.runner_up is c0
+    assert r.margin == pytest.approx(0.8) and r.margin_se == pytest.approx((0.04 / 3 + 0.01 / 3) ** 0.5)
+    assert "recommended warmup: 1% (loss 2.4000 ± 0.1000, n=3); margin over the runner-up 0 (3.2000): 0.8000" in (
+        r.table()
+    )
+    assert summarize(trials, recs, mode="max").recommended.warmup == "0"
+    pending = summarize(trials, recs[:3])
+    assert pending.recommended is pending.cells[0] and pending.runner_up is None and pending.cells[1].pending == 3
+    assert "no runner-up" in pending.verdict()
+    assert summarize(trials, []).verdict() == "no recommendation: no warmup has a finite loss on every seed"
+
+
+def test_synthetic_train_has_the_reported_shape() -> None:
+    def loss(w: str, lr: float = 1e-2) -> float:
+        return (
+            sum(
+                synthetic_train(
+                    {
+                        "spec": f"linear({w}) -> cosine" if w != "0" else "cosine",
+                        "total_steps": 1000,
+                        "seed": s,
+                        "peak_lr": lr,
+                    }
+                )["loss"]
+                for s in range(3)
+            )
+            / 3
+        )
+
+    assert loss("0") > loss("0.5%") + 0.1 > loss("2%") + 0.1  # short warmups spike
+    assert loss("20%") > loss("2%")  # long warmups cost updates at low LR
+    assert loss("0", 3e-2) - loss("2%", 3e-2) > loss("0", 3e-3) - loss("2%", 3e-3)  # worse at high LR
+
+
+# ---------------------------------------------------------------------------------------------
+# Local backend
+# ---------------------------------------------------------------------------------------------
+
+
+def test_local_sweep_failure_resume_and_threads(tmp_path: Path, script: Path) -> None:
+    log, results = tmp_path / "calls.txt", str(tmp_path / "out" / "sweep.jsonl")
+    kw: dict[str, Any] = dict(
+        warmup=[0, "0.5%", "2%"],
+        seeds=2,
+        total_steps=1000,
+        results=results,
+        progress=False,
+        params={"calls": str(log), "fail_seeds": [1], "fail_warmup": "0.5%"},
+    )
+    r = sweep(str(script), workers=2, plot=str(tmp_path / "out" / "sweep.png"), **kw)
+    assert r.ran == 6 and len(calls(log)) == 6
+    failed = [x for x in r.records if x["status"] == "error"]
+    assert len(failed) == 1 and failed[0]["error"] == "RuntimeError: injected failure"
+    assert failed[0]["config"]["seed"] == 1 and "Traceback" in failed[0]["traceback"]
+    ok = [x for x in r.records if x["status"] == "ok"]
+    assert len(ok) == 5 and {x["metrics"]["omp"] for x in ok} == {"1"}  # one thread per worker
+    assert len({x["pid"] for x in ok}) <= 2
+    assert r.recommended is not None and r.recommended.warmup == "2%"
+    assert (tmp_path / "out" / "sweep.png").stat().st_size > 10_000
+    assert len(Path(results).read_text().splitlines()) == 6
+    # resume: nothing reruns, not even the failure (unless asked)
+    again = sweep(str(script), workers=2, **kw)
+    assert again.ran == 0 and len(calls(log)) == 6 and again.recommended.warmup == "2%"
+    retried = sweep(str(script), workers=1, retry_failed=True, **kw)
+    assert retried.ran == 1 and len(calls(log)) == 7
+    assert retried.cells[1].failed == 1  # the last record of a trial counts
+    # a larger grid reruns only what is new
+    more = sweep(str(script), workers=2, **{**kw, "seeds": 3})
+    assert more.ran == 3 and len(calls(log)) == 10 and len(more.records) == 9 + 1  # the retried failure too
+
+
+def test_a_worker_that_dies_is_isolated_then_recorded(tmp_path: Path, script: Path) -> None:
+    log = tmp_path / "calls.txt"
+    r = sweep(
+        str(script),
+        ["1%", "2%"],
+        seeds=[0, 1],
+        total_steps=1000,
+        workers=1,
+        progress=False,
+        results=str(tmp_path / "r.jsonl"),
+        params={"calls": str(log), "crash_seeds": [1], "crash_warmup": "1%"},
+    )
+    (bad,) = [x for x in r.records if x["status"] == "error"]
+    assert (bad["config"]["warmup"], bad["config"]["seed"]) == ("1%", 1)
+    assert bad["error"].startswith("worker process died running this trial")
+    # the trials queued behind the crash are not blamed: they ran (again) and finished
+    assert sum(x["status"] == "ok" for x in r.records) == 3
+    assert r.recommended is not None and r.recommended.warmup == "2%"
+
+
+class _DiesOnArrival:
+    """A train function whose unpickling kills the worker: the pool dies before any trial starts."""
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        return {"loss": 0.0}
+
+    def __reduce__(self) -> Any:
+        return (os._exit, (3,))
+
+
+def test_a_pool_that_dies_before_any_trial_starts_is_given_up_on(tmp_path: Path) -> None:
+    r = sweep(_DiesOnArrival(), ["1%"], seeds=1, workers=1, progress=False, results=str(tmp_path / "r.jsonl"))
+    (rec,) = r.records
+    assert rec["error"] == "worker processes died 3 times before this trial could start"
+
+
+def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path, script: Path) -> None:
+    out, log = tmp_path / "out", tmp_path / "calls.txt"
+    argv = [
+        sys.executable,
+        "-m",
+        "rampup.cli",
+        "sweep",
+        "--script",
+        str(script),
+        "--warmup",
+        "0,1%,2%,5%",
+        "--seeds",
+        "1",
+        "--total-steps",
+        "1000",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--set",
+        f"calls={log}",
+        "--set",
+        f"marker={tmp_path / 'killed'}",
+        "--set",
+        "kill_driver_at=2%",
+        "--set",
+        f"results={out / 'sweep.jsonl'}",
+    ]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert first.returncode == -9, first.stderr  # the driver was killed
+    done = load_results(str(out / "sweep.jsonl"))
+    assert sorted(r["config"]["warmup"] for r in done) == ["0", "1%"]
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    recs = load_results(str(out / "sweep.jsonl"))
+    assert sorted(r["config"]["warmup"] for r in recs) == ["0", "1%", "2%", "5%"]  # each trial once
+    ran = calls(log)
+    warmups = {
+        t.key: t.config["warmup"]
+        for t in make_trials(
+            [0, "1%", "2%", "5%"],
+            seeds=1,
+            total_steps=1000,
+            params={
+                "calls": str(log),
+                "marker": str(tmp_path / "killed"),
+                "kill_driver_at": "2%",
+                "results": str(out / "sweep.jsonl"),
+            },
+        )
+    }
+    assert [warmups[k] for k in ran] == ["0", "1%", "2%", "2%", "5%"]  # only the interrupted trial ran twice
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cli_outputs(tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "o"
+    rc = main(
+        [
+            "sweep",
+            "--script",
+            str(script),
+            "--warmup",
+            "0,2%",
+            "--peak-lr",
+            "0.003,0.03",
+            "--seeds",
+            "0,5",
+            "--total-steps",
+            "1000",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--json",
+            "--workers",
+            "2",
+            "--set",
+            f"calls={tmp_path / 'c.txt'}",
+        ]
+    )
+    d = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert len(d["cells"]) == 4 and d["trials"] == 8 and d["ran"] == 8
+    assert {(c["warmup"], c["peak_lr"]) for c in d["cells"]} == {("0", 0.003), ("0", 0.03), ("2%", 0.003), ("2%", 0.03)}
+    assert d["recommended"]["warmup"] == "2%" and d["margin"] > 0
+    for name in ("sweep.jsonl", "summary.json", "sweep.png", "report.md"):
+        assert (out / name).exists(), name
+    assert json.loads((out / "summary.json").read_text())["verdict"] == d["verdict"]
+    report = (out / "report.md").read_text()
+    assert "| 2% **(recommended)** | 20 |" in report and "![sweep](sweep.png)" in report
+    assert {r["config"]["seed"] for r in load_results(str(out / "sweep.jsonl"))} == {0, 5}
+
+
+def test_cli_errors(tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["sweep", "--script", str(script), "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main([*base, "--warmup", "1%", "--seeds", "x"]) == 2
+    assert "--seeds: got 'x'" in capsys.readouterr().err
+    assert main([*base, "--warmup", "1%", "--peak-lr", "1e-3,abc"]) == 2
+    assert "--peak-lr: got '1e-3,abc'" in capsys.readouterr().err
+    assert main([*base, "--warmup", "1%", "--set", "novalue"]) == 2
+    assert "--set: got 'novalue'; accepted: KEY=VALUE" in capsys.readouterr().err
+    assert main([*base, "--warmup", "1%", "--address", "auto"]) == 2
+    assert "address: got 'auto' with backend 'local'" in capsys.readouterr().err
+
+
+def test_diverged_trials_are_recorded_as_null_and_nothing_is_recommended(
+    tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    rc = main(
+        [
+            "sweep",
+            "--script",
+            str(script),
+            "--warmup",
+            "1%,2%",
+            "--seeds",
+            "1",
+            "--total-steps",
+            "1000",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--workers",
+            "2",
+            "--set",
+            f"calls={tmp_path / 'c.txt'}",
+            "--set",
+            "nan=true",
+        ]
+    )
+    assert rc == 1 and "no recommendation: no warmup has a finite loss on every seed" in capsys.readouterr().out
+    recs = load_results(str(out / "sweep.jsonl"))
+    assert len(recs) == 2
+    for rec in recs:
+        assert rec["status"] == "ok" and rec["metrics"]["loss"] is None and rec["nonfinite"] == ["loss"]
+    assert json.loads((out / "summary.json").read_text())["cells"][0]["diverged"] == 1
+
+
+def test_api_argument_errors(tmp_path: Path) -> None:
+    r = str(tmp_path / "r.jsonl")
+    with pytest.raises(ValueError, match="backend: got 'slurm'; accepted: local, ray"):
+        sweep(synthetic_train, ["1%"], backend="slurm", results=r)
+    with pytest.raises(ValueError, match="workers: got 0; accepted: an int >= 1"):
+        sweep(synthetic_train, ["1%"], workers=0, results=r)
+    with pytest.raises(ValueError, match="mode: got 'lowest'"):
+        sweep(synthetic_train, ["1%"], mode="lowest", results=r)
+    assert not os.path.exists(r)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray Tune backend (local instance, 2 CPUs)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_ray_backend(tmp_path: Path, script: Path) -> None:
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.tune")
+    log, results = tmp_path / "calls.txt", str(tmp_path / "ray.jsonl")
+    kw: dict[str, Any] = dict(
+        warmup=[0, "2%"],
+        seeds=2,
+        total_steps=1000,
+        results=results,
+        progress=False,
+        params={"calls": str(log), "fail_seeds": [1], "fail_warmup": "0"},
+    )
+    if ray.is_initialized():  # pragma: no cover - another test left Ray running: use it as it is
+        r = sweep(str(script), backend="ray", workers=2, **kw)
+    else:
+        # no Ray running: the sweep starts a local instance (2 CPUs, no dashboard) and shuts it down
+        r = sweep(str(script), backend="ray", workers=2, **kw)
+        assert not ray.is_initialized()
+    assert r.ran == 4 and len(r.records) == 4 and {x["backend"] for x in r.records} == {"ray"}
+    (bad,) = [x for x in r.records if x["status"] == "error"]
+    assert bad["error"] == "RuntimeError: injected failure" and bad["config"]["warmup"] == "0"
+    assert r.recommended is not None and r.recommended.warmup == "2%" and r.runner_up is None
+    # the same file resumes on either backend: nothing reruns
+    again = sweep(str(script), backend="local", workers=1, **kw)
+    assert again.ran == 0 and len(calls(log)) == 4
+    # and the metrics are the train function's, for the config each trial was given
+    for x in r.records:
+        if x["status"] == "ok":
+            assert x["metrics"]["loss"] == synthetic_train(x["config"])["loss"]
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import rampup.tools.sweep as mod
+
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert res.attempted >= 4 and res.failed == 0
+
+
+def test_bench_is_registered_and_runs_quick() -> None:
+    from rampup.tools.bench import BENCHES, run_bench
+
+    assert "sweep" in BENCHES
+    text = run_bench("sweep", quick=True)
+    assert text.startswith("rampup bench sweep — 8 trials of 0.02 CPU-s each")
+    assert "local backend, 2 workers" in text and "ray: skipped (--quick)" in text
+    from rampup.tools.sweep import format_bench
+
+    ray_line = format_bench(
+        {
+            "trials": 8,
+            "work_s_per_trial": 0.5,
+            "cpus": 2,
+            "sequential_s": 4.0,
+            "local_2_workers_s": 2.5,
+            "local_speedup": 1.6,
+            "local_startup_s": 0.5,
+            "local_speedup_after_startup": 2.0,
+            "python": "3.11",
+            "machine": "x86_64",
+            "load_average_1min": 0.5,
+            "ray": {"init_s": 4.0, "sweep_s": 6.0, "ideal_s": 2.0, "overhead_per_trial_s": 0.5},
+        }
+    )
+    assert "ray backend, 2 workers      :    6.00 s   (ideal 2.00 s; overhead 0.500 s per trial)" in ray_line
