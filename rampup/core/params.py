@@ -27,6 +27,7 @@ ACCEPTS = {
     "length": "steps as an int, or '2%', '3ep', '10Mtok'",
     "lengths": "a list of lengths, e.g. [30%, 60%] or [3000, 6000]",
     "fraction": "a fraction of the peak in [0, 1] (0.1 or '10%')",
+    "fractions": "a list of fractions of the peak in [0, 1], e.g. [0.01, 0.5, 1.0]",
     "lr": "an absolute learning rate > 0",
     "positive": "a finite number > 0",
     "nonneg": "a finite number >= 0",
@@ -84,6 +85,11 @@ def convert(where: str, value: Any, param: Param) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
             raise _err(where, value, param, TypeError)
         return tuple(Length.parse(v, f"{where}[{i}]") for i, v in enumerate(value))
+    if k == "fractions":
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise _err(where, value, param, TypeError)
+        one = Param("fraction")
+        return tuple(convert(f"{where}[{i}]", v, one) for i, v in enumerate(value))
     if k == "bool":
         if isinstance(value, bool):
             return value

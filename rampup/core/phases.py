@@ -187,9 +187,8 @@ class _Ramp:
         self.a, self.length, self.w, self.extra = a, float(max(length, 1)), w, extra
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        # Divide, don't multiply by 1/L: (L − 1 + 1)/L is exactly 1.0, L·(1/L) need not be.
-        p = (s + 1.0) / self.length
-        p = xp.minimum(p, 1.0)
+        # Exactly 1.0 at the last step in every backend, XLA included (see shapes.progress).
+        p = shapes.progress(s + 1.0, self.length, xp)
         w = self.w(p, xp) if self.extra is None else self.w(p, self.extra, xp)
         return self.a * (1.0 - w) + w
 
@@ -417,7 +416,7 @@ class _Knots:
             return shapes.lerp(vs[i - 1], vs[i], w)
         out = s * 0.0 + vs[0]
         for i in range(1, len(ks)):
-            w = xp.clip((s - ks[i - 1]) / (ks[i] - ks[i - 1]), 0.0, 1.0)
+            w = shapes.progress(s - ks[i - 1], ks[i] - ks[i - 1], xp)
             out = xp.where(s > ks[i - 1], shapes.lerp(vs[i - 1], vs[i], w), out)
         return out
 
@@ -444,7 +443,6 @@ class PiecewiseWarmup(_Warmup):
 
     name = "piecewise"
     positional = ()
-    exclusive = ()
     params = {
         "steps": Param("lengths", REQUIRED, "knot steps k_0 < k_1 < … (the last one is the warmup's last step)"),
         "values": Param("fractions", REQUIRED, "value at each knot as a fraction of the peak (the last is 1)"),
@@ -527,7 +525,7 @@ class _Interp:
         self.length = float(length)
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        p = xp.minimum((s + 1.0) / self.length, 1.0)
+        p = shapes.progress(s + 1.0, self.length, xp)
         w = self.w(p, xp) if self.extra is None else self.w(p, self.extra, xp)
         return self.a * (1.0 - w) + self.f * w
 
@@ -690,7 +688,7 @@ class _ExpDecay:
         self.a, self.f, self.log_rate, self.every, self.staircase = a, f, math.log(rate), every, staircase
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        n = xp.floor((s + 1.0) / self.every) if self.staircase else (s + 1.0) / self.every
+        n = shapes.floor_div(s + 1.0, self.every, xp) if self.staircase else (s + 1.0) / self.every
         return xp.maximum(self.a * xp.exp(n * self.log_rate), self.f)
 
 
@@ -749,7 +747,8 @@ class _StepDecay:
     __slots__ = ("a", "every", "log_gamma", "milestones")
 
     def __init__(self, a: float, gamma: float, every: float, milestones: tuple[int, ...]) -> None:
-        self.a, self.every, self.milestones = a, every, milestones
+        # Floats, not ints: jax would make a Python int an int32 and overflow past 2^31 steps.
+        self.a, self.every, self.milestones = a, every, tuple(float(m) for m in milestones)
         self.log_gamma = math.log(gamma) if gamma > 0 else -INF
 
     def __call__(self, s: Any, xp: Any) -> Any:
@@ -758,7 +757,7 @@ class _StepDecay:
             for m in self.milestones:
                 n = n + xp.where(s >= m, 1.0, 0.0)
         else:
-            n = xp.floor(s / self.every)
+            n = shapes.floor_div(s, self.every, xp)
         return self.a * xp.exp(n * self.log_gamma)
 
 
@@ -841,7 +840,7 @@ class _WSD:
         self.log_ratio = math.log(f / a) if shape == "exponential" else 0.0
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        q = xp.clip((s - self.stable + 1.0) / self.cool, 0.0, 1.0)
+        q = shapes.progress(s - self.stable + 1.0, self.cool, xp)
         if self.shape == "linear":
             w = q
         elif self.shape == "cosine":
@@ -911,23 +910,26 @@ class _Restarts:
     def __call__(self, s: Any, xp: Any) -> Any:
         c, m = self.cycle, self.mult
         if m == 1.0:
-            k = xp.floor(s / c)
+            k = shapes.floor_div(s, c, xp)
             start = k * c
             clen = s * 0.0 + c
         else:
             k = xp.floor(xp.log(1.0 + s * (m - 1.0) / c) / self.log_mult)
-            # Repair float rounding at exact cycle boundaries.
+            # Repair rounding at cycle boundaries that fall on a whole step.  The tolerance is relative:
+            # float32 (jax, torch) evaluates m^k to ~1 ppm, and an absolute 1e-9 put the first step of a
+            # cycle into the previous one.
+            tol = 4e-6 * (s + 1.0)
             start = c * (xp.exp(k * self.log_mult) - 1.0) / (m - 1.0)
-            k = xp.where(start > s + 1e-9, k - 1.0, k)
+            k = xp.where(start > s + tol, k - 1.0, k)
             nxt = c * (xp.exp((k + 1.0) * self.log_mult) - 1.0) / (m - 1.0)
-            k = xp.where(nxt <= s + 1e-9, k + 1.0, k)
+            k = xp.where(nxt <= s + tol, k + 1.0, k)
             start = c * (xp.exp(k * self.log_mult) - 1.0) / (m - 1.0)
             clen = c * xp.exp(k * self.log_mult)
         r = s - start
         peak = self.a * xp.exp(k * math.log(self.decay)) if self.decay != 1.0 else s * 0.0 + self.a
         w_rw = 0.0 if self.rewarm == 0 else xp.where(k > 0.0, 1.0, 0.0) * self.rewarm
         # re-warm: floor -> cycle peak over `rewarm` steps (not in cycle 0)
-        p_up = xp.minimum((r + 1.0) / max(self.rewarm, 1), 1.0)
+        p_up = shapes.progress(r + 1.0, float(max(self.rewarm, 1)), xp)
         up = self.f * (1.0 - p_up) + peak * p_up
         p = xp.clip((r - w_rw + 1.0) / xp.maximum(clen - w_rw, 1.0), 0.0, 1.0)
         w = shapes.w_cosine(p, xp)
@@ -1057,7 +1059,7 @@ class _RewarmFactor:
         self.at, self.length, self.a, self.cos = float(at), float(length), a, cos
 
     def __call__(self, t: Any, xp: Any) -> Any:
-        p = xp.clip((t - self.at + 1.0) / self.length, 0.0, 1.0)
+        p = shapes.progress(t - self.at + 1.0, self.length, xp)
         w = shapes.w_cosine(p, xp) if self.cos else p
         inside = self.a * (1.0 - w) + w
         return xp.where(t < self.at, 1.0, inside)

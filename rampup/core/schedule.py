@@ -66,6 +66,7 @@ class Spec:
         """Parse the string form (grammar in ``docs/spec-language.md``)."""
         from .spec_text import parse_spec
 
+        _load_compat()
         return parse_spec(text)
 
     def __str__(self) -> str:
@@ -89,6 +90,7 @@ class Spec:
     def from_dict(d: Any) -> Spec:
         if not isinstance(d, dict):
             raise TypeError(f"spec dict: got {type(d).__name__}; accepted: a dict with keys warmup, decay, modifiers")
+        _load_compat()
         unknown = set(d) - {"warmup", "decay", "modifiers"}
         if unknown:
             raise ValueError(f"spec dict: unknown key(s) {sorted(unknown)}; accepted: warmup, decay, modifiers")
@@ -129,6 +131,11 @@ class Spec:
     ) -> Schedule:
         """Convert every length to steps (once) and return the evaluable :class:`Schedule`."""
         return Schedule(self, RunInfo(total_steps, steps_per_epoch, tokens_per_step), peak_lr)
+
+
+def _load_compat() -> None:
+    # The prefix:name specs (hf:, torch:, timm:, ...) register on import; they are core-level math too.
+    import rampup.compat  # noqa: F401
 
 
 def _phase_from_dict(d: Any, role: str) -> Phase:
@@ -272,15 +279,16 @@ class Schedule:
     def _array(self, t: Any, xp: Any) -> Any:
         if xp is NUMPY and t.ndim == 1 and t.size > 256 and len(self.segments) > 1 and bool((t[1:] >= t[:-1]).all()):
             return self._sorted_numpy(t)
+        # Step constants as floats: jax turns a Python int operand into int32 and overflows past 2^31 steps.
         if self._t_last != INF:
-            t = xp.minimum(t, self._t_last)
+            t = xp.minimum(t, float(self._t_last))
         segs = self.segments
         out: Any = None
         for seg in reversed(segs):
-            s = t - seg.begin
+            s = t - float(seg.begin)
             s = xp.clip(s, 0.0, seg.last) if seg.last != INF else xp.maximum(s, 0.0)
             v = seg.fn(s, xp)
-            out = v if out is None else xp.where(t < seg.end_step, v, out)
+            out = v if out is None else xp.where(t < float(seg.end_step), v, out)
         for m in self.modifiers:
             out = out * m(t, xp)
         if self._scale != 1.0:

@@ -36,6 +36,32 @@ def lerp(a: float, b: float, w: Any) -> Any:
     return a * (1.0 - w) + b * w
 
 
+def progress(n: Any, length: float, xp: Any) -> Any:
+    """``n / length`` clipped to [0, 1], and exactly 1.0 once ``n >= length``.
+
+    The pin is for XLA: ``jax.jit`` (and eager jax) rewrites ``x / c`` for a
+    constant ``c`` into ``x * (1/c)``, which is not correctly rounded
+    (``41 * (1/41)`` is ``0.99999994`` in float32, ``49 * (1/49)`` is
+    ``0.9999999999999999`` in float64), so without it a warmup would stop an
+    ulp short of the peak and a decay an ulp above its floor — and
+    ``(1 − p)^0.5`` turns that ulp into 2e-4.  The comparison is exact.
+    """
+    return xp.where(n >= length, 1.0, xp.clip(n / length, 0.0, 1.0))
+
+
+def floor_div(x: Any, c: float, xp: Any) -> Any:
+    """``⌊x / c⌋`` for ``x ≥ 0`` and a whole number ``c ≥ 1``, exact in every backend.
+
+    ``floor(x / c)`` alone is one too low under XLA at exact multiples
+    (``floor(47 · (1/47)) = 0`` in float32, see :func:`progress`); the two
+    corrections compare ``x`` with products of whole numbers, exact below
+    2^24 (float32) and 2^53 (float64).
+    """
+    k = xp.floor(x / c)
+    k = xp.where((k + 1.0) * c <= x, k + 1.0, k)
+    return xp.where(k * c > x, k - 1.0, k)
+
+
 def w_linear(p: Any, xp: Any) -> Any:
     """Linear: ``w = p``."""
     return p

@@ -6,9 +6,14 @@ Grammar (``docs/spec-language.md`` has the user-facing version)::
     chain    := item ( "->" item )*
     item     := NAME [ "(" [ arg ( "," arg )* ] ")" ]
     arg      := [ IDENT "=" ] value
-    value    := ATOM | "[" [ value ( "," value )* ] "]"
+    value    := ATOM | "[" [ value ( "," value )* ] "]" | call
+    call     := NAME "(" [ IDENT "=" value ( "," IDENT "=" value )* ] ")"
     NAME     := [prefix ":"] identifier          e.g. cosine, hf:cosine
     ATOM     := number, percent, length with unit, word   e.g. 500, 2%, 3ep, 1e-7, 1-sqrt, true
+
+A nested ``call`` (named arguments only) is read as the phase's dict form,
+``{"phase": NAME, IDENT: value, ...}``; only arguments that take phases accept
+it, e.g. ``torch:sequential_lr(schedulers=[torch:linear_lr(total_iters=5), ...])``.
 
 In a chain of two or more items the first is the warmup and the rest are
 decay phases; a chain of one item is a decay phase or a whole schedule (no
@@ -139,7 +144,21 @@ class _Parser:
                     vals.append(self.value())
             self.take("rb", "',' or ']'")
             return vals
+        if tok[0] == "atom" and self.toks[self.i + 1][0] == "lp":
+            return self.call()
         return self.take("atom", "a value")[1]
+
+    def call(self) -> dict[str, Any]:
+        """A nested call as the phase's dict form (named arguments only: the dict has no positions)."""
+        name, _pos, args = self.item()
+        out: dict[str, Any] = {"phase": name}
+        for key, val, apos in args:
+            if key is None:
+                raise SpecSyntaxError(self.text, apos, f"{name}: a nested call takes named arguments only (NAME=value)")
+            if key in out:
+                raise SpecSyntaxError(self.text, apos, f"{key} given twice")
+            out[key] = val
+        return out
 
     def make(
         self, item: tuple[str, int, list[tuple[str | None, Any, int]]], tables: list[dict[str, type[Phase]]], role: str

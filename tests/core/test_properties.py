@@ -85,7 +85,8 @@ def test_continuous_joins(st_: tuple[str, int]) -> None:
     """Where both shapes are continuous, the jump at a join is no larger than the next phase's steepest step."""
     text, total = st_
     s = parse(text, total_steps=total)
-    continuous = {"linear", "cosine", "poly", "untuned_linear", "invsqrt", "wsd"}
+    # invsqrt is continuous in the limit only for timescales of many steps (its first step is 1 - sqrt(τ/(τ+1)))
+    continuous = {"linear", "cosine", "poly", "untuned_linear", "wsd"}
     v = s(np.arange(total))
     segs = s.segments
     for a, b in itertools.pairwise(segs):
