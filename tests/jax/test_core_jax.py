@@ -22,7 +22,6 @@ import jax.numpy as jnp  # noqa: E402
 import rampup  # noqa: E402
 
 
-
 def _jit(spec: str, steps: np.ndarray, **run: int) -> np.ndarray:
     return np.asarray(jax.jit(rampup.parse(spec, **run))(jnp.asarray(steps)), dtype=np.float64)
 
