@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .experiments import cli as _experiment_cli
+
 EXAMPLES = """\
 examples:
   rampup curve "linear(10) -> cosine(floor=0.1)" --total-steps 100 --peak-lr 1 --json
@@ -46,13 +48,15 @@ def _schedule(spec: str, a: argparse.Namespace) -> Any:
 
 
 def _need_total(sched: Any, a: argparse.Namespace) -> int:
-    import math
+    from .tools.explain import run_length
 
-    if a.total_steps is not None:
-        return int(a.total_steps)
-    if sched.end_step == math.inf:
-        raise ValueError("--total-steps: this schedule is open-ended; pass --total-steps N")
-    return int(sched.end_step)
+    # --total-steps, else the schedule's end, else a compat spec's own run length (hf:, torch:, ...)
+    try:
+        return run_length(sched, a.total_steps)
+    except ValueError as e:
+        if str(e).startswith("total_steps: this schedule is open-ended"):
+            raise ValueError("--total-steps: this schedule is open-ended; pass --total-steps N") from None
+        raise
 
 
 def cmd_curve(a: argparse.Namespace) -> int:
@@ -148,12 +152,57 @@ def _add_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="smaller, faster run (tests)")
 
 
+def _add_advise(p: argparse.ArgumentParser) -> None:
+    from .tools.advisor import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_advise(a: argparse.Namespace) -> int:
+    from .tools.advisor import run_cli
+
+    return run_cli(a)
+
+
+def _add_sweep(p: argparse.ArgumentParser) -> None:
+    from .tools.sweep import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_sweep(a: argparse.Namespace) -> int:
+    from .tools.sweep import run_cli
+
+    return run_cli(a)
+
+
+def _add_auto_compare(p: argparse.ArgumentParser) -> None:
+    from .tools.auto_compare import add_arguments  # torch is imported only when the command runs
+
+    add_arguments(p)
+
+
+def cmd_auto_compare(a: argparse.Namespace) -> int:
+    from .tools.auto_compare import cli
+
+    return cli(a)
+
+
 COMMANDS: list[Command] = [
     ("curve", "print the LR at steps 0..T-1 as CSV or JSON", _add_curve, cmd_curve),
     ("explain", "describe a schedule in words: first update, peak, floor, end, phases", _add_explain, cmd_explain),
     ("plot", "plot one or more schedules with peak and floor annotated", _add_plot, cmd_plot),
-    ("bench", "run a benchmark (curve: core evaluation speed)", _add_bench, cmd_bench),
+    (
+        "bench",
+        "run a benchmark (curve: core evaluation speed; torch: scheduler.step() cost vs HF/torch/timm/pytorch_warmup)",
+        _add_bench,
+        cmd_bench,
+    ),
     ("demo", "the main job: reference experiments + plots into demo-output/", _add_demo, cmd_demo),
+    ("experiment", _experiment_cli.HELP, _experiment_cli.add_experiment_arguments, _experiment_cli.cmd_experiment),
+    ("advise", "check a warmup setup against the literature (exit 1 on an error finding)", _add_advise, cmd_advise),
+    ("sweep", "sweep the warmup length (x peak LR x seeds) locally or on Ray", _add_sweep, cmd_sweep),
+    ("auto-compare", "automatic warmups vs a sweep of fixed warmup lengths", _add_auto_compare, cmd_auto_compare),
 ]
 
 

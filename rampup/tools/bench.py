@@ -107,7 +107,20 @@ def _format_sweep(r: dict[str, Any]) -> str:
     return format_bench(r)
 
 
+def _bench_monitor(quick: bool = False) -> dict[str, Any]:
+    from ..torch.auto_bench import bench_monitor  # lazily: torch
+
+    return bench_monitor(quick=quick)
+
+
+def _format_monitor(r: dict[str, Any]) -> str:
+    from ..torch.auto_bench import format_monitor
+
+    return format_monitor(r)
+
+
 BENCHES: dict[str, tuple[Callable[..., dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
+    "monitor": (_bench_monitor, _format_monitor),  # Monitor / AutoWarmup step-time overhead on the E1 model
     "curve": (bench_curve, format_curve),
     "torch": (_bench_torch, _format_torch),  # scheduler.step() cost vs HF/torch/timm/pytorch_warmup
     "sweep": (_bench_sweep, _format_sweep),  # local backend speedup for 8 trials, Ray's overhead per trial

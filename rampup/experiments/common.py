@@ -1,0 +1,300 @@
+"""What every reference experiment shares: parallel runs with a progress bar, statistics, output files.
+
+The arms × seeds of an experiment are independent runs ("jobs").  They run in
+``workers`` spawned processes, each with ``torch.set_num_threads(1)`` (tiny
+models are fastest single-threaded; two processes use two cores).  Workers
+report finished steps through a queue, so the progress bar counts optimizer
+steps of all jobs together.  ``workers=1`` runs the jobs in this process.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import queue as _queue
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..tools.io import atomic_write_text
+
+__all__ = [
+    "Job",
+    "cell_code",
+    "check_seeds",
+    "check_workers",
+    "environment",
+    "fmt_ms",
+    "jsonable",
+    "mean_std",
+    "pyplot",
+    "run_jobs",
+    "smooth",
+    "write_outputs",
+]
+
+
+@dataclass
+class Job:
+    """One training run: ``kind`` 'lm' or 'digits', its config, the seed, and labels to find it again."""
+
+    kind: str
+    cfg: Any
+    seed: int
+    arm: str
+    steps: int
+    init_state: bytes | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+
+
+_QUEUE: Any = None
+
+
+def _init_worker(q: Any) -> None:
+    global _QUEUE
+    import torch
+
+    torch.set_num_threads(1)
+    _QUEUE = q
+
+
+def _execute(job: Job, progress: Callable[[int], None] | None) -> dict[str, Any]:
+    from .train import train_digits, train_lm
+
+    if job.kind == "lm":
+        return train_lm(job.cfg, job.seed, job.init_state, progress)
+    if job.kind == "digits":
+        return train_digits(job.cfg, job.seed, progress)
+    raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'lm' or 'digits'")
+
+
+def _worker(job: Job) -> dict[str, Any]:
+    q = _QUEUE
+    return _execute(job, (lambda n: q.put(n)) if q is not None else None)
+
+
+def _bar(total: int, desc: str, enabled: bool) -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError as e:  # pragma: no cover - tqdm is in the dev/progress extras
+        raise ImportError("the experiments show a progress bar with tqdm: pip install 'rampup[progress]'") from e
+    return tqdm(
+        total=total, desc=desc, unit="step", disable=not enabled, file=sys.stderr, dynamic_ncols=True, smoothing=0.05
+    )
+
+
+def check_workers(workers: int) -> int:
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers: got {workers!r}; accepted: an integer >= 1 (processes running arms in parallel)")
+    return workers
+
+
+def check_seeds(seeds: int) -> int:
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ValueError(f"seeds: got {seeds!r}; accepted: an integer >= 1")
+    return seeds
+
+
+def run_jobs(jobs: Sequence[Job], workers: int = 2, desc: str = "runs", progress: bool = True) -> list[dict[str, Any]]:
+    """Run every job; results in the order of ``jobs``, each tagged with ``arm``, ``seed`` and ``tags``.
+
+    Longer jobs start first, so two workers finish close together.
+    """
+    check_workers(workers)
+    jobs = list(jobs)
+    results: list[dict[str, Any] | None] = [None] * len(jobs)
+    bar = _bar(sum(j.steps for j in jobs), desc, progress)
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps)
+    try:
+        if workers == 1 or len(jobs) <= 1:
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                for i in order:
+                    results[i] = _execute(jobs[i], bar.update)
+            finally:
+                torch.set_num_threads(threads)
+        else:
+            ctx = mp.get_context("spawn")  # fork after torch initialised its thread pools is unsafe
+            q = ctx.Queue()
+            with ProcessPoolExecutor(
+                min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(q,)
+            ) as ex:
+                futs: dict[Future[dict[str, Any]], int] = {ex.submit(_worker, jobs[i]): i for i in order}
+                pending = set(futs)
+                while pending:
+                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    _drain(q, bar)
+                    for f in done:
+                        results[futs[f]] = f.result()
+                _drain(q, bar)
+    finally:
+        bar.close()
+    out = []
+    for j, r in zip(jobs, results):
+        assert r is not None
+        r.update({"arm": j.arm, "seed": j.seed, **j.tags})
+        out.append(r)
+    return out
+
+
+def _drain(q: Any, bar: Any) -> None:
+    while True:
+        try:
+            bar.update(q.get_nowait())
+        except _queue.Empty:
+            return
+
+
+def environment() -> dict[str, Any]:
+    """Date, machine and versions, recorded with every result."""
+    import torch
+
+    from .. import __version__
+
+    return {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "rampup": __version__,
+        "command": "rampup " + " ".join(sys.argv[1:])
+        if os.path.basename(sys.argv[0]) == "rampup"
+        else " ".join(sys.argv),
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def mean_std(values: npt.ArrayLike) -> tuple[float, float, int]:
+    """Mean and sample standard deviation (ddof = 1; 0 for one value) of the finite values, and how many were not finite."""
+    a = np.asarray(values, dtype=np.float64)
+    ok = a[np.isfinite(a)]
+    if ok.size == 0:
+        return math.nan, math.nan, int(a.size)
+    return float(ok.mean()), float(ok.std(ddof=1)) if ok.size > 1 else 0.0, int(a.size - ok.size)
+
+
+def fmt_ms(values: Sequence[float], digits: int = 3, scale: float = 1.0, unit: str = "") -> str:
+    """``"2.251 ± 0.013"`` (± = sample std over seeds); non-finite runs are counted, not averaged."""
+    m, s, bad = mean_std(values)
+    if math.isnan(m):
+        return f"diverged ({bad}/{len(values)})"
+    n_ok = len(values) - bad
+    txt = f"{m * scale:.{digits}f}{unit}" + (f" ± {s * scale:.{digits}f}{unit}" if n_ok > 1 else "")
+    return txt + (f" ({bad} diverged)" if bad else "")
+
+
+def cell_code(text: str) -> str:
+    r"""Inline code for a GitHub-flavoured markdown table cell: a ``|`` in a spec must not end the cell.
+
+    >>> print(cell_code("cosine | radam(beta2=0.98)"))
+    `cosine \| radam(beta2=0.98)`
+    """
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def smooth(y: npt.ArrayLike, k: int = 10) -> np.ndarray:
+    """Trailing moving average over ``k`` steps (the first values average what exists)."""
+    a = np.asarray(y, dtype=np.float64)
+    if a.size == 0 or k <= 1:
+        return a
+    c = np.cumsum(np.insert(a, 0, 0.0))
+    n = np.minimum(np.arange(1, a.size + 1), k)
+    return (c[1:] - c[np.arange(1, a.size + 1) - n]) / n
+
+
+def pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("the experiments' plots need matplotlib: pip install 'rampup[plot]'") from e
+    return plt
+
+
+def jsonable(x: Any) -> Any:
+    """Plain JSON data: arrays to lists, NaN/inf to null (JSON has no NaN; null = diverged)."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        return None if not math.isfinite(float(x)) else float(x)  # JSON has no NaN: null = diverged
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, bytes):
+        raise TypeError("results: bytes (model weights) do not belong in the results JSON")
+    return x
+
+
+def write_outputs(out: str, results: dict[str, Any], report: str, figures: dict[str, Any]) -> list[str]:
+    """Write ``results.json``, ``report.md`` and the figures (PNG) into ``out``, each atomically."""
+    from ..tools.plot import save_figure
+
+    os.makedirs(out, exist_ok=True)
+    plt = pyplot()
+    paths = []
+    for name, fig in figures.items():
+        p = os.path.join(out, name)
+        save_figure(fig, p)
+        plt.close(fig)
+        paths.append(p)
+    results["files"] = sorted([*figures, "results.json", "report.md"])
+    atomic_write_text(os.path.join(out, "results.json"), json.dumps(jsonable(results), indent=1) + "\n")
+    atomic_write_text(os.path.join(out, "report.md"), report)
+    return [os.path.join(out, "results.json"), os.path.join(out, "report.md"), *paths]
+
+
+def header(results: dict[str, Any]) -> list[str]:
+    """The first lines of every report: what ran, where, on which corpus."""
+    env = results["environment"]
+    lines = [
+        f"# {results['experiment'].upper()}: {results['title']}",
+        "",
+        f"Claim: {results['claim']}",
+        "",
+        f"- command: `{env['command']}`",
+        f"- finished: {env['date']}; machine: {env['processor']}, {env['cpu_count']} CPUs, {env['platform']}",
+        f"- Python {env['python']}, torch {env['torch']}, rampup {env['rampup']}; "
+        f"seeds: {results['seeds']}; wall time {results['wall_s']:.0f} s"
+        + ("; **quick mode** (smoke test: too short to show the effect)" if results["quick"] else ""),
+    ]
+    if "corpus" in results:
+        c = results["corpus"]
+        lines.append(f"- corpus: {c['n_bytes']:,} bytes of Python {c['python']} stdlib, sha256 {c['sha256'][:16]}…")
+    lines.append("")
+    return lines
+
+
+def timed(t0: float) -> float:
+    return round(time.perf_counter() - t0, 1)

@@ -1,0 +1,385 @@
+"""Training loops of the reference experiments: one function per model, one run per call.
+
+Every run is a pure function of its config and seed: ``torch.manual_seed(seed)``
+fixes the initialization; the data order comes from ``data_seed`` alone, so the
+arms of a comparison see identical batches.  The learning rate of update
+``t`` (``t = 0`` is the first update) is ``peak_lr · schedule(t)``, set in every
+parameter group by :class:`rampup.torch.WarmupScheduler` (built on the optimizer
+whose ``lr`` is the peak; ``scheduler.step()`` after each ``optimizer.step()``) —
+the step semantics of ``rampup`` (docs/semantics.md).  The LR each update
+actually used is read back from the optimizer and recorded.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import parse
+from ..torch import WarmupScheduler
+from .data import CORPUS_BYTES, lm_batch_starts, load_corpus, load_digits, val_window_starts, windows
+from .models import TinyLM, TinyResNet, decay_groups
+
+__all__ = [
+    "DigitsConfig",
+    "LMConfig",
+    "Progress",
+    "digits_spec",
+    "evaluate_lm",
+    "lm_step",
+    "sgd_step",
+    "train_digits",
+    "train_lm",
+]
+
+Progress = Callable[[int], None]  # called with the number of steps just completed
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """One byte-LM run.  Defaults = the E1 setup (Post-LN, AdamW (0.9, 0.98), peak 1e-2, 400 steps)."""
+
+    spec: str = "linear(100) -> cosine(floor=0.1)"
+    post_ln: bool = True
+    qk_norm: bool = False
+    n_layers: int = 4
+    d_model: int = 64
+    n_heads: int = 4
+    seq_len: int = 64
+    batch: int = 16
+    steps: int = 400  # updates actually run
+    total_steps: int | None = None  # the schedule's run length (default: steps)
+    peak_lr: float = 1e-2
+    optimizer: str = "adamw"  # "adamw" | "radam" (torch.optim.RAdam, decoupled weight decay)
+    beta1: float = 0.9
+    beta2: float = 0.98
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+    clip: float | None = None  # max global gradient norm; None = no clipping
+    data_seed: int = 1234
+    corpus_bytes: int = CORPUS_BYTES
+    corpus_part: str = "all"
+    eval_windows: int = 512
+    eval_every: int = 100
+    record_adam: int = 0  # how many parameters' Adam effective step to record per update (E4c)
+    reset_head: bool = False  # fine-tuning: a fresh output layer on top of init_state
+    keep_state: bool = False  # return the trained weights (to fine-tune from)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adamw", "radam"):
+            raise ValueError(f"optimizer: got {self.optimizer!r}; accepted: 'adamw' or 'radam'")
+        if self.steps < 1:
+            raise ValueError(f"steps: got {self.steps}; accepted: an integer >= 1")
+        if not self.peak_lr > 0:
+            raise ValueError(f"peak_lr: got {self.peak_lr!r}; accepted: a number > 0")
+
+    def schedule_total(self) -> int:
+        return self.steps if self.total_steps is None else self.total_steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@torch.no_grad()
+def evaluate_lm(model: TinyLM, val: np.ndarray, starts: np.ndarray, seq_len: int, batch: int = 64) -> float:
+    """Mean next-byte cross-entropy (nats) over the given validation windows."""
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, starts.size, batch):
+        w = torch.from_numpy(windows(val, starts[i : i + batch], seq_len))
+        logits = model(w[:, :-1])
+        total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1), reduction="sum"))
+        count += w[:, 1:].numel()
+    model.train()
+    return total / count
+
+
+def _adam_sample(model: torch.nn.Module, k: int) -> list[tuple[int, torch.Tensor]]:
+    # A fixed sample of parameter coordinates (independent of the seed, so seeds are comparable).
+    sizes = [p.numel() for p in model.parameters()]
+    idx = np.sort(np.random.default_rng(0).choice(sum(sizes), size=min(k, sum(sizes)), replace=False))
+    out, base = [], 0
+    for i, n in enumerate(sizes):
+        sel = idx[(idx >= base) & (idx < base + n)] - base
+        if sel.size:
+            out.append((i, torch.from_numpy(sel)))
+        base += n
+    return out
+
+
+def _adam_psi(
+    opt: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    sample: list[tuple[int, torch.Tensor]],
+    lr: float,
+    beta2: float,
+    eps: float,
+) -> np.ndarray:
+    """Adam's per-parameter effective step ``ψ = η_t / (sqrt(v̂_t) + ε)``, ``v̂_t = v_t / (1 − β2^t)``."""
+    vals = []
+    for i, sel in sample:
+        st = opt.state[params[i]]
+        t = float(st["step"])
+        v_hat = st["exp_avg_sq"].reshape(-1)[sel] / (1.0 - beta2**t)
+        vals.append(lr / (v_hat.sqrt() + eps))
+    return torch.cat(vals).numpy().astype(np.float32)
+
+
+def lm_step(model: TinyLM, opt: torch.optim.Optimizer, w: torch.Tensor, clip: float | None = None) -> float:
+    """One update on the windows ``w`` (batch, seq + 1) at the optimizer's current LR; returns the loss before it.
+
+    A non-finite loss is returned without updating (the caller stops the run).
+    """
+    logits = model(w[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
+    lv = loss.item()
+    if not math.isfinite(lv):
+        return lv
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return lv
+
+
+def train_lm(
+    cfg: LMConfig, seed: int, init_state: bytes | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Train :class:`TinyLM` under ``cfg`` from ``seed``; return losses, LRs and the final validation loss.
+
+    A non-finite training loss stops the run (``diverged``); its final
+    validation loss is then NaN (E2 counts NaN as the loss at init).
+    """
+    t0 = time.perf_counter()
+    corpus = load_corpus(cfg.corpus_bytes, cfg.corpus_part)
+    spec = str(parse(cfg.spec, total_steps=cfg.schedule_total()).spec)  # validated before any work
+    torch.manual_seed(seed)
+    model = TinyLM(cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.seq_len, post_ln=cfg.post_ln, qk_norm=cfg.qk_norm)
+    if init_state is not None:
+        model.load_state_dict(torch.load(io.BytesIO(init_state), weights_only=True))
+        if cfg.reset_head:
+            model.reset_head()
+    betas = (cfg.beta1, cfg.beta2)
+    opt: torch.optim.Optimizer
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(
+            model.parameters(), lr=cfg.peak_lr, betas=betas, eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
+    else:
+        opt = torch.optim.RAdam(
+            model.parameters(),
+            lr=cfg.peak_lr,
+            betas=betas,
+            eps=cfg.eps,
+            weight_decay=cfg.weight_decay,
+            decoupled_weight_decay=True,
+        )
+    scheduler = WarmupScheduler(opt, cfg.spec, total_steps=cfg.schedule_total())
+    starts = lm_batch_starts(corpus.train.size, cfg.steps, cfg.batch, cfg.seq_len, cfg.data_seed)
+    vstarts = val_window_starts(corpus.val.size, cfg.eval_windows, cfg.seq_len)
+    params = list(model.parameters())
+    sample = _adam_sample(model, cfg.record_adam) if cfg.record_adam else []
+    psi: list[np.ndarray] = []
+    val = [(0, evaluate_lm(model, corpus.val, vstarts, cfg.seq_len))]
+    losses: list[float] = []
+    lrs: list[float] = []
+    diverged_at: int | None = None
+    done = 0
+    for t in range(cfg.steps):
+        lr = float(opt.param_groups[0]["lr"])
+        lv = lm_step(model, opt, torch.from_numpy(windows(corpus.train, starts[t], cfg.seq_len)), cfg.clip)
+        losses.append(lv)
+        lrs.append(lr)
+        if not math.isfinite(lv):
+            diverged_at = t
+            break
+        scheduler.step()
+        if sample:
+            psi.append(_adam_psi(opt, params, sample, lr, cfg.beta2, cfg.eps))
+        if (t + 1) % cfg.eval_every == 0 and t + 1 < cfg.steps:
+            val.append((t + 1, evaluate_lm(model, corpus.val, vstarts, cfg.seq_len)))
+        if progress is not None and (t + 1) % 10 == 0:
+            progress(t + 1 - done)
+            done = t + 1
+    if progress is not None and cfg.steps > done:
+        progress(cfg.steps - done)  # a diverged run counts as done
+    if diverged_at is None:
+        final = evaluate_lm(model, corpus.val, vstarts, cfg.seq_len)
+        final = final if math.isfinite(final) else math.nan
+    else:
+        final = math.nan
+    val.append((len(losses), final))
+    out: dict[str, Any] = {
+        "seed": seed,
+        "spec": spec,
+        "train_loss": losses,
+        "lr": lrs,
+        "val": val,
+        "val_loss_init": val[0][1],
+        "final_val_loss": final,
+        "diverged": diverged_at is not None,
+        "diverged_at": diverged_at,
+        "wall_s": time.perf_counter() - t0,
+    }
+    if psi:
+        out["adam_psi"] = np.stack(psi)
+    if cfg.keep_state:
+        buf = io.BytesIO()
+        torch.save(model.state_dict(), buf)
+        out["state"] = buf.getvalue()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Digits (E3, E4b): large-batch SGD with the linear scaling rule
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigitsConfig:
+    """One digits run.  Defaults = E3's large batch: 512 at LR 0.2·512/32 = 3.2, gradual warmup over 5 epochs."""
+
+    batch: int = 512
+    base_batch: int = 32
+    base_lr: float = 0.2  # LR at base_batch; peak = base_lr · batch / base_batch (linear scaling rule)
+    warmup: str = "gradual"  # "none" | "constant" | "gradual"
+    warmup_epochs: float = 5.0
+    epochs: int = 30
+    drops: tuple[float, ...] = (1 / 3, 2 / 3, 8 / 9)  # LR ÷ 10 at these fractions of training
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4  # not on BatchNorm parameters or biases
+    width: int = 16
+    data_seed: int = 1234
+
+    def __post_init__(self) -> None:
+        if self.warmup not in ("none", "constant", "gradual"):
+            raise ValueError(f"warmup: got {self.warmup!r}; accepted: 'none', 'constant' or 'gradual'")
+        if self.batch < 1 or self.base_batch < 1 or self.batch < self.base_batch:
+            raise ValueError(
+                f"batch: got {self.batch} (base_batch {self.base_batch}); accepted: batch >= base_batch >= 1"
+            )
+        if self.epochs < 1:
+            raise ValueError(f"epochs: got {self.epochs}; accepted: an integer >= 1")
+
+    @property
+    def peak_lr(self) -> float:
+        return self.base_lr * self.batch / self.base_batch
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["drops"] = list(self.drops)
+        d["peak_lr"] = self.peak_lr
+        return d
+
+
+def digits_spec(cfg: DigitsConfig, steps_per_epoch: int) -> tuple[str, int]:
+    """The rampup spec of a digits run and its total steps.
+
+    Lengths are written in whole steps (``epochs × steps_per_epoch``, rounded)
+    so the spec states exactly what ran.  The warmups start at the small-batch
+    LR, ``start = base_batch / batch`` of the peak (Goyal et al. §2.2).
+
+    >>> digits_spec(DigitsConfig(), 2)
+    ('linear(10, start=0.0625) -> multistep(milestones=[20, 40, 53], gamma=0.1)', 60)
+    """
+    total = cfg.epochs * steps_per_epoch
+    ms = ", ".join(str(round(total * f)) for f in cfg.drops)
+    decay = f"multistep(milestones=[{ms}], gamma=0.1)"
+    w = round(cfg.warmup_epochs * steps_per_epoch)
+    if cfg.warmup == "none" or w == 0:
+        return decay, total
+    start = cfg.base_batch / cfg.batch
+    if cfg.warmup == "constant":
+        return f"constant({w}, start={start:g}) -> {decay}", total
+    return f"linear({w}, start={start:g}) -> {decay}", total
+
+
+@torch.no_grad()
+def _digits_error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    err = float((model(x).argmax(1) != y).float().mean())
+    model.train()
+    return err
+
+
+def sgd_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
+    """One classification update at the optimizer's current LR; returns the loss before it (none if not finite)."""
+    loss = F.cross_entropy(model(x), y)
+    lv = loss.item()
+    if not math.isfinite(lv):
+        return lv
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return lv
+
+
+def train_digits(cfg: DigitsConfig, seed: int, progress: Progress | None = None) -> dict[str, Any]:
+    """Train :class:`TinyResNet` on digits with SGD (Nesterov) under ``cfg``; return losses and test error per epoch."""
+    t0 = time.perf_counter()
+    d = load_digits()
+    n = d.y_train.size
+    spe = n // cfg.batch  # drop_last: every update sees exactly `batch` samples
+    if spe < 1:
+        raise ValueError(f"batch: got {cfg.batch}; accepted: at most the {n} training samples")
+    spec, total = digits_spec(cfg, spe)
+    sched = parse(spec, total_steps=total)
+    torch.manual_seed(seed)
+    model = TinyResNet(cfg.width)
+    opt = torch.optim.SGD(
+        decay_groups(model, cfg.weight_decay), lr=cfg.peak_lr, momentum=cfg.momentum, nesterov=cfg.nesterov
+    )
+    scheduler = WarmupScheduler(opt, spec, total_steps=total)
+    xtr, ytr = torch.from_numpy(d.x_train), torch.from_numpy(d.y_train)
+    xte, yte = torch.from_numpy(d.x_test), torch.from_numpy(d.y_test)
+    rng = np.random.default_rng(cfg.data_seed)
+    losses: list[float] = []
+    lrs: list[float] = []
+    test_err: list[float] = []
+    diverged_at: int | None = None
+    t = 0
+    for _ in range(cfg.epochs):
+        perm = torch.from_numpy(rng.permutation(n))
+        for b in range(spe):
+            lr = float(opt.param_groups[0]["lr"])
+            idx = perm[b * cfg.batch : (b + 1) * cfg.batch]
+            lv = sgd_step(model, opt, xtr[idx], ytr[idx])
+            losses.append(lv)
+            lrs.append(lr)
+            t += 1
+            if not math.isfinite(lv):
+                diverged_at = t - 1
+                break
+            scheduler.step()
+        test_err.append(_digits_error(model, xte, yte))  # a diverged model: the error of its (NaN) predictions
+        if progress is not None:
+            progress(spe)
+        if diverged_at is not None:
+            if progress is not None:
+                progress(total - len(test_err) * spe)
+            break
+    return {
+        "seed": seed,
+        "spec": str(sched.spec),
+        "steps_per_epoch": spe,
+        "total_steps": total,
+        "warmup_steps": int(sched.warmup_steps),
+        "peak_lr": cfg.peak_lr,
+        "train_loss": losses,
+        "lr": lrs,
+        "test_error_per_epoch": test_err,
+        "final_test_error": test_err[-1],
+        "diverged": diverged_at is not None,
+        "diverged_at": diverged_at,
+        "wall_s": time.perf_counter() - t0,
+    }

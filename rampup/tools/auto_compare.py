@@ -1,0 +1,627 @@
+"""``rampup auto-compare``: the automatic warmups against a sweep of fixed warmup lengths.
+
+Tasks (the setups of :mod:`rampup.experiments`, run by :mod:`rampup.torch.auto_runs`):
+
+* ``e1`` — Post-LN byte transformer, AdamW (0.9, 0.98), peak LR 1e-2, 400 steps,
+  cosine to 10 %; fixed warmups of 0, 25, 50, 100, 200 steps (linear from 0).
+* ``e2`` — Pre-LN, AdamW (0.9, 0.95), clip 1.0, 300 steps, the peak-LR grid
+  3e-4 … 3e-1; fixed warmups of 0, 20, 40, 75, 150 steps; the LR sensitivity of
+  Wortsman et al. 2023 per arm and seed.
+* ``e3`` — digits ResNet, SGD at batch 512 (LR 3.2), 60 steps (30 epochs),
+  multistep decay; fixed gradual warmups (linear from the small-batch LR, 1/16 of
+  the peak) of 0, 2, 5, 10, 15 steps (0 … 7.5 epochs).
+* ``beyond`` — small settings the method was not designed on: a 2-layer d=32
+  Post-LN LM with β2 = 0.98 and with β2 = 0.999, a 2-layer Pre-LN LM at batch 64
+  and LR 3e-2, digits at batch 256; fixed warmups of 0 … 25 % of the run (see
+  :data:`TASKS`).
+
+The auto arms are the :data:`CANDIDATES` (``auto_update_abs50`` is AutoWarmup's
+default), with the same ``start`` as the fixed arms' first step.  Every run is
+cached as ``OUT/runs/*.json``: a second call continues where the first stopped.
+Outputs: ``results.json``, ``report.md`` (the tables), ``auto_compare.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .io import atomic_write_bytes, atomic_write_text
+
+__all__ = ["TASKS", "run_compare"]
+
+# Candidates: name -> (method, options, max_warmup as a fraction of the run; None = AutoWarmup's default).
+# ``update_abs50`` is AutoWarmup's default (absolute cap 0.005, envelope up to 50 % of the run).
+CANDIDATES: dict[str, tuple[str, dict[str, Any], float | None]] = {
+    "update_abs50": ("update", {"max_update": 0.005}, 0.5),
+    "update_abs": ("update", {"max_update": 0.005}, 0.25),
+    "update": ("update", {"cap_ratio": 0.05}, 0.25),
+    "loss": ("loss", {}, 0.25),
+    "catapult": ("catapult", {}, 0.25),
+}
+METHODS_DEFAULT = ("update_abs50", "update_abs", "update", "loss")
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    kind: str  # "lm" | "digits"
+    title: str
+    fixed: tuple[int, ...]  # warmup lengths in steps
+    start: float  # first-step level of the gradual warmups (fixed arms use linear(n, start=start))
+    lrs: tuple[float, ...] = ()  # an LR grid (E2) or () = the config's own
+    params: tuple[tuple[str, Any], ...] = ()  # config overrides
+    group: str = "main"
+
+
+TASKS: tuple[Task, ...] = (
+    Task("e1", "lm", "E1 Post-LN, AdamW, LR 1e-2, 400 steps", (0, 25, 50, 100, 200), 0.0),
+    Task(
+        "e2",
+        "lm",
+        "E2 Pre-LN LR grid, AdamW (0.9, 0.95), clip 1, 300 steps",
+        (0, 20, 40, 75, 150),
+        0.0,
+        lrs=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
+    ),
+    Task("e3", "digits", "E3 digits ResNet, SGD batch 512, LR 3.2, 60 steps", (0, 2, 5, 10, 15), 1 / 16),
+    Task(
+        "b_postln_small",
+        "lm",
+        "Post-LN 2×32, β2 0.98, LR 1e-2, 200 steps",
+        (0, 5, 10, 25, 50),
+        0.0,
+        params=(("n_layers", 2), ("d_model", 32), ("steps", 200)),
+        group="beyond",
+    ),
+    Task(
+        "b_beta2_999",
+        "lm",
+        "Post-LN 2×32, β2 0.999, LR 1e-2, 200 steps",
+        (0, 5, 10, 25, 50),
+        0.0,
+        params=(("n_layers", 2), ("d_model", 32), ("steps", 200), ("beta2", 0.999)),
+        group="beyond",
+    ),
+    Task(
+        "b_preln_b64",
+        "lm",
+        "Pre-LN 2×32, batch 64, LR 3e-2, 200 steps",
+        (0, 5, 10, 25, 50),
+        0.0,
+        params=(("n_layers", 2), ("d_model", 32), ("steps", 200), ("batch", 64), ("post_ln", False), ("peak_lr", 3e-2)),
+        group="beyond",
+    ),
+    Task(
+        "b_digits_b256",
+        "digits",
+        "digits ResNet, SGD batch 256, LR 1.6, 120 steps",
+        (0, 4, 10, 20, 30),
+        1 / 8,
+        params=(("batch", 256),),
+        group="beyond",
+    ),
+)
+
+QUICK_TASKS: tuple[Task, ...] = (
+    Task(
+        "e1",
+        "lm",
+        "E1 (quick: 2×32, 60 steps)",
+        (0, 5, 15),
+        0.0,
+        params=(("n_layers", 2), ("d_model", 32), ("steps", 60), ("eval_windows", 32)),
+    ),
+    Task(
+        "e2",
+        "lm",
+        "E2 (quick: 2×32, 60 steps, 3 LRs)",
+        (0, 5, 15),
+        0.0,
+        lrs=(1e-3, 1e-2, 1e-1),
+        params=(("n_layers", 2), ("d_model", 32), ("steps", 60), ("eval_windows", 32)),
+    ),
+    Task("e3", "digits", "E3 (quick: 6 epochs)", (0, 2, 3), 1 / 16, params=(("epochs", 6),)),
+)
+
+
+def _lm_cfg(task: Task, lr: float | None) -> Any:
+    from ..experiments.e2 import WD_INDEPENDENT
+    from ..experiments.train import LMConfig
+
+    if task.name.startswith("e2"):
+        assert lr is not None
+        cfg = LMConfig(
+            spec="cosine(floor=0.1)",
+            post_ln=False,
+            steps=300,
+            peak_lr=lr,
+            beta2=0.95,
+            clip=1.0,
+            weight_decay=WD_INDEPENDENT / lr,
+            eval_every=10**9,
+        )
+    else:
+        cfg = LMConfig(spec="cosine(floor=0.1)", eval_every=10**9)
+    cfg = replace(cfg, **dict(task.params))
+    if lr is not None and task.name.startswith("e2"):
+        cfg = replace(cfg, peak_lr=lr, weight_decay=WD_INDEPENDENT / lr)
+    return cfg
+
+
+def _digits_cfg(task: Task) -> Any:
+    from ..experiments.train import DigitsConfig
+
+    return replace(DigitsConfig(warmup="none"), **dict(task.params))
+
+
+def _arms(task: Task, methods: Sequence[str]) -> list[Any]:
+    from ..torch.auto_runs import Arm
+
+    if task.kind == "lm":
+        then = "cosine(floor=0.1)"
+    else:
+        from ..torch.auto_runs import digits_then
+
+        then = digits_then(_digits_cfg(task))[0]
+    arms = []
+    for n in task.fixed:
+        if n == 0:
+            arms.append(Arm("fixed", "fixed_0", spec=then))
+        else:
+            start = f", start={task.start!r}" if task.start else ""
+            arms.append(Arm("fixed", f"fixed_{n}", spec=f"linear({n}{start}) -> {then}"))
+    auto_start = task.start if task.start else 0.01
+    for m in methods:
+        method, options, max_frac = CANDIDATES[m]
+        arms.append(
+            Arm("auto", f"auto_{m}", method=method, options=dict(options), start=auto_start, max_warmup=max_frac)
+        )
+    return arms
+
+
+def _job_key(task: Task, arm: Any, seed: int, lr: float | None) -> str:
+    lr_part = f"-lr{lr:g}" if lr is not None else ""
+    return f"{task.name}-{arm.name}{lr_part}-s{seed}"
+
+
+def _run_job(job: tuple[Task, Any, int, float | None, str]) -> tuple[str, dict[str, Any]]:
+    import torch
+
+    task, arm, seed, lr, path = job
+    torch.set_num_threads(1)
+    from ..torch.auto_runs import run_digits, run_lm
+
+    if task.kind == "lm":
+        r = run_lm(_lm_cfg(task, lr), seed, arm)
+        r["peak_lr"] = lr if lr is not None else _lm_cfg(task, lr).peak_lr
+    else:
+        r = run_digits(_digits_cfg(task), seed, arm)
+    r["task"], r["lr_grid"] = task.name, lr
+    atomic_write_text(path, json.dumps(_jsonable(r)) + "\n")
+    return path, r
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, (np.floating, np.integer)):
+        return _jsonable(x.item())
+    return x
+
+
+def run_compare(
+    out: str,
+    seeds: int | None = None,
+    quick: bool = False,
+    workers: int = 2,
+    methods: Sequence[str] = METHODS_DEFAULT,
+    tasks: Sequence[str] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run (or continue) the comparison into ``out``; return the results dict (also written as JSON)."""
+    for m in methods:
+        if m not in CANDIDATES:
+            raise ValueError(f"methods: got {m!r}; accepted: {', '.join(CANDIDATES)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: got {workers!r}; accepted: an int >= 1")
+    pool_tasks = QUICK_TASKS if quick else TASKS
+    if tasks is not None:
+        known = {t.name for t in pool_tasks} | {t.group for t in pool_tasks}
+        bad = [t for t in tasks if t not in known]
+        if bad:
+            raise ValueError(f"tasks: got {bad}; accepted: {', '.join(sorted(known))}")
+        pool_tasks = tuple(t for t in pool_tasks if t.name in tasks or t.group in tasks)
+    n_seeds = {t.name: (1 if quick else _default_seeds(t)) for t in pool_tasks}
+    if seeds is not None:
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+            raise ValueError(f"seeds: got {seeds!r}; accepted: an int >= 1")
+        n_seeds = {t.name: seeds for t in pool_tasks}
+    os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    jobs = []
+    for task in pool_tasks:
+        for arm in _arms(task, methods):
+            for seed in range(n_seeds[task.name]):
+                for lr in task.lrs or (None,):
+                    path = os.path.join(out, "runs", _job_key(task, arm, seed, lr) + ".json")
+                    jobs.append((task, arm, seed, lr, path))
+    results: list[dict[str, Any]] = []
+    todo = []
+    for j in jobs:
+        if os.path.exists(j[4]):
+            with open(j[4], encoding="utf-8") as f:
+                results.append(json.load(f))
+        else:
+            todo.append(j)
+    # Cheap, decisive tasks first (a partial run is still useful), slow jobs first within a task.
+    order = {"e3": 0, "e1": 1, "beyond": 2, "e2": 3}
+    todo.sort(key=lambda j: (order.get(j[0].name, order.get(j[0].group, 2)), -_cost(j[0])))
+    t0 = time.perf_counter()
+    if todo:
+        _say(progress, f"auto-compare: {len(todo)} runs to do ({len(results)} cached) with {workers} workers")
+        if workers == 1:
+            for i, j in enumerate(todo):
+                results.append(_run_job(j)[1])
+                _say(progress, f"  [{i + 1}/{len(todo)}] {os.path.basename(j[4])}  {time.perf_counter() - t0:.0f}s")
+        else:
+            import multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(workers) as pool:
+                for i, (path, r) in enumerate(pool.imap_unordered(_run_job, todo)):
+                    results.append(r)
+                    _say(progress, f"  [{i + 1}/{len(todo)}] {os.path.basename(path)}  {time.perf_counter() - t0:.0f}s")
+    summary = summarize(results, pool_tasks, methods)
+    summary["command"] = (
+        "rampup auto-compare"
+        + (" --quick" if quick else "")
+        + (f" --seeds {seeds}" if seeds is not None else "")
+        + (f" --methods {','.join(methods)}" if tuple(methods) != METHODS_DEFAULT else "")
+        + (f" --tasks {','.join(tasks)}" if tasks is not None else "")
+    )
+    summary["environment"] = {
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+        "wall_s_this_call": round(time.perf_counter() - t0, 1),
+    }
+    atomic_write_text(os.path.join(out, "results.json"), json.dumps(_jsonable(summary), indent=1) + "\n")
+    atomic_write_text(os.path.join(out, "report.md"), report(summary))
+    try:
+        fig = plot(summary, results)
+    except ImportError:  # pragma: no cover - matplotlib missing
+        fig = None
+    if fig is not None:
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        atomic_write_bytes(os.path.join(out, "auto_compare.png"), buf.getvalue())
+    return summary
+
+
+def _default_seeds(task: Task) -> int:
+    return {"e1": 2, "e2": 1, "e3": 3}.get(task.name, 1)
+
+
+def _cost(task: Task) -> float:
+    p = dict(task.params)
+    if task.kind == "digits":
+        return 0.3
+    steps = p.get("steps", 300 if task.name == "e2" else 400)
+    width = p.get("d_model", 64) * p.get("n_layers", 4) * p.get("batch", 16)
+    return steps * width / (400 * 64 * 4 * 16)
+
+
+def _say(on: bool, msg: str) -> None:
+    if on:
+        print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Summaries and bounds
+# ---------------------------------------------------------------------------------------------
+
+
+def _metric(r: dict[str, Any], l0: float | None = None) -> float:
+    if "final_test_error" in r:
+        v = r["final_test_error"]
+        return math.nan if v is None else float(v)
+    v = r.get("final_val_loss")
+    return math.nan if v is None else float(v)
+
+
+def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Sequence[str]) -> dict[str, Any]:
+    """Per task: the metric of every arm and seed, the best fixed arm, and the bounds of issue 6 for each method."""
+    from ..experiments.data import reference_levels
+    from ..experiments.e2 import sensitivity
+
+    unigram = reference_levels()["unigram"]
+    out: dict[str, Any] = {"tasks": {}, "methods": list(methods), "unigram": unigram}
+    for task in tasks:
+        rs = [r for r in results if r.get("task") == task.name]
+        if not rs:
+            continue
+        arms = sorted({r["arm"] for r in rs}, key=_arm_order)
+        seeds = sorted({r["seed"] for r in rs})
+        t: dict[str, Any] = {"title": task.title, "kind": task.kind, "arms": arms, "seeds": seeds, "group": task.group}
+        if task.lrs:
+            grid: dict[str, dict[int, dict[float, float]]] = {}
+            l0s: dict[int, float] = {}
+            for r in rs:
+                grid.setdefault(r["arm"], {}).setdefault(r["seed"], {})[float(r["lr_grid"])] = _metric(r)
+                l0s[r["seed"]] = float(r["val_loss_init"])
+            sens = {
+                a: {
+                    s: sensitivity(grid[a][s], l0s[s])
+                    for s in seeds
+                    if s in grid[a] and len(grid[a][s]) == len(task.lrs)
+                }
+                for a in arms
+            }
+            t["grid"] = {
+                a: {str(s): {f"{lr:g}": v for lr, v in d.items()} for s, d in g.items()} for a, g in grid.items()
+            }
+            t["sensitivity"] = {a: {str(s): v for s, v in d.items()} for a, d in sens.items()}
+            fixed = [a for a in arms if a.startswith("fixed_") and sens[a]]
+            best = min(fixed, key=lambda a: float(np.mean(list(sens[a].values())))) if fixed else None
+            t["best_fixed"] = best
+            t["warmup_steps"] = {
+                a: {f"{float(r['lr_grid']):g}": r.get("warmup_steps") for r in rs if r["arm"] == a and r["seed"] == 0}
+                for a in arms
+            }
+            checks = {}
+            for m in methods:
+                a = f"auto_{m}"
+                if best is None or a not in sens:
+                    continue
+                per_seed = {str(s): (sens[a].get(s, math.nan), sens[best].get(s, math.nan)) for s in seeds}
+                checks[m] = {
+                    "sensitivity_vs_best_fixed": per_seed,
+                    "holds": all(x <= y + 1e-12 for x, y in per_seed.values()),
+                }
+            t["checks"] = checks
+        else:
+            vals = {a: {r["seed"]: _metric(r) for r in rs if r["arm"] == a} for a in arms}
+            t["final"] = {a: {str(s): v for s, v in d.items()} for a, d in vals.items()}
+            t["warmup_steps"] = {a: {str(r["seed"]): r.get("warmup_steps") for r in rs if r["arm"] == a} for a in arms}
+            t["specs"] = {a: {str(r["seed"]): r.get("spec") for r in rs if r["arm"] == a} for a in arms}
+            fixed = [a for a in arms if a.startswith("fixed_")]
+
+            means = {a: _mean_or_inf(vals[a].values()) for a in fixed}
+            best = min(fixed, key=means.__getitem__) if fixed else None
+            t["best_fixed"] = best
+            collapse = {a: {s: _collapsed(task, v, unigram) for s, v in vals[a].items()} for a in arms}
+            t["collapsed"] = {a: {str(s): c for s, c in d.items()} for a, d in collapse.items()}
+            checks = {}
+            for m in methods:
+                a = f"auto_{m}"
+                if best is None or a not in vals:
+                    continue
+                rows = {}
+                for s in seeds:
+                    x, y = vals[a].get(s, math.nan), vals[best].get(s, math.nan)
+                    oracle = min((vals[f].get(s, math.inf) for f in fixed), default=math.nan)
+                    if task.kind == "lm":
+                        ok = math.isfinite(x) and x <= y * 1.01
+                        gap = (x - y) / y if math.isfinite(x) and math.isfinite(y) else math.nan
+                    else:
+                        ok = math.isfinite(x) and x <= y + 0.01
+                        gap = x - y
+                    no_new_collapse = not collapse[a][s] or collapse[best][s]
+                    rows[str(s)] = {
+                        "auto": x,
+                        "best_fixed": y,
+                        "per_seed_oracle": oracle,
+                        "gap": gap,
+                        "within_bound": ok,
+                        "no_new_collapse": no_new_collapse,
+                    }
+                checks[m] = {
+                    "per_seed": rows,
+                    "holds": all(r["within_bound"] and r["no_new_collapse"] for r in rows.values()),
+                }
+            t["checks"] = checks
+        out["tasks"][task.name] = t
+    return out
+
+
+def _mean_or_inf(values: Any) -> float:
+    xs = [v if math.isfinite(v) else math.inf for v in values]
+    return float(np.mean(xs)) if xs else math.inf
+
+
+def _collapsed(task: Task, v: float, unigram: float) -> bool:
+    if not math.isfinite(v):
+        return True
+    if task.kind == "lm":
+        return v >= unigram - 0.1  # stuck at (or above) the unigram level: context ignored
+    return v > 0.5  # digits: worse than half wrong
+
+
+def _arm_order(a: str) -> tuple[int, float, str]:
+    if a.startswith("fixed_"):
+        return (0, float(a.split("_")[1]), a)
+    return (1, 0.0, a)
+
+
+def _f(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "NaN"
+    return f"{v:.{digits}f}"
+
+
+def report(summary: dict[str, Any]) -> str:
+    """The markdown tables: per task, every arm per seed, the best fixed arm, the bound for each method."""
+    lines = [
+        "# Automatic warmup vs a sweep of fixed warmup lengths",
+        "",
+        f"Command: `{summary.get('command', 'rampup auto-compare')}`; "
+        f"{summary.get('environment', {}).get('date', '')}, python {summary.get('environment', {}).get('python', '')}, "
+        f"{summary.get('environment', {}).get('machine', '')}.",
+        "",
+        "LM tasks: final validation loss (nats/byte, lower is better); digits: final test error. "
+        "`fixed_N` = linear warmup of N steps; `auto_M` = AutoWarmup(method=M), its chosen warmup length in brackets. "
+        "Bound (issue 6): auto within 1 % (LM) / 1 point (digits) of the best fixed arm (best mean over seeds) "
+        "on every seed and no collapse where that arm has none; on E2 an LR sensitivity no higher than the best "
+        "fixed arm's.",
+        "",
+    ]
+    for name, t in summary["tasks"].items():
+        lines += [f"## {name}: {t['title']}", ""]
+        seeds = t["seeds"]
+        if "grid" in t:
+            lrs = sorted({float(lr) for g in t["grid"].values() for d in g.values() for lr in d})
+            lines.append("| arm | " + " | ".join(f"η={lr:g}" for lr in lrs) + " | LR sensitivity |")
+            lines.append("|---" * (len(lrs) + 2) + "|")
+            for a in t["arms"]:
+                for s in seeds:
+                    d = t["grid"].get(a, {}).get(str(s), {})
+                    ws = t["warmup_steps"].get(a, {})
+                    cells = []
+                    for lr in lrs:
+                        v = d.get(f"{lr:g}")
+                        extra = f" [{ws.get(f'{lr:g}')}]" if a.startswith("auto_") and ws.get(f"{lr:g}") else ""
+                        cells.append(_f(v) + extra)
+                    sv = t["sensitivity"].get(a, {}).get(str(s))
+                    mark = " (best fixed)" if a == t["best_fixed"] else ""
+                    lines.append(f"| {a}{mark} (seed {s}) | " + " | ".join(cells) + f" | {_f(sv)} |")
+        else:
+            digits = 3 if t["kind"] == "lm" else 4
+            lines.append("| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean |")
+            lines.append("|---" * (len(seeds) + 2) + "|")
+            for a in t["arms"]:
+                vals = t["final"].get(a, {})
+                ws = t["warmup_steps"].get(a, {})
+                cells = []
+                for s in seeds:
+                    v = vals.get(str(s))
+                    c = _f(v, digits)
+                    if a.startswith("auto_") and ws.get(str(s)) is not None:
+                        c += f" [{ws[str(s)]}]"
+                    if t["collapsed"].get(a, {}).get(str(s)):
+                        c += " ✗"
+                    cells.append(c)
+                finite = [v for v in vals.values() if v is not None and math.isfinite(v)]
+                mean = _f(float(np.mean(finite)), digits) if len(finite) == len(vals) and finite else "NaN"
+                mark = " (best fixed)" if a == t["best_fixed"] else ""
+                lines.append(f"| {a}{mark} | " + " | ".join(cells) + f" | {mean} |")
+            lines.append("")
+            lines.append("✗ = collapsed (LM: within 0.1 nats of the unigram level or NaN; digits: error > 50 %).")
+        lines.append("")
+        for m, c in t.get("checks", {}).items():
+            verdict = "holds" if c["holds"] else "**does not hold**"
+            if "per_seed" in c:
+                gaps = ", ".join(
+                    f"seed {s}: {'+' if r['gap'] >= 0 else ''}{r['gap'] * 100:.1f}"
+                    + ("%" if t["kind"] == "lm" else " pt")
+                    for s, r in c["per_seed"].items()
+                    if r["gap"] is not None and math.isfinite(r["gap"])
+                )
+                lines.append(f"- `auto_{m}` vs `{t['best_fixed']}`: {gaps} → bound {verdict}.")
+            else:
+                pairs = ", ".join(
+                    f"seed {s}: {_f(x)} vs {_f(y)}" for s, (x, y) in c["sensitivity_vs_best_fixed"].items()
+                )
+                lines.append(f"- `auto_{m}` LR sensitivity vs `{t['best_fixed']}`: {pairs} → bound {verdict}.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(summary: dict[str, Any], results: list[dict[str, Any]]) -> Any:
+    """One panel per task: the metric of every arm (dots per seed), or loss vs LR for the grid task."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = list(summary["tasks"])
+    if not names:
+        return None
+    cols = min(3, len(names))
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        t = summary["tasks"][name]
+        if "grid" in t:
+            for a in t["arms"]:
+                for s, d in t["grid"].get(a, {}).items():
+                    lrs = sorted(float(k) for k in d)
+                    ys = [d[f"{lr:g}"] if d[f"{lr:g}"] is not None else np.nan for lr in lrs]
+                    ax.plot(
+                        lrs,
+                        ys,
+                        "o-" if a.startswith("auto") else ".--",
+                        lw=1.5 if a.startswith("auto") else 0.8,
+                        label=a if s == str(t["seeds"][0]) else None,
+                    )
+            ax.set_xscale("log")
+            ax.axhline(summary["unigram"], color="gray", lw=0.6, ls=":")
+            ax.set_xlabel("peak LR")
+            ax.set_ylabel("final val loss")
+        else:
+            for i, a in enumerate(t["arms"]):
+                vals = [v for v in t["final"][a].values() if v is not None]
+                xs = [i] * len(vals)
+                ax.plot(
+                    xs,
+                    [v if math.isfinite(v) else np.nan for v in vals],
+                    "o",
+                    color="C3" if a.startswith("auto") else "C0",
+                    alpha=0.8,
+                )
+            ax.set_xticks(range(len(t["arms"])))
+            ax.set_xticklabels(t["arms"], rotation=45, ha="right", fontsize=7)
+            ax.set_ylabel("final val loss" if t["kind"] == "lm" else "test error")
+            if t["kind"] == "lm":
+                ax.axhline(summary["unigram"], color="gray", lw=0.6, ls=":")
+        ax.set_title(f"{name}: {t['title']}", fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[names.index("e2")].get_legend_handles_labels() if "e2" in names else ([], [])
+    if handles:
+        fig.legend(handles, labels, fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def add_arguments(p: Any) -> None:
+    p.add_argument("--quick", action="store_true", help="tiny settings, 1 seed (tests; about a minute)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per task (default: e1 2, e2 1, e3 3, others 1)")
+    p.add_argument("--out", default="auto-compare-output", help="output folder (runs are cached there)")
+    p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
+    p.add_argument(
+        "--methods",
+        default=",".join(METHODS_DEFAULT),
+        help=f"auto candidates, comma-separated: {', '.join(CANDIDATES)}",
+    )
+    p.add_argument("--tasks", default=None, help="comma-separated: e1,e2,e3,beyond or single task names")
+
+
+def cli(a: Any) -> int:
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    tasks = None if a.tasks is None else [t.strip() for t in a.tasks.split(",") if t.strip()]
+    summary = run_compare(a.out, seeds=a.seeds, quick=a.quick, workers=a.workers, methods=methods, tasks=tasks)
+    print(report(summary))
+    print(f"wrote {os.path.join(a.out, 'results.json')}, report.md, auto_compare.png")
+    return 0

@@ -1,0 +1,177 @@
+"""``rampup bench monitor``: the step-time cost of Monitor and AutoWarmup on the E1 model.
+
+One E1 training step (Post-LN byte transformer, 4 layers, d_model 64, batch 16 × 64
+bytes, AdamW) is timed in five variants, interleaved in blocks so that a noisy
+neighbour hits all of them alike; each figure is the median over blocks of the mean
+step time in the block:
+
+* ``plain`` — ``WarmupScheduler`` only (the reference);
+* ``monitor_every_1`` — plus ``Monitor(model, opt, every=1)`` (target: ≤ 3 %);
+* ``monitor_every_2`` — plus ``Monitor(model, opt, every=2)``;
+* ``monitor_off`` — plus ``Monitor(..., enabled=False)`` (zero: nothing registered);
+* ``auto_warming`` — ``AutoWarmup(method="update")`` inside its automatic phase, where
+  it measures every update (target ≤ 5 %);
+* ``auto_done`` — the same after the warmup ended (hooks removed).
+
+Differences of whole-step medians are at the mercy of the machine's noise (a few %
+on a shared 2-core box), so the bench also reports the **direct cost**: the time
+spent inside the monitor's and the controller's own code (the step hooks,
+``Monitor.step``, ``AutoWarmup.step``), measured with a timer around each call,
+per step and as a percentage of the plain step.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from typing import Any
+
+__all__ = ["bench_monitor", "format_monitor"]
+
+
+def bench_monitor(quick: bool = False) -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+
+    from ..experiments.data import lm_batch_starts, load_corpus, windows
+    from ..experiments.models import TinyLM
+    from . import auto as auto_mod
+    from . import monitor as monitor_mod
+    from .auto import AutoWarmup
+    from .monitor import Monitor
+    from .scheduler import WarmupScheduler
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    spent = {"monitor": 0.0, "monitor_2": 0.0, "auto": 0.0}
+    owner = {"which": ""}
+    originals = [
+        (monitor_mod.UpdateProbe, "_pre"),
+        (monitor_mod.UpdateProbe, "_post"),
+        (monitor_mod.Monitor, "step"),
+        (auto_mod.AutoWarmup, "step"),
+    ]
+    saved = [(cls, name, getattr(cls, name)) for cls, name in originals]
+
+    def timed(fn: Any) -> Any:
+        def wrapper(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                if owner["which"]:
+                    spent[owner["which"]] += time.perf_counter() - t0
+
+        return wrapper
+
+    for cls, name, fn in saved:  # before the objects exist: the hooks bind the timed methods
+        setattr(cls, name, timed(fn))
+    try:
+        blocks, per_block = (3, 5) if quick else (12, 20)
+        corpus = load_corpus()
+        starts = lm_batch_starts(corpus.train.size, 64, 16, 64, 1234)
+        data = [torch.from_numpy(windows(corpus.train, starts[i], 64)) for i in range(64)]
+
+        def make(variant: str) -> tuple[Any, Any, Any, Any]:
+            torch.manual_seed(0)
+            model = TinyLM(post_ln=True)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9, 0.98))
+            mon = None
+            if variant.startswith("auto"):
+                # A huge max_warmup keeps the controller in its automatic phase for the whole bench;
+                # interval 8 is E1's (400 steps: the default envelope of 200 steps / 25 knots).
+                sched: Any = AutoWarmup(opt, then="cosine(floor=0.1)", total_steps=10**6, max_warmup=10**5, interval=8)
+                if variant == "auto_done":
+                    sched = AutoWarmup(opt, then="cosine(floor=0.1)", total_steps=10**6, max_warmup=2, min_warmup=1)
+            else:
+                sched = WarmupScheduler(opt, "linear(100) -> cosine(floor=0.1)", total_steps=10**6)
+                if variant == "monitor_every_1":
+                    mon = Monitor(model, opt, every=1)
+                elif variant == "monitor_every_2":
+                    mon = Monitor(model, opt, every=2)
+                elif variant == "monitor_off":
+                    mon = Monitor(model, opt, enabled=False)
+            return model, opt, sched, mon
+
+        variants = ["plain", "monitor_every_1", "monitor_every_2", "monitor_off", "auto_warming", "auto_done"]
+        state = {v: make(v) for v in variants}
+        counters = dict.fromkeys(variants, 0)
+
+        def run(v: str, n: int) -> float:
+            model, opt, sched, mon = state[v]
+            owner["which"] = {"monitor_every_1": "monitor", "monitor_every_2": "monitor_2", "auto_warming": "auto"}.get(
+                v, ""
+            )
+            t0 = time.perf_counter()
+            for _ in range(n):
+                w = data[counters[v] % len(data)]
+                counters[v] += 1
+                logits = model(w[:, :-1])
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                if mon is not None:
+                    mon.step(loss)
+            return (time.perf_counter() - t0) / n
+
+        for v in variants:  # warm-up: allocator, lazy init, the auto_done warmup ends here
+            run(v, 3)
+        spent.update(dict.fromkeys(spent, 0.0))
+        times: dict[str, list[float]] = {v: [] for v in variants}
+        for _ in range(blocks):
+            for v in variants:
+                times[v].append(run(v, per_block))
+        med = {v: statistics.median(ts) * 1e3 for v, ts in times.items()}
+        base = med["plain"]
+        n_steps = blocks * per_block
+        direct = {k: 1e3 * s / n_steps for k, s in spent.items()}
+        auto_done = state["auto_done"][2]
+        return {
+            "bench": "monitor",
+            "model": "E1 TinyLM Post-LN 4x64, batch 16x64, AdamW, 1 thread",
+            "step_ms": med,
+            "overhead_pct": {v: 100.0 * (med[v] - base) / base for v in variants if v != "plain"},
+            "direct_ms": direct,
+            "direct_pct": {k: 100.0 * d / base for k, d in direct.items()},
+            "auto_done_warmup_steps": auto_done.warmup_steps,
+            "blocks": blocks,
+            "steps_per_block": per_block,
+            "targets_pct": {"monitor_every_1": 3.0, "auto_warming": 5.0},
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "machine": platform.machine(),
+        }
+    finally:
+        for cls, name, fn in saved:
+            setattr(cls, name, fn)
+        torch.set_num_threads(threads)
+
+
+def format_monitor(r: dict[str, Any]) -> str:
+    lines = [
+        f"rampup bench monitor — {r['model']} (median of {r['blocks']} interleaved blocks of "
+        f"{r['steps_per_block']} steps)"
+    ]
+    lines.append(f"  plain (WarmupScheduler)        : {r['step_ms']['plain']:8.2f} ms/step")
+    labels = {
+        "monitor_every_1": "Monitor(every=1)",
+        "monitor_every_2": "Monitor(every=2)",
+        "monitor_off": "Monitor(enabled=False)",
+        "auto_warming": "AutoWarmup, automatic phase",
+        "auto_done": "AutoWarmup, after the warmup",
+    }
+    for k, label in labels.items():
+        tgt = r["targets_pct"].get(k)
+        t = f"   (target <= {tgt:.0f} %)" if tgt is not None else ""
+        lines.append(f"  {label:<31}: {r['step_ms'][k]:8.2f} ms/step  {r['overhead_pct'][k]:+6.1f} %{t}")
+    lines.append(
+        f"  direct cost (time inside rampup's code, % of the plain step): Monitor(every=1) "
+        f"{r['direct_ms']['monitor']:.3f} ms = {r['direct_pct']['monitor']:.1f} %, every=2 "
+        f"{r['direct_ms']['monitor_2']:.3f} ms = {r['direct_pct']['monitor_2']:.1f} %, AutoWarmup (automatic phase) "
+        f"{r['direct_ms']['auto']:.3f} ms = {r['direct_pct']['auto']:.1f} %"
+    )
+    lines.append(f"  python {r['python']}, torch {r['torch']}, {r['machine']}")
+    return "\n".join(lines)

@@ -1,0 +1,677 @@
+r"""Training-stability diagnostics for PyTorch, switched on with one line.
+
+``Monitor(model, optimizer)`` registers two optimizer step hooks and measures,
+on every ``every``-th optimizer update ``t`` (``t = 0`` is the first):
+
+* **gradient norm** ``‖g‖₂`` over all parameters and per param group (read in the
+  pre-step hook, i.e. after any clipping the loop did);
+* **relative update size** ``‖Δw‖₂ / ‖w‖₂`` with ``Δw = w_{t+1} − w_t`` (the
+  quantity warmup keeps small, Kosson et al. 2024): over all parameters, per param
+  group, and the largest over weight matrices (tensors with ≥ 2 dimensions; a bias
+  that starts at 0 has an infinite ratio and is left out of the max);
+* for **Adam-type** optimizers (a state with ``exp_avg_sq``) the spread of the
+  effective per-parameter step ``ψ = η / (√v̂_t + ε)``, ``v̂_t = v_t / (1 − β₂^t)``,
+  on a fixed sample of coordinates (quantiles 5/50/95 % and the coefficient of
+  variation — large early in training, Liu et al. 2020; every ``adam_every``-th
+  measured row, default 10, as it is the costliest column), and RAdam's
+  ``ρ_t = ρ_∞ − 2tβ₂^t / (1 − β₂^t)``, ``ρ_∞ = 2/(1 − β₂) − 1`` (the variance of
+  ``v̂`` is tractable only for ``ρ_t > 4``);
+* for :class:`rampup.torch.LAMB` the layer-wise trust ratios (min/mean/max);
+* the **loss** passed to :meth:`Monitor.step` with its running median, MAD and
+  robust z-score ``z = (ℓ − median) / (1.4826·MAD)`` over the last ``window`` steps.
+
+Rows go to memory (:attr:`Monitor.records`), to a CSV file (one ``os.write`` of a
+whole line per row on a file opened with ``O_APPEND``: a crash never leaves half a
+row) and to TensorBoard (``torch.utils.tensorboard``, imported only when asked).
+:func:`plot_monitor` draws them.  With ``enabled=False`` nothing is registered and
+:meth:`Monitor.step` returns at once: zero cost.  ``rampup bench monitor`` measures
+the cost when on (target ≤ 3 % of the step time of the E1 transformer).
+
+>>> import torch
+>>> from rampup.torch import Monitor
+>>> model = torch.nn.Linear(4, 2)
+>>> opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+>>> mon = Monitor(model, opt)
+>>> for _ in range(3):
+...     loss = model(torch.ones(8, 4)).square().mean()
+...     opt.zero_grad(); loss.backward(); opt.step()
+...     row = mon.step(loss)
+>>> row["step"], round(row["radam_rho"], 3), 0 < row["update_ratio_max"] < 1
+(2, 2.999, True)
+
+References: Kosson, Messmer & Jaggi 2024, "Analyzing & Reducing the Need for
+Learning Rate Warmup in GPT Training", arXiv:2410.23922; Liu et al. 2020, "On
+the Variance of the Adaptive Learning Rate and Beyond" (RAdam), arXiv:1908.03265;
+You et al. 2019 (LAMB), arXiv:1904.00962.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["LossStats", "Monitor", "UpdateProbe", "plot_monitor", "read_csv"]
+
+_QUANTILES = torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64)
+MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
+
+
+def _check_int(value: Any, where: str, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{where}: got {value!r} ({type(value).__name__}); accepted: an int >= {lo}")
+    if value < lo:
+        raise ValueError(f"{where}: got {value!r}; accepted: an int >= {lo}")
+    return value
+
+
+def _as_loss(loss: Any, where: str = "loss") -> float:
+    if isinstance(loss, Tensor):
+        if loss.numel() != 1:
+            raise ValueError(f"{where}: got a tensor of shape {tuple(loss.shape)}; accepted: a scalar (1 element)")
+        return float(loss.detach().reshape(()).item())
+    if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+        raise TypeError(f"{where}: got {loss!r} ({type(loss).__name__}); accepted: a number or a 1-element tensor")
+    return float(loss)
+
+
+class LossStats:
+    """Running median, MAD and robust z-score of the last ``window`` finite losses.
+
+    ``z(x) = (x − median) / (1.4826·MAD + tiny)``; ``tiny = 1e-12·max(1, |median|)`` keeps a
+    flat window from dividing by zero.  Non-finite values are never added.  State is plain
+    data (:meth:`state_dict`), so a resumed run computes the same z-scores.
+
+    >>> s = LossStats(window=5)
+    >>> for x in [1.0, 1.1, 0.9, 1.0, 1.05]:
+    ...     s.add(x)
+    >>> round(s.median, 3), round(s.z(2.0), 1)
+    (1.0, 13.5)
+    """
+
+    def __init__(self, window: int = 50) -> None:
+        self.window = _check_int(window, "window", 3)
+        self.values: collections.deque[float] = collections.deque(maxlen=window)
+
+    def add(self, x: float) -> None:
+        if math.isfinite(x):
+            self.values.append(float(x))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def median(self) -> float:
+        return _median(self.values) if self.values else math.nan
+
+    @property
+    def mad(self) -> float:
+        if not self.values:
+            return math.nan
+        m = _median(self.values)
+        return _median([abs(v - m) for v in self.values])
+
+    def z(self, x: float) -> float:
+        """Robust z-score of ``x`` against the window (NaN while the window has < 3 values)."""
+        if len(self.values) < 3:
+            return math.nan
+        if not math.isfinite(x):
+            return math.inf
+        m = _median(self.values)
+        mad = _median([abs(v - m) for v in self.values])
+        return (x - m) / (MAD_TO_SIGMA * mad + 1e-12 * max(1.0, abs(m)))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"window": self.window, "values": list(self.values)}
+
+    def load_state_dict(self, sd: Mapping[str, Any]) -> None:
+        self.window = _check_int(sd["window"], "window", 3)
+        self.values = collections.deque((float(v) for v in sd["values"]), maxlen=self.window)
+
+
+def _median(xs: Iterable[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _params_of(optimizer: torch.optim.Optimizer) -> list[list[Tensor]]:
+    return [[p for p in g["params"]] for g in optimizer.param_groups]
+
+
+class UpdateProbe:
+    r"""Measure ``‖Δw‖/‖w‖`` and ``‖g‖`` of one optimizer update through step hooks.
+
+    :meth:`arm` asks for the next update to be measured; the pre-step hook copies the
+    weights and reads the gradient norms; the post-step hook computes ``‖Δw‖`` and
+    stores :attr:`last` (a dict of floats).  Between armed steps the hooks only test a
+    flag.  :meth:`close` removes the hooks.  All norms are computed with
+    ``torch._foreach_norm`` (one fused kernel per dtype/device) and moved to the host
+    in one transfer.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, grads: bool = True) -> None:
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer: got {type(optimizer).__name__}; accepted: a torch.optim.Optimizer")
+        self.optimizer = optimizer
+        self.grads = bool(grads)  # False: no gradient norms (grad_norm reads 0)
+        self.armed = False
+        self.last: dict[str, Any] | None = None
+        self._prev: list[Tensor] | None = None
+        self._buf_ids: list[int] = []
+        self._pending = False
+        self._gnorm: Tensor | None = None
+        self._wnorm: Tensor | None = None
+
+        self._params: list[Tensor] = []
+        self._group_of: list[int] = []
+        self._lrs: list[float] = []
+        self._h = [
+            optimizer.register_step_pre_hook(self._pre),
+            optimizer.register_step_post_hook(self._post),
+        ]
+
+    def arm(self) -> None:
+        self.armed = True
+
+    def close(self) -> None:
+        for h in self._h:
+            h.remove()
+        self._h = []
+        self._prev = None
+
+    def _pre(self, opt: Any, args: Any, kwargs: Any) -> None:
+        if not self.armed:
+            return
+        params, group_of = [], []
+        for gi, g in enumerate(opt.param_groups):
+            for p in g["params"]:
+                params.append(p)
+                group_of.append(gi)
+        # The LR this update uses (a scheduler stepped before Monitor.step() has already moved on).
+        self._lrs = [float(g["lr"]) for g in opt.param_groups]
+        with torch.no_grad():
+            detached = [p.detach() for p in params]
+            buf = self._prev
+            ids = [id(p) for p in params]
+            if buf is None or ids != self._buf_ids:  # the same parameters as last time: same shapes
+                buf = [torch.empty_like(p) for p in detached]  # allocated once, reused every step
+                self._buf_ids = ids
+            torch._foreach_copy_(buf, detached)
+            self._prev = buf
+            self._wnorm = torch.stack([n.float() for n in torch._foreach_norm(detached)])
+            if not self.grads:
+                dev = detached[0].device if detached else torch.device("cpu")
+                self._gnorm = torch.zeros(len(params), dtype=torch.float32, device=dev)
+            elif all(p.grad is not None for p in params):
+                self._gnorm = torch.stack([n.float() for n in torch._foreach_norm([p.grad for p in params])])
+            else:  # parameters without a gradient count as 0
+                self._gnorm = torch.stack(
+                    [
+                        p.grad.detach().float().norm() if p.grad is not None else p.new_zeros((), dtype=torch.float32)
+                        for p in params
+                    ]
+                )
+        self._params, self._group_of = params, group_of
+        self._pending = True
+
+    def _post(self, opt: Any, args: Any, kwargs: Any) -> None:
+        if not self.armed or not self._pending or self._prev is None:
+            return
+        self.armed = False
+        self._pending = False
+        params, prev = self._params, self._prev
+        with torch.no_grad():
+            torch._foreach_sub_(prev, [p.detach() for p in params])  # prev := w_t − w_{t+1} = −Δw
+            dn = torch.stack([n.float() for n in torch._foreach_norm(prev)])
+            stacked = torch.stack([dn, self._wnorm.to(dn.device), self._gnorm.to(dn.device)]).cpu().double()  # type: ignore[union-attr]
+        d, w, g = stacked[0].tolist(), stacked[1].tolist(), stacked[2].tolist()
+        n_groups = len(opt.param_groups)
+        gd, gw, gg = [0.0] * n_groups, [0.0] * n_groups, [0.0] * n_groups
+        rmax = 0.0
+        mat_d = mat_w = 0.0
+        for i, gi in enumerate(self._group_of):
+            gd[gi] += d[i] * d[i]
+            gw[gi] += w[i] * w[i]
+            gg[gi] += g[i] * g[i]
+            if params[i].ndim >= 2 and w[i] > 0.0:
+                rmax = max(rmax, d[i] / w[i]) if math.isfinite(d[i]) else math.inf
+                mat_d += d[i] * d[i]
+                mat_w += w[i] * w[i]
+        td, tw, tg = sum(gd), sum(gw), sum(gg)
+        self.last = {
+            "grad_norm": math.sqrt(tg),
+            "update_ratio": math.sqrt(td) / math.sqrt(tw) if tw > 0 else math.nan,
+            "update_ratio_matrices": math.sqrt(mat_d) / math.sqrt(mat_w) if mat_w > 0 else math.nan,
+            "update_ratio_max": rmax,
+            "groups": [
+                (math.sqrt(gg[i]), math.sqrt(gd[i]) / math.sqrt(gw[i]) if gw[i] > 0 else math.nan)
+                for i in range(n_groups)
+            ],
+            "tensors": (d, w, g),
+            "lrs": self._lrs,
+        }
+
+
+def _is_adam_state(state: Mapping[str, Any]) -> bool:
+    return "exp_avg_sq" in state and "step" in state
+
+
+class Monitor:
+    r"""Per-step training diagnostics: gradient norms, relative update sizes, Adam spread, loss z-score.
+
+    Args:
+        model: the module (gives parameter names for ``per_tensor`` columns); ``None`` names
+            parameters ``g{group}.{index}``.
+        optimizer: the ``torch.optim.Optimizer`` whose updates are measured (step hooks).
+        every: measure every ``every``-th optimizer update (the loss statistics see every
+            loss); ``every=1`` measures all.
+        csv: path of a CSV file to append rows to (created with a header; an existing file
+            must have the same header, so a resumed run continues it).
+        tensorboard_dir: a folder for ``torch.utils.tensorboard.SummaryWriter`` (needs the
+            ``tensorboard`` package; an ``ImportError`` says so).
+        per_tensor: also record ``update_ratio/NAME`` and ``grad_norm/NAME`` per parameter.
+        adam_every: compute the Adam spread on every ``adam_every``-th measured step (it changes
+            slowly; its quantiles are the costliest column); ``radam_rho`` is on every row.
+        adam_sample: how many coordinates (fixed, spread over all tensors) the Adam spread
+            statistics use.
+        window: the loss window of the running median/MAD.
+        keep: keep rows in :attr:`records` (memory grows with the run).
+        enabled: ``False`` registers nothing; :meth:`step` then returns ``None`` at once.
+
+    Call :meth:`step` with the loss after ``optimizer.step()``; it returns the row (a dict)
+    on measured steps and ``None`` otherwise.  :meth:`close` removes the hooks and closes
+    the writers; the monitor is also a context manager.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module | None,
+        optimizer: torch.optim.Optimizer,
+        *,
+        every: int = 1,
+        csv: str | os.PathLike[str] | None = None,
+        tensorboard_dir: str | os.PathLike[str] | None = None,
+        per_tensor: bool = False,
+        adam_every: int = 10,
+        adam_sample: int = 4096,
+        window: int = 50,
+        keep: bool = True,
+        enabled: bool = True,
+    ) -> None:
+        if model is not None and not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model: got {type(model).__name__}; accepted: a torch.nn.Module or None")
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer: got {type(optimizer).__name__}; accepted: a torch.optim.Optimizer")
+        self.every = _check_int(every, "every", 1)
+        self.adam_sample = _check_int(adam_sample, "adam_sample", 1)
+        self.adam_every = _check_int(adam_every, "adam_every", 1)
+        self._n_measured = 0
+        self.enabled = bool(enabled)
+        self.per_tensor = bool(per_tensor)
+        self.keep = bool(keep)
+        self.optimizer = optimizer
+        self.loss_stats = LossStats(window)
+        self.records: list[dict[str, Any]] = []
+        self.t = 0  # index of the next optimizer update (the one step() will report)
+        self._csv_path = None if csv is None else os.fspath(csv)
+        self._csv_fd: int | None = None
+        self._columns: list[str] | None = None
+        self._tb: Any = None
+        self._probe: UpdateProbe | None = None
+        self._names = self._param_names(model)
+        self._sample_idx: dict[int, Tensor] | None = None
+        if tensorboard_dir is not None and self.enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as e:
+                raise ImportError(
+                    f"tensorboard_dir={os.fspath(tensorboard_dir)!r} needs the tensorboard package "
+                    f"(pip install tensorboard); or pass tensorboard_dir=None and use csv= ({e})"
+                ) from e
+            self._tb = SummaryWriter(log_dir=os.fspath(tensorboard_dir))
+        if self.enabled:
+            self._probe = UpdateProbe(optimizer)
+            if self.t % self.every == 0:
+                self._probe.arm()
+
+    # ---- naming -----------------------------------------------------------
+    def _param_names(self, model: torch.nn.Module | None) -> dict[int, str]:
+        names: dict[int, str] = {}
+        if model is not None:
+            for n, p in model.named_parameters():
+                names.setdefault(id(p), n)
+        for gi, g in enumerate(self.optimizer.param_groups):
+            for j, p in enumerate(g["params"]):
+                names.setdefault(id(p), f"g{gi}.{j}")
+        return names
+
+    # ---- measurement --------------------------------------------------------
+    def step(self, loss: Any = None) -> dict[str, Any] | None:
+        """Record the update just done (``optimizer.step()`` came first) and the loss that produced it.
+
+        Returns the row on measured steps, else ``None``.
+        """
+        if not self.enabled:
+            return None
+        t = self.t
+        self.t += 1
+        lv = None if loss is None else _as_loss(loss)
+        measured = t % self.every == 0
+        row: dict[str, Any] | None = None
+        if measured:
+            row = {"step": t}
+            if lv is not None:
+                row["loss"] = lv
+                row["loss_median"] = self.loss_stats.median
+                row["loss_mad"] = self.loss_stats.mad
+                row["loss_z"] = self.loss_stats.z(lv)
+            self._measure(row)
+        if lv is not None:
+            self.loss_stats.add(lv)
+        if self._probe is not None and self.t % self.every == 0:
+            self._probe.arm()
+        if row is not None:
+            self._emit(row)
+        return row
+
+    def discard(self) -> None:
+        """Forget the last optimizer step (it was rolled back): it is not reported, the next one is measured."""
+        if self._probe is not None:
+            self._probe.last = None
+            if self.t % self.every == 0:
+                self._probe.arm()
+
+    def _measure(self, row: dict[str, Any]) -> None:
+        groups = self.optimizer.param_groups
+        probe = self._probe
+        last = probe.last if probe is not None else None
+        if probe is not None:
+            probe.last = None
+        lrs = last["lrs"] if last is not None else [float(g["lr"]) for g in groups]
+        for gi, lr in enumerate(lrs):
+            row["lr" if gi == 0 else f"lr_g{gi}"] = lr
+        if last is not None:
+            row["grad_norm"] = last["grad_norm"]
+            row["update_ratio"] = last["update_ratio"]
+            row["update_ratio_max"] = last["update_ratio_max"]
+            if len(groups) > 1:
+                for gi, (gn, ur) in enumerate(last["groups"]):
+                    row[f"grad_norm_g{gi}"] = gn
+                    row[f"update_ratio_g{gi}"] = ur
+            if self.per_tensor:
+                d, w, gnorm = last["tensors"]
+                for i, p in enumerate(probe._params):  # type: ignore[union-attr]
+                    name = self._names.get(id(p), f"p{i}")
+                    row[f"update_ratio/{name}"] = d[i] / w[i] if w[i] > 0 else math.nan
+                    row[f"grad_norm/{name}"] = gnorm[i]
+        self._adam(row)
+        self._lamb(row)
+
+    def _adam(self, row: dict[str, Any]) -> None:
+        opt = self.optimizer
+        first = None
+        for g in opt.param_groups:
+            for p in g["params"]:
+                st = opt.state.get(p)
+                if st and _is_adam_state(st):
+                    first = (g, st)
+                    break
+            if first is not None:
+                break
+        if first is None:
+            return
+        g0, st0 = first
+        beta2 = float(g0["betas"][1])
+        t = float(st0["step"])
+        if t >= 1:
+            rho_inf = 2.0 / (1.0 - beta2) - 1.0
+            b2t = beta2**t
+            row["radam_rho"] = rho_inf - 2.0 * t * b2t / (1.0 - b2t)
+        self._n_measured += 1
+        if (self._n_measured - 1) % self.adam_every:
+            return
+        if self._sample_idx is None:
+            self._sample_idx = self._make_sample()
+        sample = self._sample_idx
+        vs, scales = [], []
+        with torch.no_grad():
+            for g in opt.param_groups:
+                if "betas" not in g:
+                    continue
+                lr, b2, eps = float(g["lr"]), float(g["betas"][1]), float(g.get("eps", 1e-8))
+                for p in g["params"]:
+                    st = opt.state.get(p)
+                    idx = sample.get(id(p))
+                    if idx is None or not st or not _is_adam_state(st):
+                        continue
+                    vs.append(st["exp_avg_sq"].reshape(-1).index_select(0, idx))
+                    scales.append((lr, 1.0 - b2 ** float(st["step"]), eps, idx.numel()))
+            if not vs:
+                return
+            v = torch.cat(vs).double().cpu()
+            lr_t = (
+                torch.tensor([s[0] for s in scales for _ in range(s[3])], dtype=torch.float64)
+                if len({s[:3] for s in scales}) > 1
+                else None
+            )
+            if lr_t is None:  # one (lr, bias correction, eps) for all: scalars, no per-element vectors
+                lr, bc, eps, _ = scales[0]
+                x = lr / ((v / bc).sqrt() + eps)
+            else:
+                bc_t = torch.tensor([s[1] for s in scales for _ in range(s[3])], dtype=torch.float64)
+                eps_t = torch.tensor([s[2] for s in scales for _ in range(s[3])], dtype=torch.float64)
+                x = lr_t / ((v / bc_t).sqrt() + eps_t)
+        q = torch.quantile(x, _QUANTILES).tolist()  # (4096 values: one sort)
+        mean = float(x.mean())
+        row["adam_step_p05"], row["adam_step_p50"], row["adam_step_p95"] = q
+        row["adam_step_cv"] = float(x.std()) / mean if mean > 0 else math.nan
+
+    def _make_sample(self) -> dict[int, Tensor]:
+        # A fixed sample of coordinates, spread over the tensors in proportion to their size
+        # (seeded: the same coordinates every run, so runs are comparable).
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        sizes = [p.numel() for p in params]
+        total = sum(sizes)
+        gen = torch.Generator().manual_seed(0)
+        k = min(self.adam_sample, total)
+        flat = torch.randperm(total, generator=gen)[:k].sort().values
+        out: dict[int, Tensor] = {}
+        base = 0
+        for p, n in zip(params, sizes):
+            sel = flat[(flat >= base) & (flat < base + n)] - base
+            if sel.numel():
+                out[id(p)] = sel.to(p.device)
+            base += n
+        return out
+
+    def _lamb(self, row: dict[str, Any]) -> None:
+        opt = self.optimizer
+        ratios = []
+        for g in opt.param_groups:
+            for p in g["params"]:
+                st = opt.state.get(p)
+                if st and "trust_ratio" in st:
+                    r = st["trust_ratio"]
+                    ratios.append(r.reshape(()) if isinstance(r, Tensor) else torch.tensor(float(r)))
+                    if self.per_tensor:
+                        row[f"trust_ratio/{self._names.get(id(p), '?')}"] = float(ratios[-1])
+        if ratios:
+            x = torch.stack([r.float().cpu() for r in ratios])
+            row["trust_ratio_min"], row["trust_ratio_mean"], row["trust_ratio_max"] = (
+                float(x.min()),
+                float(x.mean()),
+                float(x.max()),
+            )
+
+    # ---- output -------------------------------------------------------------
+    def _emit(self, row: dict[str, Any]) -> None:
+        if self.keep:
+            self.records.append(row)
+        if self._csv_path is not None:
+            self._write_csv(row)
+        if self._tb is not None:
+            t = row["step"]
+            for k, v in row.items():
+                if k != "step" and isinstance(v, float) and math.isfinite(v):
+                    self._tb.add_scalar(f"rampup/{k}", v, t)
+
+    def _write_csv(self, row: dict[str, Any]) -> None:
+        path = self._csv_path
+        assert path is not None
+        if self._columns is None:
+            cols = list(row)
+            header = ",".join(cols)
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                with open(path, encoding="utf-8") as f:
+                    have = f.readline().rstrip("\n")
+                if have != header:
+                    raise ValueError(
+                        f"csv: {path!r} exists with the columns {have!r}; this monitor writes {header!r}; "
+                        "accepted: a new file, or the CSV of a run with the same settings (to continue it)"
+                    )
+            else:
+                from ..tools.io import atomic_write_text
+
+                atomic_write_text(path, header + "\n")
+            self._columns = cols
+            self._csv_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        line = ",".join(_fmt(row.get(c)) for c in self._columns) + "\n"
+        # One write of a whole line on an O_APPEND descriptor: rows never interleave or tear.
+        assert self._csv_fd is not None
+        os.write(self._csv_fd, line.encode("utf-8"))
+
+    def close(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+        if self._csv_fd is not None:
+            os.fsync(self._csv_fd)
+            os.close(self._csv_fd)
+            self._csv_fd = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            if self._csv_fd is not None:
+                os.close(self._csv_fd)
+        except Exception:
+            pass
+
+    def state_dict(self) -> dict[str, Any]:
+        """The step counter and the loss window (so the z-scores of a resumed run continue)."""
+        return {"t": self.t, "loss_stats": self.loss_stats.state_dict()}
+
+    def load_state_dict(self, sd: Mapping[str, Any]) -> None:
+        self.t = _check_int(sd["t"], "t", 0)
+        self.loss_stats.load_state_dict(sd["loss_stats"])
+        if self._probe is not None:
+            self._probe.armed = self.t % self.every == 0
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def read_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Rows of a monitor CSV as dicts of floats (``step`` as int; empty cells are left out)."""
+    import csv as _csv
+
+    out: list[dict[str, Any]] = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in _csv.DictReader(f):
+            row: dict[str, Any] = {}
+            for k, v in r.items():
+                if v in ("", None):
+                    continue
+                row[k] = int(v) if k == "step" else float(v)
+            out.append(row)
+    return out
+
+
+_PANELS: list[tuple[str, tuple[str, ...], bool]] = [
+    ("loss", ("loss", "loss_median"), False),
+    ("learning rate", ("lr",), False),
+    ("gradient norm ‖g‖", ("grad_norm",), True),
+    ("relative update ‖Δw‖/‖w‖", ("update_ratio", "update_ratio_max"), True),
+    ("Adam effective step η/(√v̂+ε)", ("adam_step_p05", "adam_step_p50", "adam_step_p95"), True),
+    ("RAdam ρ_t", ("radam_rho",), False),
+    ("LAMB trust ratio", ("trust_ratio_min", "trust_ratio_mean", "trust_ratio_max"), True),
+]
+
+
+def plot_monitor(
+    source: Monitor | Sequence[Mapping[str, Any]] | str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
+    title: str | None = None,
+) -> Any:
+    """Draw the monitor's rows (a :class:`Monitor`, a list of rows or a CSV path); one panel per quantity.
+
+    Panels without data are left out.  Returns the matplotlib Figure; with ``path`` it is
+    also saved (atomically).
+
+    >>> fig = plot_monitor([{"step": 0, "loss": 3.0, "lr": 0.1}, {"step": 1, "loss": 2.5, "lr": 0.2}])
+    >>> len(fig.axes)
+    2
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("plot_monitor needs matplotlib: pip install 'rampup[plot]'") from e
+    if isinstance(source, Monitor):
+        rows: Sequence[Mapping[str, Any]] = source.records
+    elif isinstance(source, (str, os.PathLike)):
+        rows = read_csv(source)
+    elif isinstance(source, Sequence):
+        rows = source  # type: ignore[assignment]
+    else:
+        raise TypeError(f"source: got {type(source).__name__}; accepted: a Monitor, a list of row dicts or a CSV path")
+    if not rows:
+        raise ValueError("source: no rows to plot; accepted: a monitor or CSV with at least one measured step")
+    panels = [(name, [c for c in cols if any(c in r for r in rows)], logy) for name, cols, logy in _PANELS]
+    panels = [p for p in panels if p[1]]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 * len(panels) + 0.6), sharex=True, squeeze=False)
+    for ax, (name, cols, logy) in zip(axes[:, 0], panels):
+        for c in cols:
+            xs = [r["step"] for r in rows if c in r and r[c] is not None and math.isfinite(r[c])]
+            ys = [r[c] for r in rows if c in r and r[c] is not None and math.isfinite(r[c])]
+            ax.plot(xs, ys, lw=1, label=c)
+        if logy and any(r.get(c, 0) and r.get(c, 0) > 0 for r in rows for c in cols):
+            ax.set_yscale("log")
+        ax.set_ylabel(name, fontsize=8)
+        if len(cols) > 1:
+            ax.legend(fontsize=7, loc="best")
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("optimizer update t")
+    fig.suptitle(title or "rampup monitor", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        import io as _io
+
+        from ..tools.io import atomic_write_bytes
+
+        buf = _io.BytesIO()
+        ext = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
+        fig.savefig(buf, format=ext, dpi=110)
+        atomic_write_bytes(os.fspath(path), buf.getvalue())
+    return fig

@@ -1,0 +1,125 @@
+"""auto-compare: its training loops equal the experiments' loops; bounds and tables from known numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from rampup.experiments.train import DigitsConfig, LMConfig, train_digits, train_lm
+from rampup.tools.auto_compare import QUICK_TASKS, Task, report, run_compare, summarize
+from rampup.torch.auto_runs import Arm, digits_then, run_digits, run_lm
+
+TINY_LM = LMConfig(
+    spec="linear(4) -> cosine(floor=0.1)",
+    n_layers=1,
+    d_model=16,
+    n_heads=2,
+    seq_len=16,
+    batch=4,
+    steps=12,
+    eval_windows=8,
+    eval_every=10**9,
+    corpus_bytes=200_000,
+)
+
+
+def test_run_lm_with_a_fixed_arm_is_train_lm():
+    ref = train_lm(TINY_LM, seed=3)
+    got = run_lm(TINY_LM, 3, Arm("fixed", "f", spec=TINY_LM.spec))
+    assert got["train_loss"] == ref["train_loss"] and got["lr"] == ref["lr"]
+    assert got["final_val_loss"] == ref["final_val_loss"]
+
+
+def test_run_digits_with_a_fixed_arm_is_train_digits():
+    cfg = DigitsConfig(epochs=3, warmup="gradual", warmup_epochs=0.5, width=4)
+    ref = train_digits(cfg, seed=1)
+    got = run_digits(cfg, 1, Arm("fixed", "f", spec=ref["spec"]))
+    assert got["train_loss"] == ref["train_loss"] and got["final_test_error"] == ref["final_test_error"]
+    then, total, spe = digits_then(cfg)
+    assert then.startswith("multistep(") and total == 3 * spe
+
+
+def test_run_lm_auto_arm_records_the_decision():
+    cfg = replace(TINY_LM, spec="cosine(floor=0.1)")  # for an auto arm, cfg.spec is what follows the warmup
+    r = run_lm(cfg, 0, Arm("auto", "auto_update", method="update", start=0.05))
+    assert r["auto_done"] and r["spec"].startswith("piecewise(") and 1 <= r["warmup_steps"] <= 6  # 50 % of 12
+    assert r["warmup_steps"] == r["events"][-1]["warmup_steps"]
+    assert r["lr"][0] == pytest.approx(0.05 * TINY_LM.peak_lr)
+    assert any(e.get("event") == "warmup_end" for e in r["events"])
+
+
+def _lm(task, arm, seed, v, lr=None, l0=5.5, ws=None):
+    return {
+        "task": task,
+        "arm": arm,
+        "seed": seed,
+        "final_val_loss": v,
+        "lr_grid": lr,
+        "val_loss_init": l0,
+        "warmup_steps": ws,
+    }
+
+
+def test_summary_bounds_and_report_from_known_numbers():
+    e1 = Task("e1", "lm", "E1", (0, 50), 0.0)
+    e2 = Task("e2", "lm", "E2", (0, 50), 0.0, lrs=(1e-3, 1e-2))
+    e3 = Task("e3", "digits", "E3", (0, 5), 1 / 16)
+    rs = [
+        _lm("e1", "fixed_0", 0, 3.2),
+        _lm("e1", "fixed_0", 1, 3.1),
+        _lm("e1", "fixed_50", 0, 2.30),
+        _lm("e1", "fixed_50", 1, 2.40),
+        _lm("e1", "auto_update", 0, 2.32, ws=60),
+        _lm("e1", "auto_update", 1, 2.50, ws=70),  # +0.9 %, +4.2 %
+        _lm("e2", "fixed_0", 0, 3.0, 1e-3),
+        _lm("e2", "fixed_0", 0, float("nan"), 1e-2),
+        _lm("e2", "fixed_50", 0, 3.0, 1e-3),
+        _lm("e2", "fixed_50", 0, 2.5, 1e-2),
+        _lm("e2", "auto_update", 0, 2.9, 1e-3),
+        _lm("e2", "auto_update", 0, 2.6, 1e-2),
+        {"task": "e3", "arm": "fixed_0", "seed": 0, "final_test_error": 0.10, "lr_grid": None},
+        {"task": "e3", "arm": "fixed_5", "seed": 0, "final_test_error": 0.04, "lr_grid": None},
+        {"task": "e3", "arm": "auto_update", "seed": 0, "final_test_error": 0.045, "lr_grid": None, "warmup_steps": 7},
+    ]
+    s = summarize(rs, [e1, e2, e3], ["update"])
+    t1 = s["tasks"]["e1"]
+    assert t1["best_fixed"] == "fixed_50"
+    assert t1["collapsed"]["fixed_0"] == {"0": True, "1": True}
+    c = t1["checks"]["update"]["per_seed"]
+    assert c["0"]["within_bound"] and not c["1"]["within_bound"] and not t1["checks"]["update"]["holds"]
+    assert c["0"]["gap"] == pytest.approx(0.02 / 2.30)
+    t2 = s["tasks"]["e2"]
+    # sensitivity: mean of min(l, l0) minus the best; NaN counts as l0 = 5.5
+    assert t2["sensitivity"]["fixed_0"]["0"] == pytest.approx((3.0 + 5.5) / 2 - 3.0)
+    assert t2["sensitivity"]["fixed_50"]["0"] == pytest.approx(0.25)
+    assert t2["best_fixed"] == "fixed_50"
+    assert t2["sensitivity"]["auto_update"]["0"] == pytest.approx(0.15) and t2["checks"]["update"]["holds"]
+    t3 = s["tasks"]["e3"]
+    assert t3["checks"]["update"]["holds"] and t3["checks"]["update"]["per_seed"]["0"]["gap"] == pytest.approx(0.005)
+    text = report(s)
+    assert "| auto_update | 2.320 [60] | 2.500 [70] | 2.410 |" in text
+    assert "`auto_update` vs `fixed_50`: seed 0: +0.9%, seed 1: +4.2% → bound **does not hold**." in text
+    assert "| fixed_0 (seed 0) | 3.000 | NaN | 1.250 |" in text
+    assert math.isclose(s["unigram"], 3.17, abs_tol=0.2)
+
+
+def test_quick_compare_writes_outputs_and_resumes(tmp_path):
+    # one tiny task, one method: the real code path end to end, single process
+    summary = run_compare(str(tmp_path), quick=True, workers=1, methods=["update"], tasks=["e3"], progress=False)
+    t = summary["tasks"]["e3"]
+    assert t["arms"] == ["fixed_0", "fixed_2", "fixed_3", "auto_update"] and t["seeds"] == [0]
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["tasks"]["e3"]["best_fixed"] in ("fixed_0", "fixed_2", "fixed_3")
+    assert "## e3" in (tmp_path / "report.md").read_text() and (tmp_path / "auto_compare.png").stat().st_size > 1000
+    n_runs = len(list((tmp_path / "runs").iterdir()))
+    assert n_runs == 4
+    again = run_compare(str(tmp_path), quick=True, workers=1, methods=["update"], tasks=["e3"], progress=False)
+    assert again["tasks"]["e3"]["final"] == t["final"]  # all four came from the cache
+    assert QUICK_TASKS[2].name == "e3"
+    with pytest.raises(ValueError, match="methods: got 'magic'"):
+        run_compare(str(tmp_path), quick=True, methods=["magic"])
+    with pytest.raises(ValueError, match=r"tasks: got \['e9'\]"):
+        run_compare(str(tmp_path), quick=True, tasks=["e9"])

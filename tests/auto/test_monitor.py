@@ -1,0 +1,219 @@
+"""Monitor: every recorded quantity checked against an independent computation."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+import torch
+
+from rampup.torch.lamb import LAMB
+from rampup.torch.monitor import LossStats, Monitor, plot_monitor, read_csv
+
+from .conftest import batch, make_problem
+
+
+def _train(mon: Monitor | None, opt: torch.optim.Optimizer, model, x, y, steps: int, check=None):
+    rows = []
+    for t in range(steps):
+        xb, yb = batch(x, y, t)
+        loss = (model(xb) - yb).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        params = [p for g in opt.param_groups for p in g["params"]]
+        before = [p.detach().clone() for p in params]
+        grads = [p.grad.detach().clone() for p in params]
+        opt.step()
+        row = mon.step(loss) if mon is not None else None
+        if check is not None:
+            check(t, row, before, grads, params, float(loss.detach()))
+        rows.append(row)
+    return rows
+
+
+def test_grad_norm_and_update_ratio_match_a_direct_computation():
+    model, x, y = make_problem()
+    opt = torch.optim.SGD(
+        [{"params": model[0].parameters(), "lr": 0.1}, {"params": model[2].parameters(), "lr": 0.05}], momentum=0.9
+    )
+    mon = Monitor(model, opt, per_tensor=True)
+    seen = []
+
+    def check(t, row, before, grads, params, loss):
+        gn = math.sqrt(sum(float(g.square().sum()) for g in grads))
+        dw = math.sqrt(sum(float((p.detach() - b).square().sum()) for p, b in zip(params, before)))
+        w = math.sqrt(sum(float(b.square().sum()) for b in before))
+        assert row["step"] == t
+        assert row["grad_norm"] == pytest.approx(gn, rel=1e-5)
+        assert row["update_ratio"] == pytest.approx(dw / w, rel=1e-5)
+        # group 1 = the output layer
+        g1 = math.sqrt(sum(float(g.square().sum()) for g in grads[2:]))
+        assert row["grad_norm_g1"] == pytest.approx(g1, rel=1e-5)
+        w0 = params[0]
+        expect = float((w0.detach() - before[0]).norm() / before[0].norm())
+        assert row["update_ratio/0.weight"] == pytest.approx(expect, rel=1e-5)
+        mats = [float((p.detach() - b).norm() / b.norm()) for p, b in zip(params, before) if p.ndim >= 2]
+        assert row["update_ratio_max"] == pytest.approx(max(mats), rel=1e-5)
+        assert row["lr"] == 0.1 and row["lr_g1"] == 0.05
+        assert row["loss"] == loss
+        seen.append(t)
+
+    _train(mon, opt, model, x, y, 5, check)
+    assert seen == [0, 1, 2, 3, 4]
+    assert "radam_rho" not in mon.records[-1]  # SGD: no Adam statistics
+
+
+def test_adam_effective_step_and_radam_rho():
+    model, x, y = make_problem()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3, betas=(0.9, 0.99), eps=1e-8)
+    mon = Monitor(model, opt, adam_sample=10_000, adam_every=1)  # more than the model has: every coordinate
+
+    def check(t, row, before, grads, params, loss):
+        step = t + 1
+        rho_inf = 2 / (1 - 0.99) - 1
+        assert row["radam_rho"] == pytest.approx(rho_inf - 2 * step * 0.99**step / (1 - 0.99**step), rel=1e-12)
+        psi = torch.cat(
+            [
+                3e-3 / ((opt.state[p]["exp_avg_sq"].reshape(-1).double() / (1 - 0.99**step)).sqrt() + 1e-8)
+                for p in params
+            ]
+        )
+        q = torch.quantile(psi, torch.tensor([0.05, 0.5, 0.95], dtype=torch.float64)).tolist()
+        assert [row["adam_step_p05"], row["adam_step_p50"], row["adam_step_p95"]] == pytest.approx(q, rel=1e-5)
+        assert row["adam_step_cv"] == pytest.approx(float(psi.std() / psi.mean()), rel=1e-4)
+
+    _train(mon, opt, model, x, y, 4, check)
+    # rho_t grows with t: the variance of v_hat becomes tractable (> 4) after a few steps
+    assert mon.records[0]["radam_rho"] == pytest.approx(1.0)
+    # by default the spread (the costliest column) is on every 10th measured row, rho on all
+    sparse = Monitor(model, opt)
+    _train(sparse, opt, model, x, y, 12)
+    assert [r["step"] for r in sparse.records if "adam_step_p50" in r] == [0, 10]
+    assert all("radam_rho" in r for r in sparse.records)
+
+
+def test_lamb_trust_ratios_are_recorded():
+    model, x, y = make_problem()
+    opt = LAMB(model.parameters(), lr=1e-2)
+    mon = Monitor(model, opt, per_tensor=True)
+    _train(mon, opt, model, x, y, 3)
+    row = mon.records[-1]
+    ratios = [float(opt.state[p]["trust_ratio"]) for p in model.parameters()]
+    assert row["trust_ratio_min"] == pytest.approx(min(ratios))
+    assert row["trust_ratio_max"] == pytest.approx(max(ratios))
+    assert row["trust_ratio_mean"] == pytest.approx(sum(ratios) / len(ratios), rel=1e-6)
+    assert row["trust_ratio/0.weight"] == pytest.approx(ratios[0])
+
+
+def test_loss_statistics_median_mad_z():
+    s = LossStats(window=5)
+    for v in [1.0, 2.0, 3.0, 4.0, 100.0]:
+        s.add(v)
+    assert s.median == 3.0 and s.mad == 1.0
+    assert s.z(5.0) == pytest.approx(2.0 / 1.4826, rel=1e-9)
+    s.add(float("nan"))  # never enters the window
+    assert len(s) == 5
+    s.add(6.0)  # window of 5: the 1.0 leaves
+    assert sorted(s.values) == [2.0, 3.0, 4.0, 6.0, 100.0]
+    assert math.isinf(s.z(float("inf")))
+    t = LossStats(window=5)
+    t.load_state_dict(s.state_dict())
+    assert t.z(7.0) == s.z(7.0)
+
+
+def test_every_measures_only_every_kth_step_and_loss_stats_see_all():
+    model, x, y = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    mon = Monitor(model, opt, every=3, window=20)
+    rows = _train(mon, opt, model, x, y, 7)
+    assert [r["step"] if r else None for r in rows] == [0, None, None, 3, None, None, 6]
+    assert len(mon.loss_stats) == 7
+    assert all("update_ratio" in r for r in mon.records)
+
+
+def test_disabled_monitor_registers_nothing():
+    model, x, y = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = (len(opt._optimizer_step_pre_hooks), len(opt._optimizer_step_post_hooks))
+    mon = Monitor(model, opt, enabled=False, csv="/nonexistent/never-written.csv")
+    assert (len(opt._optimizer_step_pre_hooks), len(opt._optimizer_step_post_hooks)) == before
+    assert _train(mon, opt, model, x, y, 2) == [None, None]
+    on = Monitor(model, opt)
+    assert len(opt._optimizer_step_pre_hooks) == before[0] + 1
+    on.close()
+    assert (len(opt._optimizer_step_pre_hooks), len(opt._optimizer_step_post_hooks)) == before
+
+
+def test_csv_rows_resume_and_header_mismatch(tmp_path):
+    path = tmp_path / "run.csv"
+    model, x, y = make_problem()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    with Monitor(model, opt, csv=path) as mon:
+        _train(mon, opt, model, x, y, 3)
+        state = mon.state_dict()
+    rows = read_csv(path)
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    assert rows[2]["loss"] == mon.records[2]["loss"]  # repr() round-trips floats exactly
+    assert rows[1]["grad_norm"] == mon.records[1]["grad_norm"]
+    # a resumed run appends to the same file
+    mon2 = Monitor(model, opt, csv=path)
+    mon2.load_state_dict(state)
+    _train(mon2, opt, model, x, y, 2)
+    mon2.close()
+    assert [r["step"] for r in read_csv(path)] == [0, 1, 2, 3, 4]
+    assert mon2.records[0]["loss_median"] == pytest.approx(
+        sorted(r["loss"] for r in mon.records)[1]
+    )  # the loss window came back with the state
+    # another optimizer writes other columns: refused, the file is untouched
+    size = os.path.getsize(path)
+    opt_sgd = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"csv: .* exists with the columns"):
+        with Monitor(model, opt_sgd, csv=path) as bad:
+            _train(bad, opt_sgd, model, x, y, 1)
+    assert os.path.getsize(path) == size
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+
+
+def test_tensorboard_missing_is_a_clear_error(tmp_path):
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        model, _, _ = make_problem()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with pytest.raises(ImportError, match=r"tensorboard_dir=.* needs the tensorboard package"):
+            Monitor(model, opt, tensorboard_dir=tmp_path / "tb")
+    else:  # pragma: no cover - depends on the environment
+        model, x, y = make_problem()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        with Monitor(model, opt, tensorboard_dir=tmp_path / "tb") as mon:
+            _train(mon, opt, model, x, y, 2)
+        assert any(f.startswith("events.") for f in os.listdir(tmp_path / "tb"))
+
+
+def test_bad_arguments_name_themselves():
+    model, _, _ = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"every: got 0; accepted: an int >= 1"):
+        Monitor(model, opt, every=0)
+    with pytest.raises(TypeError, match=r"optimizer: got Linear"):
+        Monitor(model, model[0])  # type: ignore[arg-type]
+    mon = Monitor(model, opt)
+    with pytest.raises(ValueError, match=r"loss: got a tensor of shape \(2,\)"):
+        mon.step(torch.zeros(2))
+    mon.close()
+
+
+def test_plot_monitor_from_records_and_csv(tmp_path):
+    model, x, y = make_problem()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with Monitor(model, opt, csv=tmp_path / "m.csv") as mon:
+        _train(mon, opt, model, x, y, 4)
+    fig = plot_monitor(mon, tmp_path / "m.png")
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels[:4] == ["loss", "learning rate", "gradient norm ‖g‖", "relative update ‖Δw‖/‖w‖"]
+    assert "RAdam ρ_t" in labels and "LAMB trust ratio" not in labels
+    assert (tmp_path / "m.png").stat().st_size > 1000
+    assert len(plot_monitor(tmp_path / "m.csv").axes) == len(fig.axes)
+    with pytest.raises(ValueError, match="no rows"):
+        plot_monitor([])
