@@ -188,7 +188,7 @@ class _Ramp:
 
     def __call__(self, s: Any, xp: Any) -> Any:
         # Exactly 1.0 at the last step in every backend, XLA included (see shapes.progress).
-        p = shapes.progress(s + 1.0, self.length, xp)
+        p = shapes.progress(s + 1.0, self.length, xp, lower=False)  # s >= 0
         w = self.w(p, xp) if self.extra is None else self.w(p, self.extra, xp)
         return self.a * (1.0 - w) + w
 
@@ -525,7 +525,7 @@ class _Interp:
         self.length = float(length)
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        p = shapes.progress(s + 1.0, self.length, xp)
+        p = shapes.progress(s + 1.0, self.length, xp, lower=False)  # s >= 0
         w = self.w(p, xp) if self.extra is None else self.w(p, self.extra, xp)
         return self.a * (1.0 - w) + self.f * w
 

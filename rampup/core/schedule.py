@@ -300,23 +300,31 @@ class Schedule:
     def _sorted_numpy(self, t: np.ndarray) -> np.ndarray:
         # A sorted 1-D step array (the common "whole curve" case): each phase is
         # evaluated only on its own contiguous slice — the same formulas, n work
-        # instead of (number of phases) × n.
-        if self._t_last != INF:
-            t = np.minimum(t, self._t_last)
+        # instead of (number of phases) × n.  Within slice i, b_i <= t < e_i holds
+        # by construction, so only the last phase needs its relative step clipped
+        # (steps past the end hold the final value).
         out = np.empty_like(t)
         ends = [float(s.end_step) for s in self.segments]
         cuts = np.searchsorted(t, ends[:-1], side="left").tolist()
         lo = 0
-        for seg, hi in zip(self.segments, [*cuts, t.size]):
+        last = len(self.segments) - 1
+        for i, (seg, hi) in enumerate(zip(self.segments, [*cuts, t.size])):
             if hi > lo:
                 s = t[lo:hi] - seg.begin
-                np.clip(s, 0.0, seg.last, out=s) if seg.last != INF else np.maximum(s, 0.0, out=s)
-                out[lo:hi] = seg.fn(s, NUMPY)
+                if i == last and seg.last != INF:
+                    np.minimum(s, seg.last, out=s)
+                v = seg.fn(s, NUMPY)
+                if self._scale != 1.0 and not self.modifiers:
+                    np.multiply(v, self._scale, out=out[lo:hi])
+                else:
+                    out[lo:hi] = v
             lo = hi
-        for m in self.modifiers:
-            out *= m(t, NUMPY)
-        if self._scale != 1.0:
-            out *= self._scale
+        if self.modifiers:
+            tc = np.minimum(t, self._t_last) if self._t_last != INF else t
+            for m in self.modifiers:
+                out *= m(tc, NUMPY)
+            if self._scale != 1.0:
+                out *= self._scale
         return out
 
     # ---- introspection -----------------------------------------------------

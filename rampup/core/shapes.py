@@ -36,7 +36,7 @@ def lerp(a: float, b: float, w: Any) -> Any:
     return a * (1.0 - w) + b * w
 
 
-def progress(n: Any, length: float, xp: Any) -> Any:
+def progress(n: Any, length: float, xp: Any, lower: bool = True) -> Any:
     """``n / length`` clipped to [0, 1], and exactly 1.0 once ``n >= length``.
 
     The pin is for XLA: ``jax.jit`` (and eager jax) rewrites ``x / c`` for a
@@ -45,7 +45,13 @@ def progress(n: Any, length: float, xp: Any) -> Any:
     ``0.9999999999999999`` in float64), so without it a warmup would stop an
     ulp short of the peak and a decay an ulp above its floor — and
     ``(1 − p)^0.5`` turns that ulp into 2e-4.  The comparison is exact.
+    Python floats and NumPy divide correctly rounded (``L / L`` is exactly 1.0),
+    so they skip the pin: it would cost a third of a whole-curve evaluation.
+    ``lower=False`` skips the clip at 0 where the caller guarantees ``n >= 0``.
     """
+    if xp.name in ("scalar", "numpy"):
+        p = n / length
+        return xp.clip(p, 0.0, 1.0) if lower else xp.minimum(p, 1.0)
     return xp.where(n >= length, 1.0, xp.clip(n / length, 0.0, 1.0))
 
 
