@@ -134,11 +134,15 @@ def run_jobs(jobs: Sequence[Job], workers: int = 2, desc: str = "runs", progress
             ) as ex:
                 futs: dict[Future[dict[str, Any]], int] = {ex.submit(_worker, jobs[i]): i for i in order}
                 pending = set(futs)
-                while pending:
-                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                    _drain(q, bar)
-                    for f in done:
-                        results[futs[f]] = f.result()
+                try:
+                    while pending:
+                        done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                        _drain(q, bar)
+                        for f in done:
+                            results[futs[f]] = f.result()
+                except BaseException:
+                    ex.shutdown(wait=False, cancel_futures=True)  # a failed run stops the experiment now
+                    raise
                 _drain(q, bar)
     finally:
         bar.close()

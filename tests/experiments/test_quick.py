@@ -172,3 +172,12 @@ def test_unknown_experiment() -> None:
     with pytest.raises(ValueError, match="experiment: got 'e9'; accepted: e1, e2"):
         run_experiment("e9", "x")
     assert list(EXPERIMENTS) == ["e1", "e2", "e3", "e4a", "e4b", "e4c", "e4d"]
+
+
+def test_a_failing_run_stops_the_experiment_with_its_error() -> None:
+    from rampup.experiments.common import Job, run_jobs
+
+    with pytest.raises(ValueError, match=r"job\.kind: got 'bad'; accepted: 'lm' or 'digits'"):
+        run_jobs([Job("bad", None, 0, "a", 1)], workers=1, progress=False)
+    with pytest.raises(ValueError, match="workers: got 0"):
+        run_jobs([], workers=0, progress=False)
