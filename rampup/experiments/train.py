@@ -151,6 +151,25 @@ def lm_step(model: TinyLM, opt: torch.optim.Optimizer, w: torch.Tensor, clip: fl
     return lv
 
 
+def make_lm_optimizer(model: Any, cfg: LMConfig) -> Any:
+    """AdamW, or RAdam with decoupled weight decay, at the config's peak LR (the scheduler scales it)."""
+    import torch
+
+    betas = (cfg.beta1, cfg.beta2)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(
+            model.parameters(), lr=cfg.peak_lr, betas=betas, eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
+    return torch.optim.RAdam(
+        model.parameters(),
+        lr=cfg.peak_lr,
+        betas=betas,
+        eps=cfg.eps,
+        weight_decay=cfg.weight_decay,
+        decoupled_weight_decay=True,
+    )
+
+
 def train_lm(
     cfg: LMConfig, seed: int, init_state: bytes | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -168,21 +187,7 @@ def train_lm(
         model.load_state_dict(torch.load(io.BytesIO(init_state), weights_only=True))
         if cfg.reset_head:
             model.reset_head()
-    betas = (cfg.beta1, cfg.beta2)
-    opt: torch.optim.Optimizer
-    if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(
-            model.parameters(), lr=cfg.peak_lr, betas=betas, eps=cfg.eps, weight_decay=cfg.weight_decay
-        )
-    else:
-        opt = torch.optim.RAdam(
-            model.parameters(),
-            lr=cfg.peak_lr,
-            betas=betas,
-            eps=cfg.eps,
-            weight_decay=cfg.weight_decay,
-            decoupled_weight_decay=True,
-        )
+    opt = make_lm_optimizer(model, cfg)
     scheduler = WarmupScheduler(opt, cfg.spec, total_steps=cfg.schedule_total())
     starts = lm_batch_starts(corpus.train.size, cfg.steps, cfg.batch, cfg.seq_len, cfg.data_seed)
     vstarts = val_window_starts(corpus.val.size, cfg.eval_windows, cfg.seq_len)

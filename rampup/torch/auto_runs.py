@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from .. import parse
 from ..experiments.data import lm_batch_starts, load_corpus, load_digits, val_window_starts, windows
 from ..experiments.models import TinyLM, TinyResNet, decay_groups
-from ..experiments.train import DigitsConfig, LMConfig, digits_spec, evaluate_lm
+from ..experiments.train import DigitsConfig, LMConfig, digits_spec, evaluate_lm, make_lm_optimizer
 from .auto import AutoWarmup
 
 __all__ = ["Arm", "run_digits", "run_lm"]
@@ -125,21 +125,7 @@ def run_lm(cfg: LMConfig, seed: int, arm: Arm, progress: Callable[[int], None] |
     total = cfg.schedule_total()
     torch.manual_seed(seed)
     model = TinyLM(cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.seq_len, post_ln=cfg.post_ln, qk_norm=cfg.qk_norm)
-    betas = (cfg.beta1, cfg.beta2)
-    opt: torch.optim.Optimizer
-    if cfg.optimizer == "adamw":
-        opt = torch.optim.AdamW(
-            model.parameters(), lr=cfg.peak_lr, betas=betas, eps=cfg.eps, weight_decay=cfg.weight_decay
-        )
-    else:
-        opt = torch.optim.RAdam(
-            model.parameters(),
-            lr=cfg.peak_lr,
-            betas=betas,
-            eps=cfg.eps,
-            weight_decay=cfg.weight_decay,
-            decoupled_weight_decay=True,
-        )
+    opt = make_lm_optimizer(model, cfg)
     plan = _Plan(arm, opt, cfg.peak_lr, cfg.spec, total)
     starts = lm_batch_starts(corpus.train.size, cfg.steps, cfg.batch, cfg.seq_len, cfg.data_seed)
     vstarts = val_window_starts(corpus.val.size, cfg.eval_windows, cfg.seq_len)
