@@ -27,6 +27,7 @@ from typing import Any
 
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
+from ..core.shapes import floor_div
 from ..core.units import RunInfo
 from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
 
@@ -103,11 +104,11 @@ class _Timm(CompatPhase):
         lr_of = self.lr_of
 
         def warm(t: Any, xp: Any) -> Any:
-            u = xp.floor(t / k) if k != 1 else t
+            u = floor_div(t, k, xp) if k != 1 else t
             return init + u * slope
 
         def main(t: Any, xp: Any) -> Any:
-            u = xp.floor(t / k) if k != 1 else t
+            u = floor_div(t, k, xp) if k != 1 else t
             return lr_of(u, xp, ctx)
 
         pieces = []

@@ -51,6 +51,7 @@ from typing import Any
 from ..core.backend import SCALAR
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
+from ..core.shapes import floor_div
 from ..core.units import RunInfo
 from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
 
@@ -205,7 +206,7 @@ class StepLR(_Torch):
             raise ValueError("torch:step_lr: step_size: got 0; accepted: >= 1 step (torch: ZeroDivisionError)")
 
         def fn(t: Any, xp: Any) -> Any:
-            return pow_(xp, g, xp.floor(t / k))
+            return pow_(xp, g, floor_div(t, k, xp))
 
         return Plan(
             [Piece(INF, "decay", fn)], ["no warmup: the first update runs at the full LR"], self.suggestion(ctx, INF)
@@ -380,7 +381,7 @@ class CosineAnnealingWarmRestarts(_Torch):
 
         def fn(t: Any, xp: Any) -> Any:
             if m == 1:
-                k = xp.floor(t / t0)
+                k = floor_div(t, t0, xp)
                 start = k * t0
                 ti = t * 0.0 + t0
             else:
