@@ -1,13 +1,17 @@
 """``rampup bench monitor``: the step-time cost of Monitor and AutoWarmup on the E1 model.
 
 One E1 training step (Post-LN byte transformer, 4 layers, d_model 64, batch 16 × 64
-bytes, AdamW) is timed in five variants, interleaved in blocks so that a noisy
-neighbour hits all of them alike; each figure is the median over blocks of the mean
-step time in the block:
+bytes, AdamW) is timed in six variants, interleaved in rounds (one block of steps per
+variant, the order rotated every round) so that a noisy neighbour hits all of them alike.
+The overhead of a variant is the **median over rounds of its block time divided by the
+plain block time of the same round, minus 1** (paired: drift between rounds cancels);
+``step_ms`` is the median block mean:
 
 * ``plain`` — ``WarmupScheduler`` only (the reference);
-* ``monitor_every_1`` — plus ``Monitor(model, opt, every=1)`` (target: ≤ 3 %);
-* ``monitor_every_2`` — plus ``Monitor(model, opt, every=2)``;
+* ``monitor`` — plus ``Monitor(model, opt)`` as shipped: a row on every update, the
+  relative update on every 4th (target: ≤ 3 %);
+* ``monitor_update_every_1`` — plus ``Monitor(model, opt, update_every=1)`` (everything
+  on every update);
 * ``monitor_off`` — plus ``Monitor(..., enabled=False)`` (zero: nothing registered);
 * ``auto_warming`` — ``AutoWarmup(method="update")`` inside its automatic phase, where
   it measures every update (target ≤ 5 %);
@@ -44,7 +48,7 @@ def bench_monitor(quick: bool = False) -> dict[str, Any]:
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    spent = {"monitor": 0.0, "monitor_2": 0.0, "auto": 0.0}
+    spent = {"monitor": 0.0, "monitor_all": 0.0, "auto": 0.0}
     owner = {"which": ""}
     originals = [
         (monitor_mod.UpdateProbe, "_pre"),
@@ -68,7 +72,7 @@ def bench_monitor(quick: bool = False) -> dict[str, Any]:
     for cls, name, fn in saved:  # before the objects exist: the hooks bind the timed methods
         setattr(cls, name, timed(fn))
     try:
-        blocks, per_block = (3, 5) if quick else (12, 20)
+        blocks, per_block = (3, 5) if quick else (40, 10)
         corpus = load_corpus()
         starts = lm_batch_starts(corpus.train.size, 64, 16, 64, 1234)
         data = [torch.from_numpy(windows(corpus.train, starts[i], 64)) for i in range(64)]
@@ -86,23 +90,25 @@ def bench_monitor(quick: bool = False) -> dict[str, Any]:
                     sched = AutoWarmup(opt, then="cosine(floor=0.1)", total_steps=10**6, max_warmup=2, min_warmup=1)
             else:
                 sched = WarmupScheduler(opt, "linear(100) -> cosine(floor=0.1)", total_steps=10**6)
-                if variant == "monitor_every_1":
-                    mon = Monitor(model, opt, every=1)
-                elif variant == "monitor_every_2":
-                    mon = Monitor(model, opt, every=2)
+                if variant == "monitor":
+                    mon = Monitor(model, opt)
+                elif variant == "monitor_update_every_1":
+                    mon = Monitor(model, opt, update_every=1)
                 elif variant == "monitor_off":
                     mon = Monitor(model, opt, enabled=False)
             return model, opt, sched, mon
 
-        variants = ["plain", "monitor_every_1", "monitor_every_2", "monitor_off", "auto_warming", "auto_done"]
+        variants = ["plain", "monitor", "monitor_update_every_1", "monitor_off", "auto_warming", "auto_done"]
         state = {v: make(v) for v in variants}
         counters = dict.fromkeys(variants, 0)
 
         def run(v: str, n: int) -> float:
             model, opt, sched, mon = state[v]
-            owner["which"] = {"monitor_every_1": "monitor", "monitor_every_2": "monitor_2", "auto_warming": "auto"}.get(
-                v, ""
-            )
+            owner["which"] = {
+                "monitor": "monitor",
+                "monitor_update_every_1": "monitor_all",
+                "auto_warming": "auto",
+            }.get(v, "")
             t0 = time.perf_counter()
             for _ in range(n):
                 w = data[counters[v] % len(data)]
@@ -121,9 +127,14 @@ def bench_monitor(quick: bool = False) -> dict[str, Any]:
             run(v, 3)
         spent.update(dict.fromkeys(spent, 0.0))
         times: dict[str, list[float]] = {v: [] for v in variants}
-        for _ in range(blocks):
+        ratios: dict[str, list[float]] = {v: [] for v in variants if v != "plain"}
+        for b in range(blocks):
+            order = variants[b % len(variants) :] + variants[: b % len(variants)]
+            got = {v: run(v, per_block) for v in order}
             for v in variants:
-                times[v].append(run(v, per_block))
+                times[v].append(got[v])
+                if v != "plain":
+                    ratios[v].append(got[v] / got["plain"] - 1.0)
         med = {v: statistics.median(ts) * 1e3 for v, ts in times.items()}
         base = med["plain"]
         n_steps = blocks * per_block
@@ -133,13 +144,19 @@ def bench_monitor(quick: bool = False) -> dict[str, Any]:
             "bench": "monitor",
             "model": "E1 TinyLM Post-LN 4x64, batch 16x64, AdamW, 1 thread",
             "step_ms": med,
-            "overhead_pct": {v: 100.0 * (med[v] - base) / base for v in variants if v != "plain"},
+            "overhead_pct": {v: 100.0 * statistics.median(r) for v, r in ratios.items()},
+            "overhead_iqr_pct": {
+                v: (100.0 * statistics.quantiles(r, n=4)[0], 100.0 * statistics.quantiles(r, n=4)[2])
+                if len(r) > 1
+                else (100.0 * r[0], 100.0 * r[0])
+                for v, r in ratios.items()
+            },
             "direct_ms": direct,
             "direct_pct": {k: 100.0 * d / base for k, d in direct.items()},
             "auto_done_warmup_steps": auto_done.warmup_steps,
             "blocks": blocks,
             "steps_per_block": per_block,
-            "targets_pct": {"monitor_every_1": 3.0, "auto_warming": 5.0},
+            "targets_pct": {"monitor": 3.0, "auto_warming": 5.0},
             "python": platform.python_version(),
             "torch": torch.__version__,
             "machine": platform.machine(),
@@ -152,13 +169,13 @@ def bench_monitor(quick: bool = False) -> dict[str, Any]:
 
 def format_monitor(r: dict[str, Any]) -> str:
     lines = [
-        f"rampup bench monitor — {r['model']} (median of {r['blocks']} interleaved blocks of "
-        f"{r['steps_per_block']} steps)"
+        f"rampup bench monitor — {r['model']} ({r['blocks']} rounds of {r['steps_per_block']} steps per "
+        "variant; overhead = median over rounds of the paired ratio to plain, [interquartile range])"
     ]
     lines.append(f"  plain (WarmupScheduler)        : {r['step_ms']['plain']:8.2f} ms/step")
     labels = {
-        "monitor_every_1": "Monitor(every=1)",
-        "monitor_every_2": "Monitor(every=2)",
+        "monitor": "Monitor() (as shipped)",
+        "monitor_update_every_1": "Monitor(update_every=1)",
         "monitor_off": "Monitor(enabled=False)",
         "auto_warming": "AutoWarmup, automatic phase",
         "auto_done": "AutoWarmup, after the warmup",
@@ -166,11 +183,14 @@ def format_monitor(r: dict[str, Any]) -> str:
     for k, label in labels.items():
         tgt = r["targets_pct"].get(k)
         t = f"   (target <= {tgt:.0f} %)" if tgt is not None else ""
-        lines.append(f"  {label:<31}: {r['step_ms'][k]:8.2f} ms/step  {r['overhead_pct'][k]:+6.1f} %{t}")
+        lo, hi = r["overhead_iqr_pct"][k]
+        lines.append(
+            f"  {label:<31}: {r['step_ms'][k]:8.2f} ms/step  {r['overhead_pct'][k]:+6.1f} % [{lo:+.1f}, {hi:+.1f}]{t}"
+        )
     lines.append(
-        f"  direct cost (time inside rampup's code, % of the plain step): Monitor(every=1) "
-        f"{r['direct_ms']['monitor']:.3f} ms = {r['direct_pct']['monitor']:.1f} %, every=2 "
-        f"{r['direct_ms']['monitor_2']:.3f} ms = {r['direct_pct']['monitor_2']:.1f} %, AutoWarmup (automatic phase) "
+        f"  direct cost (time inside rampup's code, % of the plain step): Monitor() "
+        f"{r['direct_ms']['monitor']:.3f} ms = {r['direct_pct']['monitor']:.1f} %, update_every=1 "
+        f"{r['direct_ms']['monitor_all']:.3f} ms = {r['direct_pct']['monitor_all']:.1f} %, AutoWarmup (automatic phase) "
         f"{r['direct_ms']['auto']:.3f} ms = {r['direct_pct']['auto']:.1f} %"
     )
     lines.append(f"  python {r['python']}, torch {r['torch']}, {r['machine']}")

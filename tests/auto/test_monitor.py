@@ -37,7 +37,7 @@ def test_grad_norm_and_update_ratio_match_a_direct_computation():
     opt = torch.optim.SGD(
         [{"params": model[0].parameters(), "lr": 0.1}, {"params": model[2].parameters(), "lr": 0.05}], momentum=0.9
     )
-    mon = Monitor(model, opt, per_tensor=True)
+    mon = Monitor(model, opt, per_tensor=True, update_every=1)
     seen = []
 
     def check(t, row, before, grads, params, loss):
@@ -86,10 +86,10 @@ def test_adam_effective_step_and_radam_rho():
     _train(mon, opt, model, x, y, 4, check)
     # rho_t grows with t: the variance of v_hat becomes tractable (> 4) after a few steps
     assert mon.records[0]["radam_rho"] == pytest.approx(1.0)
-    # by default the spread (the costliest column) is on every 10th measured row, rho on all
+    # by default the spread (the costliest column) is on every 50th measured row, rho on all
     sparse = Monitor(model, opt)
-    _train(sparse, opt, model, x, y, 12)
-    assert [r["step"] for r in sparse.records if "adam_step_p50" in r] == [0, 10]
+    _train(sparse, opt, model, x, y, 52)
+    assert [r["step"] for r in sparse.records if "adam_step_p50" in r] == [0, 50]
     assert all("radam_rho" in r for r in sparse.records)
 
 
@@ -129,7 +129,41 @@ def test_every_measures_only_every_kth_step_and_loss_stats_see_all():
     rows = _train(mon, opt, model, x, y, 7)
     assert [r["step"] if r else None for r in rows] == [0, None, None, 3, None, None, 6]
     assert len(mon.loss_stats) == 7
-    assert all("update_ratio" in r for r in mon.records)
+    # the relative update on every 4th row (update_every=4, the default): rows 0 and 4 (steps 0 and 12)
+    assert ["update_ratio" in r for r in mon.records] == [True, False, False]
+    _train(mon, opt, model, x, y, 7)
+    assert [r["step"] for r in mon.records if "update_ratio" in r] == [0, 12]
+    assert all(r["grad_norm"] > 0 for r in mon.records)
+
+
+def test_update_every_alternates_rows_leaves_csv_cells_empty_and_a_resumed_monitor_starts_full(tmp_path):
+    model, x, y = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    path = tmp_path / "m.csv"
+    mon = Monitor(model, opt, csv=path, update_every=3)
+    _train(mon, opt, model, x, y, 7)
+    assert [("update_ratio" in r, "update_ratio_max" in r) for r in mon.records] == [
+        (u, u) for u in (True, False, False, True, False, False, True)
+    ]
+    assert all(r["grad_norm"] > 0 and "lr" in r for r in mon.records)
+    sd = mon.state_dict()
+    mon.close()
+    # resumed at t = 7 (an off-cadence step of the old object): the new object's first row is full
+    mon2 = Monitor(model, opt, csv=path, update_every=3)
+    mon2.load_state_dict(sd)
+    rows = _train(mon2, opt, model, x, y, 2)
+    assert [r["step"] for r in rows] == [7, 8] and "update_ratio" in rows[0] and "update_ratio" not in rows[1]
+    mon2.close()
+    csv_rows = read_csv(path)
+    assert [r["step"] for r in csv_rows] == list(range(9))
+    assert [i for i, r in enumerate(csv_rows) if "update_ratio" in r] == [0, 3, 6, 7]
+    with open(path) as f:
+        lines = f.read().splitlines()
+    header = lines[0].split(",")
+    k = header.index("update_ratio")
+    assert lines[2].split(",")[k] == "" and float(lines[1].split(",")[k]) > 0
+    with pytest.raises(ValueError, match="update_every: got 0"):
+        Monitor(model, opt, update_every=0)
 
 
 def test_disabled_monitor_registers_nothing():
@@ -217,3 +251,18 @@ def test_plot_monitor_from_records_and_csv(tmp_path):
     assert len(plot_monitor(tmp_path / "m.csv").axes) == len(fig.axes)
     with pytest.raises(ValueError, match="no rows"):
         plot_monitor([])
+
+
+def test_bench_monitor_quick_reports_paired_overheads_for_every_variant():
+    from rampup.torch.auto_bench import bench_monitor, format_monitor
+
+    r = bench_monitor(quick=True)
+    variants = ["monitor", "monitor_update_every_1", "monitor_off", "auto_warming", "auto_done"]
+    assert sorted(r["overhead_pct"]) == sorted(variants) and sorted(r["overhead_iqr_pct"]) == sorted(variants)
+    for v in variants:
+        lo, hi = r["overhead_iqr_pct"][v]
+        assert lo <= hi and math.isfinite(r["overhead_pct"][v])
+    assert r["direct_ms"]["monitor"] > 0 and r["direct_ms"]["monitor_all"] > r["direct_ms"]["monitor"] * 0.5
+    assert r["step_ms"]["plain"] > 0 and r["targets_pct"] == {"monitor": 3.0, "auto_warming": 5.0}
+    text = format_monitor(r)
+    assert "Monitor() (as shipped)" in text and "(target <= 3 %)" in text
