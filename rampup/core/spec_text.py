@@ -177,6 +177,12 @@ class _Parser:
                 hint = f" ({name!r} is a decay; the first item of 'A -> B' is the warmup)"
             elif name in MODIFIERS and role != "modifier":
                 hint = f" ({name!r} is a modifier: write it after '|', e.g. 'constant | {name}(...)')"
+            elif role == "warmup" and name == "auto":
+                hint = (
+                    " ('auto' is decided online from the training run: rampup.torch.AutoWarmup, or "
+                    "rampup.torch.WarmupScheduler(optimizer, 'auto -> ...'); its export_spec() gives the fixed "
+                    "curve this parser takes)"
+                )
             elif role != "warmup" and name in WARMUPS and name not in DECAYS:
                 hint = f" ({name!r} is a warmup: follow it with a decay, e.g. '{name}(...) -> constant')"
             raise SpecSyntaxError(self.text, pos, f"unknown {role} {name!r}{hint}; accepted: {', '.join(known)}")

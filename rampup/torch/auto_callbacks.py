@@ -9,11 +9,15 @@
   changes nothing (torch optimizers skip parameters without a gradient), and the
   scheduler step the Trainer takes next is undone.
 * :func:`lightning_callback` — a ``lightning.pytorch.Callback`` feeding the monitor and,
-  for the loss-based methods, the AutoWarmup from ``on_train_batch_end`` (the loss of
-  update ``t`` reaches the controller after Lightning has stepped the scheduler, i.e.
-  it counts towards the next interval: a fixed one-step lag, the same on every run and
-  after a resume).  For the spike guard in Lightning use manual optimization and call
-  ``guard.step(loss)`` in ``training_step`` (see ``docs/auto.md``).
+  for the loss-based methods, the AutoWarmup.  The loss is read in
+  ``on_before_backward`` (times ``accumulate_grad_batches``, which Lightning divided it
+  by; the mean over the accumulated micro-batches) and handed to the controller in
+  ``on_before_optimizer_step`` — before the update and before Lightning steps the
+  scheduler, so the controller sees the loss of update ``t`` at update ``t``, as in a
+  plain loop (tested: the same LRs bit for bit).  The monitor is stepped in
+  ``on_train_batch_end`` of batches that ended with an optimizer update.  For the spike
+  guard in Lightning use manual optimization and call ``guard.step(loss)`` in
+  ``training_step`` (see ``docs/auto.md``).
 
 ``transformers`` and ``lightning`` are imported only when these functions are called.
 """
@@ -108,14 +112,32 @@ def lightning_callback(monitor: Any = None, auto: Any = None) -> Any:
     class RampupLightningCallback(Callback):  # type: ignore[misc]
         def __init__(self) -> None:
             self.monitor, self.auto = monitor, auto
+            self._losses: list[torch.Tensor] = []
+            self._loss: float | None = None
+            self._seen_step: int | None = None  # trainer.global_step at the last monitor row
+
+        def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+            self._seen_step = trainer.global_step  # a resumed fit starts from its restored step
+
+        def on_before_backward(self, trainer: Any, pl_module: Any, loss: torch.Tensor) -> None:
+            # Automatic optimization divides the loss by accumulate_grad_batches before backward.
+            scale = trainer.accumulate_grad_batches if pl_module.automatic_optimization else 1
+            self._losses.append(loss.detach().float() * scale)
+
+        def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+            losses, self._losses = self._losses, []
+            # One host read per update (the controller needs the number anyway).
+            self._loss = float(torch.stack(losses).mean()) if losses else None
+            if self.auto is not None and self._loss is not None and not self.auto.done:
+                if self.auto.policy.needs_loss:
+                    self.auto.observe(self._loss)
 
         def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-            loss = _loss_of(outputs)
-            if loss is None:
+            if trainer.global_step == self._seen_step:  # no optimizer update in this batch (accumulation)
                 return
-            if self.auto is not None and not self.auto.done and self.auto.policy.needs_loss:
-                self.auto.observe(loss)
+            self._seen_step = trainer.global_step
             if self.monitor is not None:
-                self.monitor.step(loss)
+                self.monitor.step(self._loss)
+            self._loss = None
 
     return RampupLightningCallback()

@@ -257,6 +257,50 @@ def _write(group: dict[str, Any], key: str, value: float) -> None:
 # ---------------------------------------------------------------------------
 
 
+def _is_auto_spec(schedule: Any) -> bool:
+    if not isinstance(schedule, str):
+        return False
+    head = schedule.split("->", 1)[0].strip()
+    return head == "auto" or head.startswith("auto(")
+
+
+# WarmupScheduler arguments an automatic warmup takes, and their "not given" values.
+_AUTO_PASSES = ("total_steps",)
+_AUTO_REFUSES = {
+    "steps_per_epoch": None,
+    "tokens_per_step": None,
+    "group_schedules": None,
+    "lr_mult": None,
+    "weight_decay": "none",
+    "momentum": None,
+    "on_mismatch": "error",
+    "last_step": -1,
+}
+
+
+def _auto_from_warmup_scheduler(optimizer: Any, schedule: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from .auto import AutoWarmup
+
+    if args:
+        raise TypeError(
+            f"WarmupScheduler: got {len(args)} extra positional argument(s); accepted: (optimizer, schedule, "
+            "total_steps=...) with keywords"
+        )
+    for k, v in kwargs.items():
+        if k in _AUTO_PASSES:
+            continue
+        if k not in _AUTO_REFUSES:
+            raise TypeError(f"WarmupScheduler: unexpected keyword {k!r}")
+        if v is not _AUTO_REFUSES[k] and v != _AUTO_REFUSES[k]:
+            raise ValueError(
+                f"{k}: got {v!r} with the automatic warmup {schedule!r}; accepted: {_AUTO_REFUSES[k]!r} — an "
+                "'auto' warmup is a rampup.torch.AutoWarmup, which takes total_steps and its own options "
+                "(method, start, min_warmup, max_warmup, interval, ...): build AutoWarmup(optimizer, schedule, ...) "
+                "for those, or export_spec() its curve into a WarmupScheduler"
+            )
+    return AutoWarmup(optimizer, schedule, total_steps=kwargs.get("total_steps"))
+
+
 class WarmupScheduler(LRScheduler):
     r"""Set every param group's LR to its own peak times a rampup schedule of the step.
 
@@ -297,6 +341,11 @@ class WarmupScheduler(LRScheduler):
             ``last_epoch``: ``-1`` (default) for a fresh run; ``499`` after 500 updates, so
             that the next update uses ``m(500)``.
 
+    A schedule whose warmup is ``auto`` or ``auto(...)`` (``"auto -> cosine(floor=0.1)"``)
+    builds a :class:`rampup.torch.AutoWarmup` instead — a warmup decided online from the
+    relative update size — with ``total_steps`` passed on (the other arguments above do not
+    apply to it and raise ``ValueError`` when given).
+
     Groups added later with ``optimizer.add_param_group`` are picked up at the next
     :meth:`step` (or :meth:`rewarm`): their own ``lr`` is their peak and they follow the
     main schedule from the current step.
@@ -331,6 +380,15 @@ class WarmupScheduler(LRScheduler):
     10                 0.1    (the floor, at the run's last update)
     =================  ==========================================================
     """
+
+    def __new__(cls, optimizer: Any = None, schedule: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # ``WarmupScheduler(opt, "auto -> cosine(floor=0.1)", total_steps=N)`` is the spelling of an
+        # automatic warmup: it returns a rampup.torch.AutoWarmup (not a WarmupScheduler, so
+        # Python skips __init__).  Every other schedule builds a WarmupScheduler.  (The defaults
+        # let copy/pickle call WarmupScheduler.__new__(WarmupScheduler) without arguments.)
+        if cls is WarmupScheduler and _is_auto_spec(schedule):
+            return _auto_from_warmup_scheduler(optimizer, schedule, args, kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,

@@ -272,3 +272,38 @@ def test_piecewise_errors():
     with pytest.raises(ValueError, match="same length"):
         rampup.parse("piecewise(steps=[0, 3], values=[1.0]) -> constant")
     assert math.isclose(rampup.parse("piecewise(steps=[0, 10%], values=[0.5, 1]) -> constant", total_steps=50)(2), 0.7)
+
+
+def test_warmup_scheduler_with_an_auto_spec_is_the_automatic_warmup():
+    import copy
+
+    lrs_auto, _, _, _ = _run("update")
+    model, x, y = make_problem()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.05)
+    sched = WarmupScheduler(opt, "auto -> cosine(floor=0.1)", total_steps=TOTAL)
+    assert isinstance(sched, AutoWarmup) and not isinstance(sched, WarmupScheduler)
+    lrs = []
+    for t in range(TOTAL):
+        lrs.append(float(opt.param_groups[0]["lr"]))
+        xb, yb = batch(x, y, t)
+        loss = (model(xb) - yb).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    assert lrs == lrs_auto  # the same controller, the same decisions, bit for bit
+    # auto(...) options travel in the string; the loss method needs the loss
+    opt2 = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
+    assert WarmupScheduler(opt2, "auto(method=loss, growth=2) -> constant", total_steps=50).policy.name == "loss"
+    # arguments that only a WarmupScheduler has are refused, naming the argument
+    for kw in ({"lr_mult": [2.0]}, {"weight_decay": "lr"}, {"steps_per_epoch": 10}, {"last_step": 5}):
+        opt3 = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
+        with pytest.raises(ValueError, match=f"{next(iter(kw))}: got .* with the automatic warmup"):
+            WarmupScheduler(opt3, "auto -> cosine", total_steps=50, **kw)
+    # a fixed spec still builds a WarmupScheduler, which copy/pickle can rebuild without arguments
+    opt4 = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
+    fixed = WarmupScheduler(opt4, "linear(5) -> cosine", total_steps=50)
+    assert type(fixed) is WarmupScheduler and type(copy.copy(fixed)) is WarmupScheduler
+    # the pure-math parser points to the adapter
+    with pytest.raises(rampup.SpecSyntaxError, match="'auto' is decided online"):
+        rampup.parse("auto -> cosine(floor=0.1)")

@@ -123,3 +123,29 @@ def test_quick_compare_writes_outputs_and_resumes(tmp_path):
         run_compare(str(tmp_path), quick=True, methods=["magic"])
     with pytest.raises(ValueError, match=r"tasks: got \['e9'\]"):
         run_compare(str(tmp_path), quick=True, tasks=["e9"])
+
+
+def test_e2_bound_names_the_sweep_winner_the_least_sensitive_arm_and_the_per_lr_oracle():
+    e2 = Task("e2", "lm", "E2", (0, 50, 100), 0.0, lrs=(1e-3, 1e-2, 1e-1))
+    grid = {
+        "fixed_0": (2.9, 2.6, 3.0),  # best 2.6, sensitivity (2.9+2.6+3.0)/3 - 2.6 = 0.2333
+        "fixed_50": (2.9, 2.5, 2.8),  # best 2.5 (the lowest loss: the sweep's winner), sensitivity 0.2333
+        "fixed_100": (2.95, 2.55, 2.75),  # best 2.55, sensitivity 0.2 (the least LR-sensitive)
+        "auto_update": (2.9, 2.45, 2.9),  # best 2.45, sensitivity 0.30
+        "auto_loss": (2.9, 2.6, 5.6),  # collapses at 0.1 (≥ unigram − 0.1) where fixed_50 does not
+    }
+    rs = [_lm("e2", a, 0, v, lr) for a, vs in grid.items() for v, lr in zip(vs, e2.lrs)]
+    t = summarize(rs, [e2], ["update", "loss"])["tasks"]["e2"]
+    assert t["best_fixed"] == "fixed_50" and t["least_sensitive_fixed"] == "fixed_100"
+    assert t["best_loss"]["fixed_50"]["0"] == pytest.approx(2.5)
+    # oracle: per LR the best fixed value (2.9, 2.5, 2.75) -> mean 2.7167 - 2.5
+    assert t["oracle_sensitivity"]["0"] == pytest.approx((2.9 + 2.5 + 2.75) / 3 - 2.5)
+    c = t["checks"]["update"]
+    assert c["sensitivity_vs_best_fixed"]["0"] == (pytest.approx(0.30), pytest.approx(0.7 / 3))
+    assert c["sensitivity_vs_least_sensitive_fixed"]["0"] == (pytest.approx(0.30), pytest.approx(0.2))
+    assert not c["holds"] and not c["holds_strict"] and c["new_collapse"] == []
+    cl = t["checks"]["loss"]
+    assert cl["new_collapse"] == [("0.1", 0)] and not cl["holds"]
+    text = report({"tasks": {"e2": t}, "unigram": 3.17})
+    assert "vs the best fixed arm `fixed_50`" in text and "stricter reading, vs the least LR-sensitive" in text
+    assert "Per-LR oracle" in text and "collapses where `fixed_50` does not: [('0.1', 0)]" in text

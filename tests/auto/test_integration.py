@@ -90,6 +90,59 @@ def test_lightning_fit_with_auto_warmup_monitor_and_a_guarded_manual_loop(tmp_pa
     assert lrs[0] == pytest.approx(0.01 * 3e-2) and lrs[1] > lrs[0]  # the LR each update used
     assert max(lrs) == pytest.approx(3e-2)
     assert any("loss" in e for e in m.auto.events)  # the loss reached the controller
+    # No lag: the same run as a plain loop (loss of update t observed at update t) gives the same
+    # decisions and LRs, bit for bit.
+    net_p, _, _ = make_problem()
+    opt_p = torch.optim.AdamW(net_p.parameters(), lr=3e-2)
+    auto_p = AutoWarmup(opt_p, then="cosine(floor=0.1)", total_steps=24, method="loss", interval=2)
+    plain_lrs, plain_losses = [], []
+    while len(plain_lrs) < 24:
+        for xb, yb in data:
+            if len(plain_lrs) == 24:
+                break
+            plain_lrs.append(opt_p.param_groups[0]["lr"])
+            loss = (net_p(xb) - yb).square().mean()
+            opt_p.zero_grad()
+            loss.backward()
+            opt_p.step()
+            auto_p.step(loss)
+            plain_losses.append(float(loss.detach()))
+    assert lrs == plain_lrs and [r["loss"] for r in mons[0].records] == plain_losses
+    assert m.auto.export_spec() == auto_p.export_spec() and m.auto.events == auto_p.events
+
+    # Gradient accumulation: one monitor row per optimizer update, the mean unscaled micro-batch loss.
+    micro: list[float] = []
+
+    class Accum(Auto):
+        def training_step(self, b, i):
+            loss = super().training_step(b, i)
+            micro.append(float(loss.detach()))
+            return loss
+
+    m2 = Accum()
+    mons.clear()
+    cb2 = lightning_callback()
+
+    class Attach2(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            mons.append(Monitor(pl_module, trainer.optimizers[0]))
+            cb2.monitor, cb2.auto = mons[0], pl_module.auto
+
+    pl.Trainer(
+        max_steps=6,
+        accumulate_grad_batches=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[Attach2(), cb2],
+        default_root_dir=tmp_path,
+    ).fit(m2, data)
+    rows = mons[0].records
+    assert [r["step"] for r in rows] == list(range(6)) and len(micro) == 12
+    for k, r in enumerate(rows):
+        assert r["loss"] == pytest.approx((micro[2 * k] + micro[2 * k + 1]) / 2, rel=1e-6)
 
     class Guarded(pl.LightningModule):
         def __init__(self) -> None:
