@@ -445,7 +445,7 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
                 rows = {}
                 for s in seeds:
                     x, y = vals[a].get(s, math.nan), vals[best].get(s, math.nan)
-                    oracle = min((vals[f].get(s, math.inf) for f in fixed), default=math.nan)
+                    oracle_v = min((vals[f].get(s, math.inf) for f in fixed), default=math.nan)
                     if task.kind == "lm":
                         ok = math.isfinite(x) and x <= y * 1.01
                         gap = (x - y) / y if math.isfinite(x) and math.isfinite(y) else math.nan
@@ -456,7 +456,7 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
                     rows[str(s)] = {
                         "auto": x,
                         "best_fixed": y,
-                        "per_seed_oracle": oracle,
+                        "per_seed_oracle": oracle_v,
                         "gap": gap,
                         "within_bound": ok,
                         "no_new_collapse": no_new_collapse,
