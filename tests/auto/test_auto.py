@@ -21,12 +21,20 @@ from .conftest import batch, make_problem
 TOTAL = 120
 
 
-def _run(method: str, steps: int = TOTAL, resume_at: int | None = None, tensor_lr: bool = False, **kw):
-    """Train the toy problem; optionally rebuild everything from a checkpoint at ``resume_at``."""
+def _run(method: str, steps: int = TOTAL, resume_at: int | None = None, tensor_lr: bool = False, make=None, **kw):
+    """Train the toy problem; optionally rebuild everything from a checkpoint at ``resume_at``.
+
+    ``make(optimizer)`` builds the scheduler instead of ``AutoWarmup(..., method=method, **kw)``.
+    """
     model, x, y = make_problem()
     lr = torch.tensor(0.05) if tensor_lr else 0.05
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
-    sched = AutoWarmup(opt, "auto -> cosine(floor=0.1)", total_steps=TOTAL, method=method, **kw)
+    if make is None:
+
+        def make(o):
+            return AutoWarmup(o, "auto -> cosine(floor=0.1)", total_steps=TOTAL, method=method, **kw)
+
+    sched = make(opt)
     lrs: list[float] = []
     done_at_resume = None
     for t in range(steps):
@@ -39,7 +47,7 @@ def _run(method: str, steps: int = TOTAL, resume_at: int | None = None, tensor_l
             ck = torch.load(buf, weights_only=True)
             model, _, _ = make_problem(seed=99)  # other weights: the checkpoint must restore them
             opt = torch.optim.AdamW(model.parameters(), lr=lr)
-            sched = AutoWarmup(opt, "auto -> cosine(floor=0.1)", total_steps=TOTAL, method=method, **kw)
+            sched = make(opt)
             model.load_state_dict(ck["m"])
             opt.load_state_dict(ck["o"])
             sched.load_state_dict(ck["s"])
@@ -278,19 +286,8 @@ def test_warmup_scheduler_with_an_auto_spec_is_the_automatic_warmup():
     import copy
 
     lrs_auto, _, _, _ = _run("update")
-    model, x, y = make_problem()
-    opt = torch.optim.AdamW(model.parameters(), lr=0.05)
-    sched = WarmupScheduler(opt, "auto -> cosine(floor=0.1)", total_steps=TOTAL)
+    lrs, _, sched, _ = _run("update", make=lambda o: WarmupScheduler(o, "auto -> cosine(floor=0.1)", total_steps=TOTAL))
     assert isinstance(sched, AutoWarmup) and not isinstance(sched, WarmupScheduler)
-    lrs = []
-    for t in range(TOTAL):
-        lrs.append(float(opt.param_groups[0]["lr"]))
-        xb, yb = batch(x, y, t)
-        loss = (model(xb) - yb).square().mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
     assert lrs == lrs_auto  # the same controller, the same decisions, bit for bit
     # auto(...) options travel in the string; the loss method needs the loss
     opt2 = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)

@@ -47,6 +47,19 @@ def test_plain_torch_loop_with_monitor_auto_and_guard(tmp_path, caplog):
     assert rows[0]["lr"] == pytest.approx(0.01 * 3e-2)
 
 
+def _quiet_trainer(pl, root, **kw):
+    """A CPU Lightning Trainer without logger, checkpoints, progress bar or summary."""
+    return pl.Trainer(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=root,
+        **kw,
+    )
+
+
 def test_lightning_fit_with_auto_warmup_monitor_and_a_guarded_manual_loop(tmp_path):
     pl = pytest.importorskip("lightning.pytorch")
     model0, x, y = make_problem()
@@ -74,16 +87,7 @@ def test_lightning_fit_with_auto_warmup_monitor_and_a_guarded_manual_loop(tmp_pa
             cb.monitor, cb.auto = mons[0], pl_module.auto
 
     cb = lightning_callback()
-    trainer = pl.Trainer(
-        max_steps=24,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[Attach(), cb],
-        default_root_dir=tmp_path,
-    )
+    trainer = _quiet_trainer(pl, tmp_path, max_steps=24, callbacks=[Attach(), cb])
     trainer.fit(m, data)
     assert m.auto.done and len(mons[0].records) == 24
     lrs = [r["lr"] for r in mons[0].records]
@@ -128,17 +132,7 @@ def test_lightning_fit_with_auto_warmup_monitor_and_a_guarded_manual_loop(tmp_pa
             mons.append(Monitor(pl_module, trainer.optimizers[0]))
             cb2.monitor, cb2.auto = mons[0], pl_module.auto
 
-    pl.Trainer(
-        max_steps=6,
-        accumulate_grad_batches=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[Attach2(), cb2],
-        default_root_dir=tmp_path,
-    ).fit(m2, data)
+    _quiet_trainer(pl, tmp_path, max_steps=6, accumulate_grad_batches=2, callbacks=[Attach2(), cb2]).fit(m2, data)
     rows = mons[0].records
     assert [r["step"] for r in rows] == list(range(6)) and len(micro) == 12
     for k, r in enumerate(rows):
@@ -164,15 +158,7 @@ def test_lightning_fit_with_auto_warmup_monitor_and_a_guarded_manual_loop(tmp_pa
             self.guard.step(loss)  # replaces optimizer.step() + scheduler.step()
 
     g = Guarded()
-    pl.Trainer(
-        max_epochs=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    ).fit(g, data)
+    _quiet_trainer(pl, tmp_path, max_epochs=2).fit(g, data)
     assert [(e["kind"], e["batch"]) for e in g.guard.events] == [("spike", 6)]
     assert all(bool(torch.isfinite(p).all()) for p in g.net.parameters())
 
