@@ -146,6 +146,29 @@ def test_e2_bound_names_the_sweep_winner_the_least_sensitive_arm_and_the_per_lr_
     assert not c["holds"] and not c["holds_strict"] and c["new_collapse"] == []
     cl = t["checks"]["loss"]
     assert cl["new_collapse"] == [("0.1", 0)] and not cl["holds"]
+    assert c["mean_curve"] == (pytest.approx(0.30), pytest.approx(0.7 / 3), pytest.approx(0.2))
+    assert t["oracle_sensitivity_mean_curve"] == pytest.approx(t["oracle_sensitivity"]["0"])
     text = report({"tasks": {"e2": t}, "unigram": 3.17})
     assert "vs the best fixed arm `fixed_50`" in text and "stricter reading, vs the least LR-sensitive" in text
     assert "Per-LR oracle" in text and "collapses where `fixed_50` does not: [('0.1', 0)]" in text
+
+
+def test_e2_primary_bound_uses_the_seed_mean_curve_and_counts_seeds():
+    e2 = Task("e2", "lm", "E2", (0, 50), 0.0, lrs=(1e-3, 1e-2))
+    grid = {  # (seed 0 curve, seed 1 curve)
+        "fixed_0": ((2.9, 2.7), (2.9, 2.7)),  # sensitivity 0.1 on both seeds; best 2.7
+        "fixed_50": ((2.9, 2.5), (2.9, 2.5)),  # sensitivity 0.2; best 2.5: the sweep's winner
+        "auto_update": ((2.9, 2.4), (2.7, 2.5)),  # per seed 0.25 (fails), 0.1 (holds); mean curve (2.8, 2.45): 0.175
+    }
+    rs = [
+        _lm("e2", a, seed, v, lr)
+        for a, curves in grid.items()
+        for seed, c in enumerate(curves)
+        for v, lr in zip(c, e2.lrs)
+    ]
+    t = summarize(rs, [e2], ["update"])["tasks"]["e2"]
+    c = t["checks"]["update"]
+    assert t["best_fixed"] == "fixed_50" and t["least_sensitive_fixed"] == "fixed_0"
+    assert t["sensitivity_mean_curve"]["auto_update"] == pytest.approx(0.175)
+    assert c["holds"] and c["seeds_holding"] == 1 and not c["holds_strict"]
+    assert "(1 of 2 seeds hold)" in report({"tasks": {"e2": t}, "unigram": 3.17})
