@@ -384,6 +384,8 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
             sens_mean = {a: sensitivity(c, math.inf) for a, c in curves.items() if c is not None}
             t["sensitivity_mean_curve"] = sens_mean
             fixed = [a for a in arms if a.startswith("fixed_") and a in sens_mean]
+            # A fixed arm with a missing run (an interrupted call) cannot be compared: named, not hidden.
+            t["incomplete_fixed"] = [a for a in arms if a.startswith("fixed_") and a not in sens_mean]
             # "The best fixed warmup" is the sweep's winner, as on E1/E3: the lowest loss (at its best LR,
             # mean over seeds).  The stricter reading — the least LR-sensitive fixed arm — is reported too.
             best_loss = {
@@ -416,7 +418,10 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
             checks = {}
             for m in methods:
                 a = f"auto_{m}"
-                if best is None or least is None or a not in sens_mean:
+                if best is None or least is None:
+                    continue
+                if a not in sens_mean:
+                    checks[m] = _incomplete(a, task, seeds)
                     continue
                 per_seed = {str(s): (sens[a].get(s, math.nan), sens[best].get(s, math.nan)) for s in seeds}
                 strict = {str(s): (sens[a].get(s, math.nan), sens[least].get(s, math.nan)) for s in seeds}
@@ -453,7 +458,10 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
             checks = {}
             for m in methods:
                 a = f"auto_{m}"
-                if best is None or a not in vals:
+                if best is None:
+                    continue
+                if a not in vals or set(vals[a]) != set(seeds):
+                    checks[m] = _incomplete(a, task, seeds)
                     continue
                 rows = {}
                 for s in seeds:
@@ -495,6 +503,11 @@ def _mean_curve(
         )
         for lr in lrs
     }
+
+
+def _incomplete(arm: str, task: Task, seeds: Sequence[int]) -> dict[str, Any]:
+    what = f"{len(seeds)} seed(s)" + (f" x {len(task.lrs)} LRs" if task.lrs else "")
+    return {"holds": False, "holds_strict": False, "incomplete": f"`{arm}` lacks runs of the {what}"}
 
 
 def _min_finite(values: Any) -> float:
@@ -599,7 +612,12 @@ def report(summary: dict[str, Any]) -> str:
             lines.append("")
             lines.append("✗ = collapsed (LM: within 0.1 nats of the unigram level or NaN; digits: error > 50 %).")
         lines.append("")
+        if t.get("incomplete_fixed"):
+            lines.append(f"- Left out for missing runs (rerun the command to complete): {t['incomplete_fixed']}.")
         for m, c in t.get("checks", {}).items():
+            if "incomplete" in c:
+                lines.append(f"- `auto_{m}`: {c['incomplete']} → bound **not checked** (rerun the command).")
+                continue
             verdict = "holds" if c["holds"] else "**does not hold**"
             if "per_seed" in c:
                 gaps = ", ".join(

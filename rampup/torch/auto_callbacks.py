@@ -15,9 +15,13 @@
   ``on_before_optimizer_step`` — before the update and before Lightning steps the
   scheduler, so the controller sees the loss of update ``t`` at update ``t``, as in a
   plain loop (tested: the same LRs bit for bit).  The monitor is stepped in
-  ``on_train_batch_end`` of batches that ended with an optimizer update.  For the spike
-  guard in Lightning use manual optimization and call ``guard.step(loss)`` in
-  ``training_step`` (see ``docs/auto.md``).
+  ``on_train_batch_end`` of batches that ended with an optimizer update.  With several
+  optimizers (manual optimization) only the steps of the controller's optimizer consume the
+  losses (all backward passes since its previous step: for a GAN-like loop, feed the
+  controller yourself with ``auto.observe(loss)``); under manual optimization the loss is
+  taken as passed to ``manual_backward`` (a loss you divided for accumulation is reported
+  divided).  For the spike guard in Lightning use manual optimization and call
+  ``guard.step(loss)`` in ``training_step`` (see ``docs/auto.md``).
 
 ``transformers`` and ``lightning`` are imported only when these functions are called.
 """
@@ -57,6 +61,7 @@ def hf_callback(monitor: Any = None, auto: Any = None, guard: Any = None) -> Any
             self._hook: Any = None
             self._loss: float | None = None
             self._undo_sched: Any = None
+            self._rejected = False
 
         def _capture(self, module: Any, inputs: Any, output: Any) -> None:
             loss = _loss_of(output)
@@ -82,16 +87,21 @@ def hf_callback(monitor: Any = None, auto: Any = None, guard: Any = None) -> Any
                         p.grad = None  # the Trainer's optimizer.step() is now a no-op
                 if self.guard.scheduler is not None:
                     self._undo_sched = self.guard.scheduler.state_dict()
-                if self.monitor is not None:
-                    self.monitor.discard()
+                self._rejected = True
                 return
             if self.auto is not None and self._loss is not None and not self.auto.done:
                 self.auto.observe(self._loss)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if self._undo_sched is not None:
-                self.guard.scheduler.load_state_dict(self._undo_sched)  # undo the Trainer's scheduler.step()
-                self._undo_sched = None
+            if self._rejected:
+                self._rejected = False
+                if self._undo_sched is not None:
+                    self.guard.scheduler.load_state_dict(self._undo_sched)  # undo the Trainer's scheduler.step()
+                    self._undo_sched = None
+                if self.monitor is not None:
+                    # After the Trainer's no-op optimizer.step(): forget what the probe saw there
+                    # (Δw = 0, no gradients) and measure the next real update.
+                    self.monitor.discard()
                 return
             if self.guard is not None and self._loss is not None:
                 if not self.guard.commit():
@@ -118,6 +128,7 @@ def lightning_callback(monitor: Any = None, auto: Any = None) -> Any:
 
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
             self._seen_step = trainer.global_step  # a resumed fit starts from its restored step
+            self._losses, self._loss = [], None
 
         def on_before_backward(self, trainer: Any, pl_module: Any, loss: torch.Tensor) -> None:
             # Automatic optimization divides the loss by accumulate_grad_batches before backward.
@@ -125,6 +136,11 @@ def lightning_callback(monitor: Any = None, auto: Any = None) -> Any:
             self._losses.append(loss.detach().float() * scale)
 
         def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
+            # With several optimizers (manual optimization), only the step of the optimizer the
+            # controller (or else the monitor) drives consumes the losses seen since its last step.
+            target = self.auto.optimizer if self.auto is not None else getattr(self.monitor, "optimizer", None)
+            if target is not None and getattr(optimizer, "_optimizer", optimizer) is not target:
+                return
             losses, self._losses = self._losses, []
             # One host read per update (the controller needs the number anyway).
             self._loss = float(torch.stack(losses).mean()) if losses else None

@@ -4,7 +4,8 @@ r"""Training-stability diagnostics for PyTorch, switched on with one line.
 on every ``every``-th optimizer update ``t`` (``t = 0`` is the first):
 
 * **gradient norm** ``‖g‖₂`` over all parameters and per param group (read in the
-  pre-step hook, i.e. after any clipping the loop did);
+  pre-step hook, i.e. after any clipping the loop did; when ``step(closure)`` computes
+  the gradients itself — Lightning, LBFGS — in the post-step hook);
 * **relative update size** ``‖Δw‖₂ / ‖w‖₂`` with ``Δw = w_{t+1} − w_t`` (the
   quantity warmup keeps small, Kosson et al. 2024): over all parameters, per param
   group, and the largest over weight matrices (tensors with ≥ 2 dimensions; a bias
@@ -63,6 +64,8 @@ __all__ = ["LossStats", "Monitor", "UpdateProbe", "plot_monitor", "read_csv"]
 
 _QUANTILES = (0.05, 0.5, 0.95)
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
+# Columns a run may add to its CSV after the header was written (param groups added later).
+_EXTENSIBLE = ("lr_g", "grad_norm_g", "update_ratio_g", "update_ratio/", "grad_norm/", "trust_ratio")
 
 
 def _check_int(value: Any, where: str, lo: int) -> int:
@@ -187,6 +190,7 @@ class UpdateProbe:
         self._group_of: list[int] = []
         self._is_matrix: list[bool] = []
         self._on_cpu = True
+        self._grads_after = False  # the step has a closure: read the gradients in the post-hook
         self._lrs: list[float] = []
         self._h = [
             optimizer.register_step_pre_hook(self._pre),
@@ -208,7 +212,8 @@ class UpdateProbe:
         # The parameter list, rebuilt only when the groups changed (add_param_group, a new list):
         # the check is one tuple of ids, far cheaper than rebuilding buffers every step.
         ids = tuple(id(p) for g in opt.param_groups for p in g["params"])
-        if ids != self._layout_ids:
+        moved = bool(self._prev) and self._prev[0].device != opt.param_groups[0]["params"][0].device  # type: ignore[index]
+        if ids != self._layout_ids or moved:  # moved: module.to(device) keeps the Parameter objects
             self._params = [p for g in opt.param_groups for p in g["params"]]
             self._group_of = [gi for gi, g in enumerate(opt.param_groups) for _ in g["params"]]
             self._is_matrix = [p.ndim >= 2 for p in self._params]
@@ -231,17 +236,21 @@ class UpdateProbe:
             if self.want_update:
                 torch._foreach_copy_(self._prev, params)  # type: ignore[arg-type]
                 self._wnorm = list(torch._foreach_norm(params))
-            if not self.grads:
-                self._gnorm = None
-            else:
-                grads = [p.grad for p in params]
-                if all(g is not None for g in grads):
-                    self._gnorm = list(torch._foreach_norm(grads))  # type: ignore[arg-type]
-                else:  # parameters without a gradient count as 0
-                    self._gnorm = [
-                        g.detach().norm() if g is not None else p.new_zeros(()) for p, g in zip(params, grads)
-                    ]
+            # With a closure (Lightning, LBFGS) the gradients do not exist yet: the closure runs
+            # inside step().  Then they are read after the update (optimizers leave .grad as is).
+            closure = kwargs.get("closure") if kwargs else None
+            self._grads_after = closure is not None or any(callable(a) for a in args or ())
+            self._gnorm = None if self._grads_after else self._grad_norms(params)
         self._pending = True
+
+    def _grad_norms(self, params: list[Tensor]) -> list[Tensor] | None:
+        if not self.grads:
+            return None
+        grads = [p.grad for p in params]
+        if all(g is not None for g in grads):
+            return list(torch._foreach_norm(grads))  # type: ignore[arg-type]
+        # parameters without a gradient count as 0
+        return [g.detach().norm() if g is not None else p.new_zeros(()) for p, g in zip(params, grads)]
 
     def _post(self, opt: Any, args: Any, kwargs: Any) -> None:
         if not self.armed or not self._pending or self._prev is None:
@@ -252,6 +261,8 @@ class UpdateProbe:
         n = len(params)
         update = self.want_update
         with torch.no_grad():
+            if self._grads_after:
+                self._gnorm = self._grad_norms(params)
             norms = []
             if update:
                 torch._foreach_sub_(prev, params)  # prev := w_t − w_{t+1} = −Δw
@@ -334,8 +345,8 @@ class Monitor:
         every: write a row on every ``every``-th optimizer update (the loss statistics see
             every loss); ``every=1`` writes all.
         update_every: measure the relative update size (``update_ratio*`` columns) on every
-            ``update_every``-th row, counted from the monitor's first row (which always has
-            it); the other rows leave those cells empty.  It costs four of the five passes
+            ``update_every``-th row that saw an update, counted from the monitor's first such row
+            (which always has it); the other rows leave those cells empty.  It costs four of the five passes
             over the parameters the monitor makes, so the default 4 keeps the monitor under 3 %
             of the E1 step (``rampup bench monitor``: 1.9 %); ``update_every=1`` measures every
             row (2.6 %, direct cost 4.0 %).
@@ -397,7 +408,7 @@ class Monitor:
         self._probe: UpdateProbe | None = None
         self._names = self._param_names(model)
         self._sample_idx: dict[int, Tensor] | None = None
-        self._adam_first: tuple[dict[str, Any], Tensor] | None = None  # (group, param) of the first Adam state
+        self._adam_first: tuple[int, int] | None = None  # (group, position) of the first Adam state
         self._lamb_checked = -1  # len(optimizer.state) at the last scan that found no trust ratio
         if tensorboard_dir is not None and self.enabled:
             try:
@@ -436,15 +447,16 @@ class Monitor:
         lv = None if loss is None else _as_loss(loss)
         measured = t % self.every == 0
         row: dict[str, Any] | None = None
+        probed = False
         if measured:
             row = {"step": t}
             if lv is not None:
                 row["loss"] = lv
                 row["loss_median"], row["loss_mad"], row["loss_z"] = self.loss_stats.summary(lv)
-            self._measure(row)
+            probed = self._measure(row)
         if lv is not None:
             self.loss_stats.add(lv)
-        if row is not None:
+        if probed:  # a row whose update was skipped (GradScaler) does not use up the cadence
             self._n_rows += 1
         self._arm()
         if row is not None:
@@ -453,7 +465,7 @@ class Monitor:
 
     def _arm(self) -> None:
         # Arm the probe for the next update if it will be a row; the relative update only on
-        # every update_every-th row (the first row of every monitor object has it: fixed CSV columns).
+        # every update_every-th measured row (the first measured row of every monitor object has it).
         if self._probe is not None and self.t % self.every == 0:
             self._probe.arm(update=self._n_rows % self.update_every == 0)
 
@@ -463,7 +475,8 @@ class Monitor:
             self._probe.last = None
             self._arm()
 
-    def _measure(self, row: dict[str, Any]) -> None:
+    def _measure(self, row: dict[str, Any]) -> bool:
+        """Fill ``row``; True when the probe measured the update (False: a step the optimizer skipped)."""
         groups = self.optimizer.param_groups
         probe = self._probe
         last = probe.last if probe is not None else None
@@ -492,25 +505,31 @@ class Monitor:
                     row[f"grad_norm/{name}"] = gnorm[i]
         self._adam(row)
         self._lamb(row)
+        return last is not None
 
     def _adam(self, row: dict[str, Any]) -> None:
         opt = self.optimizer
-        first = self._adam_first
-        st0 = opt.state.get(first[1]) if first is not None else None
-        if first is None or not st0 or not _is_adam_state(st0):  # found once, then one lookup per row
-            first = None
-            for g in opt.param_groups:
-                for p in g["params"]:
+        # Found once, then one lookup per row.  Kept as (group, position) indices, so a replaced
+        # parameter or a loaded optimizer state (new group dicts) is read afresh.
+        groups = opt.param_groups
+        g0: dict[str, Any] | None = None
+        st0 = None
+        if self._adam_first is not None:
+            gi, pi = self._adam_first
+            if gi < len(groups) and pi < len(groups[gi]["params"]):
+                g0, st0 = groups[gi], opt.state.get(groups[gi]["params"][pi])
+        if g0 is None or not st0 or not _is_adam_state(st0):
+            g0 = st0 = self._adam_first = None
+            for gi, g in enumerate(groups):
+                for pi, p in enumerate(g["params"]):
                     st = opt.state.get(p)
                     if st and _is_adam_state(st):
-                        first, st0 = (g, p), st
+                        g0, st0, self._adam_first = g, st, (gi, pi)
                         break
-                if first is not None:
+                if g0 is not None:
                     break
-            self._adam_first = first
-        if first is None or st0 is None:
+        if g0 is None or st0 is None:
             return
-        g0 = first[0]
         beta2 = float(g0["betas"][1])
         t = float(st0["step"])
         if t >= 1:
@@ -556,7 +575,7 @@ class Monitor:
         q = np.quantile(xn, _QUANTILES).tolist()
         mean = float(xn.mean())
         row["adam_step_p05"], row["adam_step_p50"], row["adam_step_p95"] = q
-        row["adam_step_cv"] = float(xn.std(ddof=1)) / mean if mean > 0 else math.nan
+        row["adam_step_cv"] = float(xn.std(ddof=1)) / mean if mean > 0 and xn.size > 1 else math.nan
 
     def _make_sample(self) -> dict[int, Tensor]:
         # A fixed sample of coordinates, spread over the tensors in proportion to their size
@@ -611,30 +630,86 @@ class Monitor:
                 if k != "step" and isinstance(v, float) and math.isfinite(v):
                     self._tb.add_scalar(f"rampup/{k}", v, t)
 
+    def _schema(self) -> list[str]:
+        """Every column this monitor's rows can have, in row order, from its configuration.
+
+        The CSV header is written from it (not from the first row, which may lack columns: a
+        first update skipped by a GradScaler, a row without a loss, the Adam spread's cadence).
+        """
+        opt = self.optimizer
+        groups = opt.param_groups
+        cols = ["step", "loss", "loss_median", "loss_mad", "loss_z", "lr"] + [f"lr_g{i}" for i in range(1, len(groups))]
+        if self._probe is not None:
+            cols += ["grad_norm", "update_ratio", "update_ratio_max"]
+            if len(groups) > 1:
+                cols += [c for i in range(len(groups)) for c in (f"grad_norm_g{i}", f"update_ratio_g{i}")]
+            if self.per_tensor:
+                names = [self._names.get(id(p), f"p{i}") for i, p in enumerate(q for g in groups for q in g["params"])]
+                cols += [c for n in names for c in (f"update_ratio/{n}", f"grad_norm/{n}")]
+        if any("betas" in g for g in groups):  # the Adam family (its state appears at the first step)
+            cols += ["radam_rho", "adam_step_p05", "adam_step_p50", "adam_step_p95", "adam_step_cv"]
+        from .lamb import LAMB
+
+        if isinstance(opt, LAMB):
+            if self.per_tensor:
+                cols += [f"trust_ratio/{self._names.get(id(p), '?')}" for g in groups for p in g["params"]]
+            cols += ["trust_ratio_min", "trust_ratio_mean", "trust_ratio_max"]
+        return cols
+
     def _write_csv(self, row: dict[str, Any]) -> None:
         path = self._csv_path
         assert path is not None
         if self._columns is None:
-            cols = list(row)
-            header = ",".join(cols)
+            cols = self._schema()
+            cols += [k for k in row if k not in cols]
             if os.path.exists(path) and os.path.getsize(path) > 0:
                 with open(path, encoding="utf-8") as f:
-                    have = f.readline().rstrip("\n")
-                if have != header:
+                    have = f.readline().rstrip("\n").split(",")
+                # Continue a run's own file: the same columns up to those of param groups added during
+                # a run (either run: the file's or this one); another configuration's file is refused.
+                differ = set(have) ^ set(cols)
+                if not all(c.startswith(_EXTENSIBLE) for c in differ):
                     raise ValueError(
-                        f"csv: {path!r} exists with the columns {have!r}; this monitor writes {header!r}; "
-                        "accepted: a new file, or the CSV of a run with the same settings (to continue it)"
+                        f"csv: {path!r} exists with the columns {','.join(have)!r}; this monitor writes "
+                        f"{','.join(cols)!r}; accepted: a new file, or the CSV of a run with the same settings "
+                        "(to continue it)"
                     )
+                missing = [c for c in cols if c not in have]
+                cols = have
+                if missing:  # this run's later groups: appended to the file's header
+                    self._columns, self._csv_fd = cols, os.open(path, os.O_WRONLY | os.O_APPEND)
+                    self._extend_header(missing)
+                    cols = self._columns
             else:
                 from ..tools.io import atomic_write_text
 
-                atomic_write_text(path, header + "\n")
+                atomic_write_text(path, ",".join(cols) + "\n")
             self._columns = cols
-            self._csv_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            if self._csv_fd is None:
+                self._csv_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        new = [k for k in row if k not in self._columns]
+        if new:  # e.g. a param group added during the run: the header grows, nothing is dropped
+            self._extend_header(new)
         line = ",".join(_fmt(row.get(c)) for c in self._columns) + "\n"
         # One write of a whole line on an O_APPEND descriptor: rows never interleave or tear.
         assert self._csv_fd is not None
         os.write(self._csv_fd, line.encode("utf-8"))
+
+    def _extend_header(self, new: list[str]) -> None:
+        # Rows are positional and the new columns go last, so earlier rows stay valid (their missing
+        # trailing cells read as empty); only the header line changes, and the file is replaced atomically.
+        from ..tools.io import atomic_write_text
+
+        path = self._csv_path
+        assert path is not None and self._columns is not None and self._csv_fd is not None
+        os.close(self._csv_fd)
+        self._csv_fd = None
+        with open(path, encoding="utf-8") as f:
+            f.readline()
+            body = f.read()
+        self._columns = self._columns + new
+        atomic_write_text(path, ",".join(self._columns) + "\n" + body)
+        self._csv_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 
     def close(self) -> None:
         if self._probe is not None:

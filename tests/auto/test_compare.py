@@ -172,3 +172,29 @@ def test_e2_primary_bound_uses_the_seed_mean_curve_and_counts_seeds():
     assert t["sensitivity_mean_curve"]["auto_update"] == pytest.approx(0.175)
     assert c["holds"] and c["seeds_holding"] == 1 and not c["holds_strict"]
     assert "(1 of 2 seeds hold)" in report({"tasks": {"e2": t}, "unigram": 3.17})
+
+
+def test_missing_runs_are_named_not_hidden():
+    e1 = Task("e1", "lm", "E1", (0, 50), 0.0)
+    e2 = Task("e2", "lm", "E2", (0, 50), 0.0, lrs=(1e-3, 1e-2))
+    rs = [
+        _lm("e1", "fixed_0", 0, 3.0),
+        _lm("e1", "fixed_0", 1, 3.0),
+        _lm("e1", "fixed_50", 0, 2.3),
+        _lm("e1", "fixed_50", 1, 2.3),
+        _lm("e1", "auto_update", 0, 2.3),  # seed 1 missing
+        _lm("e2", "fixed_0", 0, 3.0, 1e-3),
+        _lm("e2", "fixed_0", 0, 2.8, 1e-2),
+        _lm("e2", "fixed_50", 0, 2.9, 1e-3),  # the 1e-2 run is missing
+        _lm("e2", "auto_update", 0, 2.9, 1e-3),
+        _lm("e2", "auto_update", 0, 2.7, 1e-2),
+    ]
+    s = summarize(rs, [e1, e2], ["update", "loss"])
+    c1 = s["tasks"]["e1"]["checks"]
+    assert not c1["update"]["holds"] and "lacks runs" in c1["update"]["incomplete"]
+    assert not c1["loss"]["holds"] and "`auto_loss` lacks runs" in c1["loss"]["incomplete"]  # never run
+    t2 = s["tasks"]["e2"]
+    assert t2["incomplete_fixed"] == ["fixed_50"] and t2["best_fixed"] == "fixed_0"
+    text = report(s)
+    assert "Left out for missing runs (rerun the command to complete): ['fixed_50']" in text
+    assert "`auto_update`: `auto_update` lacks runs of the 2 seed(s) → bound **not checked**" in text

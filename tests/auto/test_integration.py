@@ -99,7 +99,7 @@ def test_lightning_fit_with_auto_warmup_monitor_and_a_guarded_manual_loop(tmp_pa
     net_p, _, _ = make_problem()
     opt_p = torch.optim.AdamW(net_p.parameters(), lr=3e-2)
     auto_p = AutoWarmup(opt_p, then="cosine(floor=0.1)", total_steps=24, method="loss", interval=2)
-    plain_lrs, plain_losses = [], []
+    plain_lrs, plain_losses, plain_gnorms = [], [], []
     while len(plain_lrs) < 24:
         for xb, yb in data:
             if len(plain_lrs) == 24:
@@ -108,10 +108,15 @@ def test_lightning_fit_with_auto_warmup_monitor_and_a_guarded_manual_loop(tmp_pa
             loss = (net_p(xb) - yb).square().mean()
             opt_p.zero_grad()
             loss.backward()
+            plain_gnorms.append(
+                float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in net_p.parameters()])))
+            )
             opt_p.step()
             auto_p.step(loss)
             plain_losses.append(float(loss.detach()))
     assert lrs == plain_lrs and [r["loss"] for r in mons[0].records] == plain_losses
+    # the gradient norm of each update, although Lightning's closure computes it inside optimizer.step()
+    assert [r["grad_norm"] for r in mons[0].records] == pytest.approx(plain_gnorms, rel=1e-6)
     assert m.auto.export_spec() == auto_p.export_spec() and m.auto.events == auto_p.events
 
     # Gradient accumulation: one monitor row per optimizer update, the mean unscaled micro-batch loss.
@@ -191,7 +196,7 @@ def test_hf_trainer_with_auto_warmup_monitor_and_guard(tmp_path):
     model = Tiny()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-2)
     auto = AutoWarmup(opt, then="cosine(floor=0.1)", total_steps=30, method="loss", interval=2)
-    mon = Monitor(model, opt)
+    mon = Monitor(model, opt, update_every=1)
     guard = SpikeGuard(model, opt, auto, snapshot_every=5, rewarm=3)
     cb = hf_callback(monitor=mon, auto=auto, guard=guard)
 
@@ -219,5 +224,8 @@ def test_hf_trainer_with_auto_warmup_monitor_and_guard(tmp_path):
     assert [e["kind"] for e in guard.events] == ["spike"]
     assert auto.done and any("loss" in e for e in auto.events)
     assert len(mon.records) == 29  # 30 Trainer steps, one rolled back
+    # every row measured a real update, also the one after the rejected step (the Trainer's no-op
+    # optimizer.step() in between is not reported)
+    assert all(r["grad_norm"] > 0 and r["update_ratio"] > 0 for r in mon.records)
     assert guard.step_count == 29 - 18 + guard.events[0]["rolled_back_to"]
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())

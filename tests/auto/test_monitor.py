@@ -266,3 +266,83 @@ def test_bench_monitor_quick_reports_paired_overheads_for_every_variant():
     assert r["step_ms"]["plain"] > 0 and r["targets_pct"] == {"monitor": 3.0, "auto_warming": 5.0}
     text = format_monitor(r)
     assert "Monitor() (as shipped)" in text and "(target <= 3 %)" in text
+
+
+def test_a_skipped_first_update_keeps_every_csv_column_and_the_update_cadence(tmp_path):
+    # A GradScaler skips optimizer.step() on an inf gradient (common on the first fp16 steps):
+    # the row has no probe data, but the header still lists every column and the first real
+    # update is measured in full.
+    model, x, y = make_problem()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    path = tmp_path / "m.csv"
+    mon = Monitor(model, opt, csv=path, update_every=3)
+    for t in range(5):
+        xb, yb = batch(x, y, t)
+        loss = (model(xb) - yb).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        if t > 0:
+            opt.step()
+        mon.step(loss)
+    mon.close()
+    with open(path) as f:
+        header = f.readline().strip().split(",")
+    assert {"grad_norm", "update_ratio", "update_ratio_max", "radam_rho", "adam_step_p50"} <= set(header)
+    rows = read_csv(path)
+    assert "grad_norm" not in rows[0] and "loss" in rows[0]  # the skipped step: loss only
+    assert [r["step"] for r in rows if "update_ratio" in r] == [1, 4]  # cadence counted from the first real update
+    assert rows[1]["radam_rho"] == pytest.approx(1.0) and "adam_step_p50" in rows[1]
+
+
+def test_a_param_group_added_during_the_run_extends_the_csv_header(tmp_path):
+    model, x, y = make_problem()
+    extra = torch.nn.Parameter(torch.ones(3, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "m.csv"
+    with Monitor(model, opt, csv=path, update_every=1) as mon:
+        for t in range(4):
+            if t == 2:
+                opt.add_param_group({"params": [extra], "lr": 0.01})
+            xb, yb = batch(x, y, t)
+            loss = (model(xb) - yb).square().mean() + (extra.sum() if t >= 2 else 0.0)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            mon.step(loss)
+    rows = read_csv(path)
+    assert [r["step"] for r in rows] == [0, 1, 2, 3]
+    assert "lr_g1" not in rows[0] and rows[2]["lr_g1"] == 0.01 and rows[3]["grad_norm_g1"] == pytest.approx(3.0)
+    assert rows[1]["update_ratio"] == mon.records[1]["update_ratio"]  # earlier rows still read right
+    with open(path) as f:
+        assert f.readline().strip().endswith("lr_g1,grad_norm_g0,update_ratio_g0,grad_norm_g1,update_ratio_g1")
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+    # the extended file is still this configuration's: a resumed monitor continues it
+    with Monitor(model, opt, csv=path, update_every=1) as mon2:
+        mon2.load_state_dict(mon.state_dict())
+        xb, yb = batch(x, y, 4)
+        loss = (model(xb) - yb).square().mean() + extra.sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        mon2.step(loss)
+    assert [r["step"] for r in read_csv(path)] == [0, 1, 2, 3, 4]
+
+
+def test_adam_statistics_follow_a_replaced_parameter():
+    model, x, y = make_problem()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    mon = Monitor(model, opt)
+    rhos = []
+    for t in range(5):
+        if t == 2:  # a new Parameter object in the first slot: its Adam state starts over
+            new_w = torch.nn.Parameter(model[0].weight.detach().clone())
+            opt.param_groups[0]["params"][0] = new_w
+            model[0].weight = new_w
+        xb, yb = batch(x, y, t)
+        loss = (model(xb) - yb).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        rhos.append(mon.step(loss)["radam_rho"])
+    # rho_t for t = 1, 2 then (new state) 1, 2, 3
+    assert rhos[2] == pytest.approx(rhos[0]) and rhos[3] == pytest.approx(rhos[1]) and rhos[4] > rhos[3]
