@@ -9,11 +9,11 @@ Tasks (the setups of :mod:`rampup.experiments`, run by :mod:`rampup.torch.auto_r
   Wortsman et al. 2023 per arm and seed.
 * ``e3`` — digits ResNet, SGD at batch 512 (LR 3.2), 60 steps (30 epochs),
   multistep decay; fixed gradual warmups (linear from the small-batch LR, 1/16 of
-  the peak) of 0, 2, 5, 10, 15 steps (0 … 7.5 epochs).
+  the peak) of 0, 2, 5, 10, 15, 20 steps (0 … 10 epochs; 20 ends at the first milestone).
 * ``beyond`` — small settings the method was not designed on: a 2-layer d=32
   Post-LN LM with β2 = 0.98 and with β2 = 0.999, a 2-layer Pre-LN LM at batch 64
-  and LR 3e-2, digits at batch 256; fixed warmups of 0 … 25 % of the run (see
-  :data:`TASKS`).
+  and LR 3e-2, digits at batch 256; fixed warmups of 0 … 50 % of the run (see
+  :data:`TASKS`; the longest equals the default's longest allowed warmup).
 
 The auto arms are the :data:`CANDIDATES` (``auto_update_abs50`` is AutoWarmup's
 default), with the same ``start`` as the fixed arms' first step.  Every run is
@@ -73,12 +73,12 @@ TASKS: tuple[Task, ...] = (
         0.0,
         lrs=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
     ),
-    Task("e3", "digits", "E3 digits ResNet, SGD batch 512, LR 3.2, 60 steps", (0, 2, 5, 10, 15), 1 / 16),
+    Task("e3", "digits", "E3 digits ResNet, SGD batch 512, LR 3.2, 60 steps", (0, 2, 5, 10, 15, 20), 1 / 16),
     Task(
         "b_postln_small",
         "lm",
         "Post-LN 2×32, β2 0.98, LR 1e-2, 200 steps",
-        (0, 5, 10, 25, 50),
+        (0, 5, 10, 25, 50, 100),
         0.0,
         params=(("n_layers", 2), ("d_model", 32), ("steps", 200)),
         group="beyond",
@@ -87,7 +87,7 @@ TASKS: tuple[Task, ...] = (
         "b_beta2_999",
         "lm",
         "Post-LN 2×32, β2 0.999, LR 1e-2, 200 steps",
-        (0, 5, 10, 25, 50),
+        (0, 5, 10, 25, 50, 100),
         0.0,
         params=(("n_layers", 2), ("d_model", 32), ("steps", 200), ("beta2", 0.999)),
         group="beyond",
@@ -96,7 +96,7 @@ TASKS: tuple[Task, ...] = (
         "b_preln_b64",
         "lm",
         "Pre-LN 2×32, batch 64, LR 3e-2, 200 steps",
-        (0, 5, 10, 25, 50),
+        (0, 5, 10, 25, 50, 100),
         0.0,
         params=(("n_layers", 2), ("d_model", 32), ("steps", 200), ("batch", 64), ("post_ln", False), ("peak_lr", 3e-2)),
         group="beyond",
@@ -105,7 +105,7 @@ TASKS: tuple[Task, ...] = (
         "b_digits_b256",
         "digits",
         "digits ResNet, SGD batch 256, LR 1.6, 120 steps",
-        (0, 4, 10, 20, 30),
+        (0, 4, 10, 20, 30, 40),
         1 / 8,
         params=(("batch", 256),),
         group="beyond",
@@ -315,7 +315,7 @@ def run_compare(
 
 
 def _default_seeds(task: Task) -> int:
-    return {"e1": 3, "e2": 3, "e3": 3}.get(task.name, 1)
+    return {"e1": 3, "e2": 3, "e3": 3}.get(task.name, 2)
 
 
 def _cost(task: Task) -> float:
@@ -722,7 +722,7 @@ def plot(summary: dict[str, Any], results: list[dict[str, Any]]) -> Any:
 
 def add_arguments(p: Any) -> None:
     p.add_argument("--quick", action="store_true", help="tiny settings, 1 seed (tests; about a minute)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per task (default: e1 3, e2 3, e3 3, others 1)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per task (default: e1 3, e2 3, e3 3, others 2)")
     p.add_argument("--out", default="auto-compare-output", help="output folder (runs are cached there)")
     p.add_argument("--workers", type=int, default=2, help="parallel worker processes (default 2)")
     p.add_argument(

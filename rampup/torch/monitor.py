@@ -348,8 +348,8 @@ class Monitor:
             ``update_every``-th row that saw an update, counted from the monitor's first such row
             (which always has it); the other rows leave those cells empty.  It costs four of the five passes
             over the parameters the monitor makes, so the default 4 keeps the monitor under 3 %
-            of the E1 step (``rampup bench monitor``: 1.9 %); ``update_every=1`` measures every
-            row (2.6 %, direct cost 4.0 %).
+            of the E1 step (``rampup bench monitor``: 2.4 %); ``update_every=1`` measures every
+            row (3.8 %).
         csv: path of a CSV file to append rows to (created with a header; an existing file
             must have the same header, so a resumed run continues it).
         tensorboard_dir: a folder for ``torch.utils.tensorboard.SummaryWriter`` (needs the
