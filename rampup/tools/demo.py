@@ -5,7 +5,8 @@ much less in Pre-LN) at one seed per arm, and explains and plots the standard
 warmup schedules, into ``demo-output/``: ``report.md`` (the tables and plots),
 ``demo.json``, ``e1/`` (``results.json``, ``report.md``, loss curves, final
 losses, every schedule E1 used) and ``schedules.png`` / ``noam.png`` /
-``schedules.json``.  About 1–2 minutes on 2 cores; ``--quick`` is a smoke test.
+``schedules.json``, and the same E1 Post-LN run with the automatic warmup
+(``e1/auto.json``, ``e1/auto.png``).  About 1–2 minutes on 2 cores; ``--quick`` is a smoke test.
 The full experiments (3+ seeds) are ``rampup experiment e1 … e4d``.
 """
 
@@ -54,6 +55,7 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
     from ..experiments.common import jsonable
 
     res = e1.run(os.path.join(out, "e1"), seeds=1, quick=quick, workers=workers)
+    auto_lines, auto_summary = _run_auto(out, quick, res)
     o = res["outcome"]
     env = res["environment"]
     lines = [
@@ -73,8 +75,87 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
         "",
         "![E1 schedules](e1/schedules.png)",
         "",
+        *auto_lines,
     ]
-    return lines, jsonable({"outcome": o, "summary": res["summary"], "wall_s": res["wall_s"]})
+    return lines, jsonable({"outcome": o, "summary": res["summary"], "wall_s": res["wall_s"], "auto": auto_summary})
+
+
+AUTO_SPEC = "auto -> cosine(floor=0.1)"
+
+
+def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """E1's Post-LN arm with the automatic warmup (no length given), beside E1's fixed arms.
+
+    The run is :func:`rampup.torch.auto_runs.run_lm` — E1's loop, with the LR from
+    ``AutoWarmup(opt, "auto -> cosine(floor=0.1)")`` (what ``WarmupScheduler`` builds for that
+    spec) — at seed 0; writes ``e1/auto.json`` and ``e1/auto.png``.
+    """
+    import numpy as np
+
+    from ..experiments import e1
+    from ..experiments.common import jsonable, pyplot, smooth
+    from ..torch.auto_runs import Arm, run_lm
+
+    steps = 24 if quick else 400
+    cfg = dict((n, c) for n, _, c in e1.arms(steps))["post_none"]  # Post-LN, AdamW, the decay alone
+    cfg = e1._quick(cfg) if quick else cfg
+    r = run_lm(cfg, 0, Arm("auto", "auto", method="update"))
+    fixed = {x["arm"]: x for x in e1_res["runs"] if x["seed"] == 0}
+    end: dict[str, Any] = next((e for e in r["events"] if e.get("event") == "warmup_end"), {})
+    summary = {
+        "spec": AUTO_SPEC,
+        "warmup_steps": r["warmup_steps"],
+        "final_val_loss": r["final_val_loss"],
+        "exported_spec": r.get("spec"),
+        "why": end.get("reason"),
+        "vs": {n: fixed[n]["final_val_loss"] for n in ("post_warmup", "post_none") if n in fixed},
+    }
+    e1_dir = os.path.join(out, "e1")
+    atomic_write_text(os.path.join(e1_dir, "auto.json"), json.dumps(jsonable({**summary, "run": r}), indent=1) + "\n")
+    plt = pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
+    curves = [("automatic warmup", r)] + [
+        (_label(e1_res, n), fixed[n]) for n in ("post_warmup", "post_none") if n in fixed
+    ]
+    for i, (label, run) in enumerate(curves):
+        ax.plot(np.asarray(run["lr"]), color=f"C{i}", lw=1.2, label=label)
+        bx.plot(smooth(np.asarray(run["train_loss"], dtype=float)), color=f"C{i}", lw=1.0, label=label)
+    ax.set(xlabel="optimizer update", ylabel="learning rate", title="LR each update used")
+    bx.set(xlabel="optimizer update", ylabel="training loss (smoothed)", title="E1 Post-LN, AdamW, LR 1e-2, seed 0")
+    bx.axhline(e1_res["reference_levels"]["unigram"], color="gray", ls=":", lw=0.8)
+    ax.legend(fontsize=7)
+    for a in (ax, bx):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    import io as _io
+
+    from .io import atomic_write_bytes
+
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(os.path.join(e1_dir, "auto.png"), buf.getvalue())
+    vs = ", ".join(f"{_label(e1_res, n)}: {v:.3f}" for n, v in summary["vs"].items())
+    lines = [
+        "## Automatic warmup on E1 (no warmup length given)",
+        "",
+        f'`WarmupScheduler(opt, "{AUTO_SPEC}", total_steps={steps})` — an `AutoWarmup` capping the relative '
+        f"update size — on E1's Post-LN arm, seed 0: it warmed up for **{summary['warmup_steps']} steps** and "
+        f"ended at a final val loss of **{summary['final_val_loss']:.3f}** nats/byte ({vs}).",
+        "",
+        f"Why it ended there: {summary['why'] or 'the run ended inside the warmup'}.",
+        "",
+        "![automatic warmup on E1](e1/auto.png)",
+        "",
+        "The comparison against a sweep of fixed warmup lengths on E1–E3 (3 seeds) is `rampup auto-compare`; "
+        "see docs/auto.md.",
+        "",
+    ]
+    return lines, summary
+
+
+def _label(res: dict[str, Any], name: str) -> str:
+    return next((a["label"] for a in res["arms"] if a["name"] == name), name)
 
 
 def _standard_schedules(out: str, head: list[str]) -> int:

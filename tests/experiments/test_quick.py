@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,13 @@ def test_demo_quick_runs_e1_and_the_standard_schedules(tmp_path: Path, capsys: p
     assert "## E1" in report and "(e1/loss_curves.png)" in report and "## Standard schedules" in report
     res = check_outputs(tmp_path / "e1", "e1", 1)
     assert len(res["runs"]) == 7 and res["untuned_linear_equals_warmup_100"] is True
+    # the automatic warmup beside E1's fixed arms: the same loop, no warmup length given
+    auto = demo["e1"]["auto"]
+    assert auto["spec"] == "auto -> cosine(floor=0.1)" and 1 <= auto["warmup_steps"] <= 12  # envelope: half of 24
+    assert auto["exported_spec"].startswith("piecewise(steps=[0, ") and set(auto["vs"]) == {"post_warmup", "post_none"}
+    assert "relative update" in auto["why"] and math.isfinite(auto["final_val_loss"])
+    assert (tmp_path / "e1" / "auto.png").is_file() and (tmp_path / "e1" / "auto.json").is_file()
+    assert "## Automatic warmup on E1" in report and f"**{auto['warmup_steps']} steps**" in report
     assert {r["arm"] for r in res["runs"]} == set(demo["e1"]["summary"])
     assert all(len(r["train_loss"]) == 24 and len(r["lr"]) == 24 for r in res["runs"])
     u = res["reference_levels"]["unigram"]
