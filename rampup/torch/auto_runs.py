@@ -45,7 +45,7 @@ class Arm:
     method: str | None = None  # auto
     options: dict[str, Any] = field(default_factory=dict)
     start: float = 0.01
-X
+    max_warmup: int | str | float | None = None  # AutoWarmup's default (50 %), or a fraction of the run
     min_warmup: int | str | None = None
 
     def __post_init__(self) -> None:
