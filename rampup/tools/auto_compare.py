@@ -194,6 +194,53 @@ def _job_key(task: Task, arm: Any, seed: int, lr: float | None) -> str:
     return f"{task.name}-{arm.name}{lr_part}-s{seed}"
 
 
+# The modules whose code decides a run's numbers; a cached run records their fingerprint.
+_FINGERPRINTED = (
+    "core",
+    "torch/auto.py",
+    "torch/monitor.py",
+    "torch/auto_runs.py",
+    "experiments/train.py",
+    "experiments/models.py",
+    "experiments/data.py",
+)
+
+
+def code_fingerprint(root: str | None = None) -> str:
+    """sha256 (16 hex digits) of the code that decides a run's numbers, comments and docstrings left out.
+
+    Each module is parsed and its AST dumped without docstrings, so editing prose or formatting keeps
+    the cache, and any change to the code re-runs what depends on it.
+    """
+    import ast
+    import hashlib
+
+    root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the rampup package
+    files: list[str] = []
+    for rel in _FINGERPRINTED:
+        path = os.path.join(root, rel)
+        if os.path.isdir(path):
+            files += sorted(os.path.join(path, f) for f in os.listdir(path) if f.endswith(".py"))
+        else:
+            files.append(path)
+    h = hashlib.sha256()
+    for path in files:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (
+                isinstance(body, list)
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                body.pop(0)  # the docstring
+        h.update(os.path.relpath(path, root).encode() + b"\0" + ast.dump(tree).encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def _run_job(job: tuple[Task, Any, int, float | None, str]) -> tuple[str, dict[str, Any]]:
     import torch
 
@@ -207,6 +254,7 @@ def _run_job(job: tuple[Task, Any, int, float | None, str]) -> tuple[str, dict[s
     else:
         r = run_digits(_digits_cfg(task), seed, arm)
     r["task"], r["lr_grid"] = task.name, lr
+    r["code"] = code_fingerprint()
     atomic_write_text(path, json.dumps(_jsonable(r)) + "\n")
     return path, r
 
@@ -260,12 +308,25 @@ def run_compare(
                     jobs.append((task, arm, seed, lr, path))
     results: list[dict[str, Any]] = []
     todo = []
+    code = code_fingerprint()
+    stale = legacy = 0
     for j in jobs:
         if os.path.exists(j[4]):
             with open(j[4], encoding="utf-8") as f:
-                results.append(json.load(f))
+                r = json.load(f)
+            if "code" not in r:
+                legacy += 1  # cached before runs carried a fingerprint: kept (see docs/auto.md)
+            elif r["code"] != code:
+                stale += 1  # computed by other code: its numbers may differ, run it again
+                todo.append(j)
+                continue
+            results.append(r)
         else:
             todo.append(j)
+    if stale:
+        _say(progress, f"auto-compare: {stale} cached runs come from other code (fingerprint != {code}): re-running")
+    if legacy:
+        _say(progress, f"auto-compare: {legacy} cached runs carry no code fingerprint (cached before 2026-11-30)")
     # Cheap, decisive tasks first (a partial run is still useful), slow jobs first within a task.
     order = {"e3": 0, "e1": 1, "beyond": 2, "e2": 3}
     todo.sort(key=lambda j: (order.get(j[0].name, order.get(j[0].group, 2)), -_cost(j[0])))

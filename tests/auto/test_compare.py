@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from rampup.experiments.train import DigitsConfig, LMConfig, train_digits, train_lm
-from rampup.tools.auto_compare import QUICK_TASKS, Task, report, run_compare, summarize
+from rampup.tools.auto_compare import QUICK_TASKS, Task, code_fingerprint, report, run_compare, summarize
 from rampup.torch.auto_runs import Arm, digits_then, run_digits, run_lm
 
 TINY_LM = LMConfig(
@@ -116,8 +116,17 @@ def test_quick_compare_writes_outputs_and_resumes(tmp_path):
     assert "## e3" in (tmp_path / "report.md").read_text() and (tmp_path / "auto_compare.png").stat().st_size > 1000
     n_runs = len(list((tmp_path / "runs").iterdir()))
     assert n_runs == 4
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert {json.loads(f.read_text())["code"] for f in runs} == {code_fingerprint()}
+    # a run cached by other code is run again; the others come from the cache (untouched files)
+    stale = json.loads(runs[0].read_text())
+    stale["code"], stale["final_test_error"] = "0" * 16, 0.999
+    runs[0].write_text(json.dumps(stale))
+    mtimes = {f.name: f.stat().st_mtime_ns for f in runs[1:]}
     again = run_compare(str(tmp_path), quick=True, workers=1, methods=["update"], tasks=["e3"], progress=False)
-    assert again["tasks"]["e3"]["final"] == t["final"]  # all four came from the cache
+    assert again["tasks"]["e3"]["final"] == t["final"]
+    assert json.loads(runs[0].read_text())["code"] == code_fingerprint()
+    assert {f.name: f.stat().st_mtime_ns for f in runs[1:]} == mtimes
     assert QUICK_TASKS[2].name == "e3"
     with pytest.raises(ValueError, match="methods: got 'magic'"):
         run_compare(str(tmp_path), quick=True, methods=["magic"])
@@ -198,3 +207,17 @@ def test_missing_runs_are_named_not_hidden():
     text = report(s)
     assert "Left out for missing runs (rerun the command to complete): ['fixed_50']" in text
     assert "`auto_update`: `auto_update` lacks runs of the 2 seed(s) → bound **not checked**" in text
+
+
+def test_code_fingerprint_ignores_prose_and_sees_code(tmp_path, monkeypatch):
+    import rampup.tools.auto_compare as ac
+
+    root = tmp_path / "rampup"
+    (root / "core").mkdir(parents=True)
+    (root / "core" / "a.py").write_text('"""Doc."""\n\nX = 1  # a comment\n')
+    monkeypatch.setattr(ac, "_FINGERPRINTED", ("core",))
+    first = ac.code_fingerprint(str(root))
+    (root / "core" / "a.py").write_text('"""Other words."""\nX = 1\n')  # prose and formatting only
+    assert ac.code_fingerprint(str(root)) == first
+    (root / "core" / "a.py").write_text('"""Doc."""\nX = 2\n')  # code
+    assert ac.code_fingerprint(str(root)) != first
