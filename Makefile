@@ -15,7 +15,7 @@ all: test
 $(STAMP): pyproject.toml constraints/dev.txt Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --disable-pip-version-check -c constraints/dev.txt -e '.[dev,torch,plot,experiments]' \
-	    transformers pytorch-warmup jax optax keras lightning accelerate 'ray[tune]' optuna scikit-learn
+	    transformers pytorch-warmup jax optax keras lightning accelerate 'ray[tune]' optuna scikit-learn tensorboard
 	# timm's scheduler module needs only torch + numpy; its package __init__ pulls torchvision,
 	# whose PyPI build does not import beside torch 2.13.0, so timm comes without its deps.
 	$(PIP) install -q --disable-pip-version-check --no-deps -c constraints/dev.txt timm

@@ -209,20 +209,34 @@ def test_csv_rows_resume_and_header_mismatch(tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
 
 
-def test_tensorboard_missing_is_a_clear_error(tmp_path):
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        model, _, _ = make_problem()
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        with pytest.raises(ImportError, match=r"tensorboard_dir=.* needs the tensorboard package"):
-            Monitor(model, opt, tensorboard_dir=tmp_path / "tb")
-    else:  # pragma: no cover - depends on the environment
-        model, x, y = make_problem()
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        with Monitor(model, opt, tensorboard_dir=tmp_path / "tb") as mon:
-            _train(mon, opt, model, x, y, 2)
-        assert any(f.startswith("events.") for f in os.listdir(tmp_path / "tb"))
+def test_tensorboard_missing_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if the package were absent
+    model, _, _ = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ImportError, match=r"tensorboard_dir=.* needs the tensorboard package"):
+        Monitor(model, opt, tensorboard_dir=tmp_path / "tb")
+
+
+def test_tensorboard_scalars_are_the_rows(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model, x, y = make_problem()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    with Monitor(model, opt, tensorboard_dir=tmp_path / "tb", update_every=2) as mon:
+        _train(mon, opt, model, x, y, 5)
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"rampup/loss", "rampup/grad_norm", "rampup/update_ratio", "rampup/lr", "rampup/radam_rho"} <= tags
+    loss = acc.Scalars("rampup/loss")
+    assert [e.step for e in loss] == [0, 1, 2, 3, 4]
+    assert [e.value for e in loss] == pytest.approx([r["loss"] for r in mon.records], rel=1e-6)
+    ur = acc.Scalars("rampup/update_ratio")  # only the rows that measured it (update_every=2)
+    assert [e.step for e in ur] == [0, 2, 4]
+    assert [e.value for e in ur] == pytest.approx([mon.records[i]["update_ratio"] for i in (0, 2, 4)], rel=1e-6)
 
 
 def test_bad_arguments_name_themselves():
