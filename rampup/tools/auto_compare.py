@@ -189,9 +189,23 @@ def _arms(task: Task, methods: Sequence[str]) -> list[Any]:
     return arms
 
 
-def _job_key(task: Task, arm: Any, seed: int, lr: float | None) -> str:
+def _job_key(task: Task, arm: Any, seed: int, lr: float | None, quick: bool = False) -> str:
     lr_part = f"-lr{lr:g}" if lr is not None else ""
-    return f"{task.name}-{arm.name}{lr_part}-s{seed}"
+    return f"{'quick-' if quick else ''}{task.name}-{arm.name}{lr_part}-s{seed}"
+
+
+def _settings(task: Task, arm: Any, seed: int, lr: float | None) -> str:
+    """sha256 (16 hex digits) of everything that defines a run: the training config, the arm, seed and LR."""
+    import hashlib
+    from dataclasses import asdict
+
+    cfg = _lm_cfg(task, lr) if task.kind == "lm" else _digits_cfg(task)
+    blob = json.dumps(
+        {"kind": task.kind, "cfg": asdict(cfg), "arm": arm.to_dict(), "seed": seed, "lr": lr},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 # The modules whose code decides a run's numbers; a cached run records their fingerprint.
@@ -241,10 +255,10 @@ def code_fingerprint(root: str | None = None) -> str:
     return h.hexdigest()[:16]
 
 
-def _run_job(job: tuple[Task, Any, int, float | None, str]) -> tuple[str, dict[str, Any]]:
+def _run_job(job: tuple[Task, Any, int, float | None, str, str, str]) -> tuple[str, dict[str, Any]]:
     import torch
 
-    task, arm, seed, lr, path = job
+    task, arm, seed, lr, path, code, settings = job
     torch.set_num_threads(1)
     from ..torch.auto_runs import run_digits, run_lm
 
@@ -254,7 +268,8 @@ def _run_job(job: tuple[Task, Any, int, float | None, str]) -> tuple[str, dict[s
     else:
         r = run_digits(_digits_cfg(task), seed, arm)
     r["task"], r["lr_grid"] = task.name, lr
-    r["code"] = code_fingerprint()
+    # The fingerprint of the code as the caller loaded it (not of the files when the run ends).
+    r["code"], r["settings"] = code, settings
     atomic_write_text(path, json.dumps(_jsonable(r)) + "\n")
     return path, r
 
@@ -299,16 +314,16 @@ def run_compare(
             raise ValueError(f"seeds: got {seeds!r}; accepted: an int >= 1")
         n_seeds = {t.name: seeds for t in pool_tasks}
     os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    code = code_fingerprint()
     jobs = []
     for task in pool_tasks:
         for arm in _arms(task, methods):
             for seed in range(n_seeds[task.name]):
                 for lr in task.lrs or (None,):
-                    path = os.path.join(out, "runs", _job_key(task, arm, seed, lr) + ".json")
-                    jobs.append((task, arm, seed, lr, path))
+                    path = os.path.join(out, "runs", _job_key(task, arm, seed, lr, quick) + ".json")
+                    jobs.append((task, arm, seed, lr, path, code, _settings(task, arm, seed, lr)))
     results: list[dict[str, Any]] = []
     todo = []
-    code = code_fingerprint()
     stale = legacy = 0
     for j in jobs:
         if os.path.exists(j[4]):
@@ -316,17 +331,21 @@ def run_compare(
                 r = json.load(f)
             if "code" not in r:
                 legacy += 1  # cached before runs carried a fingerprint: kept (see docs/auto.md)
-            elif r["code"] != code:
-                stale += 1  # computed by other code: its numbers may differ, run it again
+            elif r["code"] != code or r.get("settings") != j[6]:
+                stale += 1  # other code or other settings: its numbers may differ, run it again
                 todo.append(j)
                 continue
             results.append(r)
         else:
             todo.append(j)
     if stale:
-        _say(progress, f"auto-compare: {stale} cached runs come from other code (fingerprint != {code}): re-running")
+        _say(progress, f"auto-compare: {stale} cached runs come from other code or settings: re-running them")
     if legacy:
-        _say(progress, f"auto-compare: {legacy} cached runs carry no code fingerprint (cached before 2026-11-30)")
+        _say(
+            progress,
+            f"auto-compare: {legacy} cached runs carry no code fingerprint (cached before 2026-11-30); "
+            f"delete {os.path.join(out, 'runs')} to recompute everything",
+        )
     # Cheap, decisive tasks first (a partial run is still useful), slow jobs first within a task.
     order = {"e3": 0, "e1": 1, "beyond": 2, "e2": 3}
     todo.sort(key=lambda j: (order.get(j[0].name, order.get(j[0].group, 2)), -_cost(j[0])))
@@ -509,7 +528,8 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
             t["final"] = {a: {str(s): v for s, v in d.items()} for a, d in vals.items()}
             t["warmup_steps"] = {a: {str(r["seed"]): r.get("warmup_steps") for r in rs if r["arm"] == a} for a in arms}
             t["specs"] = {a: {str(r["seed"]): r.get("spec") for r in rs if r["arm"] == a} for a in arms}
-            fixed = [a for a in arms if a.startswith("fixed_")]
+            fixed = [a for a in arms if a.startswith("fixed_") and set(vals[a]) == set(seeds)]
+            t["incomplete_fixed"] = [a for a in arms if a.startswith("fixed_") and a not in fixed]
 
             means = {a: _mean_or_inf(vals[a].values()) for a in fixed}
             best = min(fixed, key=means.__getitem__) if fixed else None

@@ -96,7 +96,7 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     from ..experiments.common import jsonable, pyplot, smooth
     from ..torch.auto_runs import Arm, run_lm
 
-    steps = 24 if quick else 400
+    steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
     cfg = dict((n, c) for n, _, c in e1.arms(steps))["post_none"]  # Post-LN, AdamW, the decay alone
     cfg = e1._quick(cfg) if quick else cfg
     import torch

@@ -5,7 +5,8 @@ on every ``every``-th optimizer update ``t`` (``t = 0`` is the first):
 
 * **gradient norm** ``‖g‖₂`` over all parameters and per param group (read in the
   pre-step hook, i.e. after any clipping the loop did; when ``step(closure)`` computes
-  the gradients itself — Lightning, LBFGS — in the post-step hook);
+  the gradients itself — Lightning, LBFGS — in the post-step hook: for LBFGS, the
+  gradient of the closure's last evaluation);
 * **relative update size** ``‖Δw‖₂ / ‖w‖₂`` with ``Δw = w_{t+1} − w_t`` (the
   quantity warmup keeps small, Kosson et al. 2024): over all parameters, per param
   group, and the largest over weight matrices (tensors with ≥ 2 dimensions; a bias
@@ -65,7 +66,7 @@ __all__ = ["LossStats", "Monitor", "UpdateProbe", "plot_monitor", "read_csv"]
 _QUANTILES = (0.05, 0.5, 0.95)
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
 # Columns a run may add to its CSV after the header was written (param groups added later).
-_EXTENSIBLE = ("lr_g", "grad_norm_g", "update_ratio_g", "update_ratio/", "grad_norm/", "trust_ratio")
+_EXTENSIBLE = ("lr_g", "grad_norm_g", "update_ratio_g", "update_ratio/", "grad_norm/", "trust_ratio/")
 
 
 def _check_int(value: Any, where: str, lo: int) -> int:
@@ -212,7 +213,7 @@ class UpdateProbe:
         # The parameter list, rebuilt only when the groups changed (add_param_group, a new list):
         # the check is one tuple of ids, far cheaper than rebuilding buffers every step.
         ids = tuple(id(p) for g in opt.param_groups for p in g["params"])
-        moved = bool(self._prev) and self._prev[0].device != opt.param_groups[0]["params"][0].device  # type: ignore[index]
+        moved = bool(self._prev) and self._prev[0].device != self._params[0].device  # type: ignore[index]
         if ids != self._layout_ids or moved:  # moved: module.to(device) keeps the Parameter objects
             self._params = [p for g in opt.param_groups for p in g["params"]]
             self._group_of = [gi for gi, g in enumerate(opt.param_groups) for _ in g["params"]]
@@ -239,7 +240,8 @@ class UpdateProbe:
             # With a closure (Lightning, LBFGS) the gradients do not exist yet: the closure runs
             # inside step().  Then they are read after the update (optimizers leave .grad as is).
             closure = kwargs.get("closure") if kwargs else None
-            self._grads_after = closure is not None or any(callable(a) for a in args or ())
+            # (args[0] is the optimizer itself: the hook gets step()'s bound arguments)
+            self._grads_after = closure is not None or any(callable(a) for a in (args or ())[1:])
             self._gnorm = None if self._grads_after else self._grad_norms(params)
         self._pending = True
 
@@ -404,6 +406,7 @@ class Monitor:
         self._csv_path = None if csv is None else os.fspath(csv)
         self._csv_fd: int | None = None
         self._columns: list[str] | None = None
+        self._colset: set[str] = set()
         self._tb: Any = None
         self._probe: UpdateProbe | None = None
         self._names = self._param_names(model)
@@ -523,7 +526,7 @@ class Monitor:
             for gi, g in enumerate(groups):
                 for pi, p in enumerate(g["params"]):
                     st = opt.state.get(p)
-                    if st and _is_adam_state(st):
+                    if st and _is_adam_state(st) and "betas" in g:  # not Adafactor: no β2 to read
                         g0, st0, self._adam_first = g, st, (gi, pi)
                         break
                 if g0 is not None:
@@ -685,9 +688,10 @@ class Monitor:
 
                 atomic_write_text(path, ",".join(cols) + "\n")
             self._columns = cols
+            self._colset = set(cols)
             if self._csv_fd is None:
                 self._csv_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        new = [k for k in row if k not in self._columns]
+        new = [k for k in row if k not in self._colset]
         if new:  # e.g. a param group added during the run: the header grows, nothing is dropped
             self._extend_header(new)
         line = ",".join(_fmt(row.get(c)) for c in self._columns) + "\n"
@@ -708,6 +712,7 @@ class Monitor:
             f.readline()
             body = f.read()
         self._columns = self._columns + new
+        self._colset = set(self._columns)
         atomic_write_text(path, ",".join(self._columns) + "\n" + body)
         self._csv_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 

@@ -118,15 +118,19 @@ def test_quick_compare_writes_outputs_and_resumes(tmp_path):
     assert n_runs == 4
     runs = sorted((tmp_path / "runs").iterdir())
     assert {json.loads(f.read_text())["code"] for f in runs} == {code_fingerprint()}
+    assert all(f.name.startswith("quick-e3-") for f in runs)  # never mixed with a full comparison's runs
     # a run cached by other code is run again; the others come from the cache (untouched files)
-    stale = json.loads(runs[0].read_text())
-    stale["code"], stale["final_test_error"] = "0" * 16, 0.999
-    runs[0].write_text(json.dumps(stale))
-    mtimes = {f.name: f.stat().st_mtime_ns for f in runs[1:]}
-    again = run_compare(str(tmp_path), quick=True, workers=1, methods=["update"], tasks=["e3"], progress=False)
-    assert again["tasks"]["e3"]["final"] == t["final"]
-    assert json.loads(runs[0].read_text())["code"] == code_fingerprint()
-    assert {f.name: f.stat().st_mtime_ns for f in runs[1:]} == mtimes
+    # a run cached by other code, or with other settings, is run again; the others come from the cache
+    for key in ("code", "settings"):
+        stale = json.loads(runs[0].read_text())
+        good = stale[key]
+        stale[key], stale["final_test_error"] = "0" * 16, 0.999
+        runs[0].write_text(json.dumps(stale))
+        mtimes = {f.name: f.stat().st_mtime_ns for f in runs[1:]}
+        again = run_compare(str(tmp_path), quick=True, workers=1, methods=["update"], tasks=["e3"], progress=False)
+        assert again["tasks"]["e3"]["final"] == t["final"]
+        assert json.loads(runs[0].read_text())[key] == good
+        assert {f.name: f.stat().st_mtime_ns for f in runs[1:]} == mtimes
     assert QUICK_TASKS[2].name == "e3"
     with pytest.raises(ValueError, match="methods: got 'magic'"):
         run_compare(str(tmp_path), quick=True, methods=["magic"])
@@ -198,7 +202,9 @@ def test_missing_runs_are_named_not_hidden():
         _lm("e2", "auto_update", 0, 2.9, 1e-3),
         _lm("e2", "auto_update", 0, 2.7, 1e-2),
     ]
+    rs.append(_lm("e1", "fixed_25", 0, 2.0))  # the best value, but seed 1 is missing: not the best arm
     s = summarize(rs, [e1, e2], ["update", "loss"])
+    assert s["tasks"]["e1"]["best_fixed"] == "fixed_50" and s["tasks"]["e1"]["incomplete_fixed"] == ["fixed_25"]
     c1 = s["tasks"]["e1"]["checks"]
     assert not c1["update"]["holds"] and "lacks runs" in c1["update"]["incomplete"]
     assert not c1["loss"]["holds"] and "`auto_loss` lacks runs" in c1["loss"]["incomplete"]  # never run

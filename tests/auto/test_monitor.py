@@ -360,3 +360,20 @@ def test_adam_statistics_follow_a_replaced_parameter():
         rhos.append(mon.step(loss)["radam_rho"])
     # rho_t for t = 1, 2 then (new state) 1, 2, 3
     assert rhos[2] == pytest.approx(rhos[0]) and rhos[3] == pytest.approx(rhos[1]) and rhos[4] > rhos[3]
+
+
+def test_an_empty_param_group_and_an_adafactor_like_state_do_not_break_the_monitor():
+    model, x, y = make_problem()
+    opt = torch.optim.SGD(
+        [{"params": []}, {"params": list(model.parameters())}], lr=0.1
+    )  # e.g. an empty no-decay group
+    mon = Monitor(model, opt, update_every=1)
+    rows = _train(mon, opt, model, x, y, 3)
+    assert [r["step"] for r in rows] == [0, 1, 2] and all(r["update_ratio"] > 0 for r in rows)
+    # Adafactor keeps exp_avg_sq and step but its groups have no betas: no Adam columns, no crash
+    opt2 = torch.optim.SGD(model.parameters(), lr=0.1)
+    mon2 = Monitor(model, opt2)
+    for p in model.parameters():
+        opt2.state[p] = {"exp_avg_sq": torch.ones_like(p), "step": torch.tensor(1.0)}
+    rows = _train(mon2, opt2, model, x, y, 2)
+    assert all("radam_rho" not in r and "adam_step_p50" not in r for r in rows)
