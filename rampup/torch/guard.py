@@ -52,7 +52,6 @@ import logging
 import math
 import os
 import random
-import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,6 +59,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..tools.io import atomic_write_with
 from .monitor import LossStats, _as_loss
 
 __all__ = ["SpikeGuard"]
@@ -223,18 +223,7 @@ class SpikeGuard:
         self._since_snapshot_rollbacks = 0
         if self.dir is not None:
             path = os.path.join(self.dir, f"{_SNAPSHOT_PREFIX}{snap['step_count']:09d}.pt")
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".pt")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    torch.save(snap, f)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-            _fsync_dir(self.dir)
+            atomic_write_with(path, lambda f: torch.save(snap, f), sync_dir=True)
             # Keep the newest two complete files; older ones go only now that the new one is whole.
             self._files = [f for f in self._files if f != path] + [path]
             while len(self._files) > 2:
@@ -390,16 +379,3 @@ class SpikeGuard:
         self.batch_index = int(sd["batch_index"])
         self.events = [dict(e) for e in sd["events"]]
         self.stats.load_state_dict(sd["stats"])
-
-
-def _fsync_dir(d: str) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
