@@ -279,6 +279,18 @@ def write_outputs(out: str, results: dict[str, Any], report: str, figures: dict[
     return [os.path.join(out, "results.json"), os.path.join(out, "report.md"), *paths]
 
 
+def results_head(name: str, title: str, claim: str, quick: bool, seeds: int) -> dict[str, Any]:
+    """The fields every experiment's ``results.json`` starts with: what ran, in which mode, on which machine."""
+    return {
+        "experiment": name,
+        "title": title,
+        "claim": claim,
+        "quick": quick,
+        "seeds": list(range(seeds)),
+        "environment": environment(),
+    }
+
+
 def header(results: dict[str, Any]) -> list[str]:
     """The first lines of every report: what ran, where, on which corpus."""
     env = results["environment"]

@@ -24,11 +24,11 @@ from .. import parse
 from .common import (
     Job,
     cell_code,
-    environment,
     fmt_ms,
     header,
     mean_std,
     pyplot,
+    results_head,
     run_jobs,
     smooth,
     timed,
@@ -92,12 +92,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     w100 = parse("linear(100) -> cosine(floor=0.1)", total_steps=400)
     same = bool(np.array_equal(untuned(np.arange(400)), w100(np.arange(400))))
     results: dict[str, Any] = {
-        "experiment": NAME,
-        "title": TITLE,
-        "claim": CLAIM,
-        "quick": quick,
-        "seeds": list(range(seeds)),
-        "environment": environment(),
+        **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "corpus": corpus.info(),
         "reference_levels": refs,
         "collapse_margin": COLLAPSE_MARGIN,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import parse
-from .common import Job, cell_code, environment, fmt_ms, header, mean_std, pyplot, run_jobs, timed, write_outputs
+from .common import Job, cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .train import LMConfig
 
@@ -93,12 +93,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     runs = run_jobs(jobs, workers, desc=f"E2 ({len(jobs)} runs)", progress=progress)
     refs = reference_levels()
     results: dict[str, Any] = {
-        "experiment": NAME,
-        "title": TITLE,
-        "claim": CLAIM,
-        "quick": quick,
-        "seeds": list(range(seeds)),
-        "environment": environment(),
+        **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "corpus": load_corpus().info(),
         "reference_levels": refs,
         "grid": list(grid),

@@ -26,11 +26,11 @@ from .. import parse
 from .common import (
     Job,
     cell_code,
-    environment,
     fmt_ms,
     header,
     mean_std,
     pyplot,
+    results_head,
     run_jobs,
     smooth,
     timed,
@@ -81,12 +81,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     for r in runs:
         r["post_warmup"] = post_warmup_spike(r)
     results: dict[str, Any] = {
-        "experiment": NAME,
-        "title": TITLE,
-        "claim": CLAIM,
-        "quick": quick,
-        "seeds": list(range(seeds)),
-        "environment": environment(),
+        **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "data": load_digits().info(),
         "arms": [{"name": n, "label": lab, "spec": _spec(runs, n), "config": c.to_dict()} for n, lab, c in arm_list],
         "runs": runs,

@@ -22,11 +22,11 @@ from .. import parse
 from .common import (
     Job,
     cell_code,
-    environment,
     fmt_ms,
     header,
     mean_std,
     pyplot,
+    results_head,
     run_jobs,
     smooth,
     timed,
@@ -99,12 +99,7 @@ def run(
     for r in runs:
         r["spikes"] = count_spikes(r["train_loss"])
     results: dict[str, Any] = {
-        "experiment": NAME,
-        "title": TITLE,
-        "claim": CLAIM,
-        "quick": quick,
-        "seeds": list(range(seeds)),
-        "environment": environment(),
+        **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "corpus": load_corpus().info(),
         "reference_levels": refs,
         "spike_definition": {

@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from .common import Job, environment, fmt_ms, header, mean_std, pyplot, run_jobs, timed, write_outputs
+from .common import Job, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, timed, write_outputs
 from .data import load_digits
 from .e3 import steps_of
 from .train import DigitsConfig
@@ -51,12 +51,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     ]
     runs = run_jobs(jobs, workers, desc=f"E4b ({len(jobs)} runs)", progress=progress)
     results: dict[str, Any] = {
-        "experiment": NAME,
-        "title": TITLE,
-        "claim": CLAIM,
-        "quick": quick,
-        "seeds": list(range(seeds)),
-        "environment": environment(),
+        **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "data": load_digits().info(),
         "batches": list(batches),
         "warmup_epochs": list(warmups),

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import Job, cell_code, environment, header, pyplot, run_jobs, timed, write_outputs
+from .common import Job, cell_code, header, pyplot, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus
 from .train import LMConfig
 
@@ -77,12 +77,7 @@ def run(out: str, seeds: int = 5, quick: bool = False, workers: int = 2, progres
             per_step[f"{variant}/{n}"] = spread([r["adam_psi"] for r in rs], [r["lr"] for r in rs])
     windows = [(a, min(b, steps)) for a, b in WINDOWS if a < steps]
     results: dict[str, Any] = {
-        "experiment": NAME,
-        "title": TITLE,
-        "claim": CLAIM,
-        "quick": quick,
-        "seeds": list(range(seeds)),
-        "environment": environment(),
+        **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "corpus": load_corpus().info(),
         "n_coordinates": N_COORDS,
         "variants": dict(VARIANTS),

@@ -28,11 +28,11 @@ from .. import parse
 from .common import (
     Job,
     cell_code,
-    environment,
     fmt_ms,
     header,
     mean_std,
     pyplot,
+    results_head,
     run_jobs,
     smooth,
     timed,
@@ -87,12 +87,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     runs = run_jobs(jobs, workers, desc=f"E4d fine-tune ({len(jobs)} runs)", progress=progress)
     refs = reference_levels(part="b")
     results: dict[str, Any] = {
-        "experiment": NAME,
-        "title": TITLE,
-        "claim": CLAIM,
-        "quick": quick,
-        "seeds": list(range(seeds)),
-        "environment": environment(),
+        **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "corpus": load_corpus().info(),
         "reference_levels_part_b": refs,
         "pretrain": {
