@@ -118,10 +118,7 @@ class LossStats:
 
     @property
     def mad(self) -> float:
-        if not self.values:
-            return math.nan
-        m = _median(self.values)
-        return _median([abs(v - m) for v in self.values])
+        return self.summary(math.nan)[1]
 
     def summary(self, x: float) -> tuple[float, float, float]:
         """``(median, mad, z(x))`` in one pass over the window (the monitor's per-row call)."""
@@ -139,13 +136,7 @@ class LossStats:
 
     def z(self, x: float) -> float:
         """Robust z-score of ``x`` against the window (NaN while the window has < 3 values)."""
-        if len(self.values) < 3:
-            return math.nan
-        if not math.isfinite(x):
-            return math.inf
-        m = _median(self.values)
-        mad = _median([abs(v - m) for v in self.values])
-        return (x - m) / (MAD_TO_SIGMA * mad + 1e-12 * max(1.0, abs(m)))
+        return self.summary(x)[2]
 
     def state_dict(self) -> dict[str, Any]:
         return {"window": self.window, "values": list(self.values)}
@@ -272,8 +263,7 @@ class UpdateProbe:
             if self._gnorm is not None:
                 norms += self._gnorm
             vals = [x.item() for x in norms] if self._on_cpu else _to_host(norms)
-        k = 2 * n if update else 0
-        d, w = (vals[:n], vals[n:k]) if update else ([0.0] * n, [0.0] * n)
+        k = 2 * n if update else 0  # vals = [‖Δw‖…, ‖w‖…] if update, then [‖g‖…] if gradients
         g = vals[k:] if self._gnorm is not None else [0.0] * n
         self._wnorm, self._gnorm = [], None
         n_groups = len(opt.param_groups)
@@ -290,6 +280,7 @@ class UpdateProbe:
                 "lrs": self._lrs,
             }
             return
+        d, w = vals[:n], vals[n:k]
         gd, gw = [0.0] * n_groups, [0.0] * n_groups
         rmax = 0.0
         mat_d = mat_w = 0.0
@@ -392,7 +383,7 @@ class Monitor:
             raise TypeError(f"optimizer: got {type(optimizer).__name__}; accepted: a torch.optim.Optimizer")
         self.every = _check_int(every, "every", 1)
         self.update_every = _check_int(update_every, "update_every", 1)
-        self._n_rows = 0  # rows written by this monitor object (the update_every cadence)
+        self._n_rows = 0  # rows of this monitor object whose update happened (the update_every cadence)
         self.adam_sample = _check_int(adam_sample, "adam_sample", 1)
         self.adam_every = _check_int(adam_every, "adam_every", 1)
         self._n_measured = 0
@@ -678,11 +669,10 @@ class Monitor:
                         "(to continue it)"
                     )
                 missing = [c for c in cols if c not in have]
-                cols = have
+                self._columns = have
                 if missing:  # this run's later groups: appended to the file's header
-                    self._columns, self._csv_fd = cols, os.open(path, os.O_WRONLY | os.O_APPEND)
                     self._extend_header(missing)
-                    cols = self._columns
+                cols = self._columns
             else:
                 from ..tools.io import atomic_write_text
 
@@ -705,9 +695,10 @@ class Monitor:
         from ..tools.io import atomic_write_text
 
         path = self._csv_path
-        assert path is not None and self._columns is not None and self._csv_fd is not None
-        os.close(self._csv_fd)
-        self._csv_fd = None
+        assert path is not None and self._columns is not None
+        if self._csv_fd is not None:
+            os.close(self._csv_fd)
+            self._csv_fd = None
         with open(path, encoding="utf-8") as f:
             f.readline()
             body = f.read()
