@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import atomic_write_bytes, atomic_write_text
+from .io import atomic_write_text
 
 __all__ = ["TASKS", "run_compare"]
 
@@ -386,11 +386,9 @@ def run_compare(
     except ImportError:  # pragma: no cover - matplotlib missing
         fig = None
     if fig is not None:
-        import io
+        from .plot import save_figure
 
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        atomic_write_bytes(os.path.join(out, "auto_compare.png"), buf.getvalue())
+        save_figure(fig, os.path.join(out, "auto_compare.png"), dpi=100)
     return summary
 
 

@@ -134,14 +134,10 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     for a in (ax, bx):
         a.grid(alpha=0.3)
     fig.tight_layout()
-    import io as _io
+    from .plot import save_figure
 
-    from .io import atomic_write_bytes
-
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png")
+    save_figure(fig, os.path.join(e1_dir, "auto.png"))
     plt.close(fig)
-    atomic_write_bytes(os.path.join(e1_dir, "auto.png"), buf.getvalue())
     vs = ", ".join(f"{_label(e1_res, n)}: {v:.3f}" for n, v in summary["vs"].items())
     lines = [
         "## Automatic warmup on E1 (no warmup length given)",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 
 from ..core.schedule import Schedule
 from .explain import explain
+from .io import atomic_write_with
 
 __all__ = ["plot_schedules", "save_figure"]
 
@@ -79,16 +79,8 @@ def plot_schedules(
     return fig
 
 
-def save_figure(fig: Any, path: str) -> None:
-    """Write atomically: a crash never leaves a half-written image."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    ext = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=ext, prefix=".tmp-")
-    os.close(fd)
-    try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float | None = None) -> None:
+    """Write atomically: a crash never leaves a half-written image.  The format follows the extension (PNG if none)."""
+    path = os.fspath(path)
+    fmt = os.path.splitext(path)[1].lstrip(".") or "png"
+    atomic_write_with(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi if dpi is not None else "figure"))

@@ -828,12 +828,7 @@ def plot_monitor(
     fig.suptitle(title or "rampup monitor", fontsize=10)
     fig.tight_layout()
     if path is not None:
-        import io as _io
+        from ..tools.plot import save_figure
 
-        from ..tools.io import atomic_write_bytes
-
-        buf = _io.BytesIO()
-        ext = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
-        fig.savefig(buf, format=ext, dpi=110)
-        atomic_write_bytes(os.fspath(path), buf.getvalue())
+        save_figure(fig, path, dpi=110)
     return fig
