@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
 import sys
+import time
 
 import pytest
 import torch
@@ -13,6 +15,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 STEPS = 24
+DEADLINE_S = 120  # a hung rank fails the test instead of stalling CI
 
 
 def _free_port() -> int:
@@ -24,12 +27,16 @@ def _free_port() -> int:
 def _worker(rank: int, port: int, folder: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
-    try:
-        out = {str(reduce): _train(rank, reduce) for reduce in ("auto", False)}
-        with open(os.path.join(folder, f"rank{rank}.json"), "w") as f:
-            json.dump(out, f)
-    finally:
-        dist.destroy_process_group()
+    out = {str(reduce): _train(rank, reduce) for reduce in ("auto", False)}
+    with open(os.path.join(folder, f"rank{rank}.json"), "w") as f:
+        json.dump(out, f)
+    # Orderly gloo shutdown. DDP modules sit in reference cycles that keep the process group
+    # alive; left to interpreter finalization, its worker threads were once torn down
+    # mid-exit (SIGABRT, "terminate called without an active exception", on CI). Collect them
+    # now, and let no rank leave while the other still talks to it.
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def _train(rank: int, reduce: object, method: str = "loss") -> dict:
@@ -52,13 +59,19 @@ def _train(rank: int, reduce: object, method: str = "loss") -> dict:
         loss.backward()
         opt.step()
         sched.step(loss)
-        losses.append(float(loss))
+        losses.append(loss.item())
     knots = sched.knots + ([sched.next_knot] if sched.next_knot else [])
     return {"knots": [list(k) for k in knots], "events": sched.events, "losses": losses}
 
 
 def _run(folder: str) -> list[dict]:
-    mp.spawn(_worker, args=(_free_port(), folder), nprocs=2, join=True)
+    ctx = mp.spawn(_worker, args=(_free_port(), folder), nprocs=2, join=False)
+    deadline = time.monotonic() + DEADLINE_S
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail(f"DDP workers still running after {DEADLINE_S} s")
     out = []
     for rank in (0, 1):
         with open(os.path.join(folder, f"rank{rank}.json")) as f:

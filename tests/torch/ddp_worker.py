@@ -6,6 +6,7 @@ MASTER_PORT (as torchrun sets them) and RAMPUP_TEST_DIR (checkpoint and results)
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from datetime import timedelta
@@ -80,6 +81,12 @@ def main() -> None:
     }
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(result, f)
+    # Orderly gloo shutdown: the DDP modules hold the process group (in reference cycles), and a
+    # group torn down during interpreter finalization can abort the process. Drop them first,
+    # and let no rank leave while the other still talks to it.
+    del model, model2, opt, opt2, sched, sched2
+    gc.collect()
+    dist.barrier()
     dist.destroy_process_group()
 
 
