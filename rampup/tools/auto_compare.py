@@ -61,10 +61,14 @@ class Task:
     lrs: tuple[float, ...] = ()  # an LR grid (E2) or () = the config's own
     params: tuple[tuple[str, Any], ...] = ()  # config overrides
     group: str = "main"
+    # Fixed warmups just either side of `near_of` (the sweep's best length): not in the sweep; they
+    # measure how much the final metric moves when the curve moves a little (the benchmark's resolution).
+    near: tuple[int, ...] = ()
+    near_of: int = 0
 
 
 TASKS: tuple[Task, ...] = (
-    Task("e1", "lm", "E1 Post-LN, AdamW, LR 1e-2, 400 steps", (0, 25, 50, 100, 200), 0.0),
+    Task("e1", "lm", "E1 Post-LN, AdamW, LR 1e-2, 400 steps", (0, 25, 50, 100, 200), 0.0, near=(190, 210), near_of=200),
     Task(
         "e2",
         "lm",
@@ -73,7 +77,15 @@ TASKS: tuple[Task, ...] = (
         0.0,
         lrs=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
     ),
-    Task("e3", "digits", "E3 digits ResNet, SGD batch 512, LR 3.2, 60 steps", (0, 2, 5, 10, 15, 20), 1 / 16),
+    Task(
+        "e3",
+        "digits",
+        "E3 digits ResNet, SGD batch 512, LR 3.2, 60 steps",
+        (0, 2, 5, 10, 15, 20),
+        1 / 16,
+        near=(18, 19),
+        near_of=20,
+    ),
     Task(
         "b_postln_small",
         "lm",
@@ -174,17 +186,18 @@ def _arms(task: Task, methods: Sequence[str]) -> list[Any]:
 
         then = digits_then(_digits_cfg(task))[0]
     arms = []
+    start = f", start={task.start!r}" if task.start else ""
     for n in task.fixed:
         if n == 0:
             arms.append(Arm("fixed", "fixed_0", spec=then))
         else:
-            start = f", start={task.start!r}" if task.start else ""
             arms.append(Arm("fixed", f"fixed_{n}", spec=f"linear({n}{start}) -> {then}"))
-    auto_start = task.start if task.start else 0.01
+    for n in task.near:
+        arms.append(Arm("fixed", f"near_{n}", spec=f"linear({n}{start}) -> {then}"))
     for m in methods:
         method, options, max_frac = CANDIDATES[m]
         arms.append(
-            Arm("auto", f"auto_{m}", method=method, options=dict(options), start=auto_start, max_warmup=max_frac)
+            Arm("auto", f"auto_{m}", method=method, options=dict(options), start=task.start, max_warmup=max_frac)
         )
     return arms
 
@@ -434,7 +447,9 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
         rs = [r for r in results if r.get("task") == task.name]
         if not rs:
             continue
-        arms = sorted({r["arm"] for r in rs}, key=_arm_order)
+        every_arm = sorted({r["arm"] for r in rs}, key=_arm_order)
+        arms = [a for a in every_arm if not a.startswith("near_")]
+        near = [a for a in every_arm if a.startswith("near_")]
         seeds = sorted({r["seed"] for r in rs})
         t: dict[str, Any] = {"title": task.title, "kind": task.kind, "arms": arms, "seeds": seeds, "group": task.group}
         if task.lrs:
@@ -522,7 +537,7 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
                 }
             t["checks"] = checks
         else:
-            vals = {a: {r["seed"]: _metric(r) for r in rs if r["arm"] == a} for a in arms}
+            vals = {a: {r["seed"]: _metric(r) for r in rs if r["arm"] == a} for a in every_arm}
             t["final"] = {a: {str(s): v for s, v in d.items()} for a, d in vals.items()}
             t["warmup_steps"] = {a: {str(r["seed"]): r.get("warmup_steps") for r in rs if r["arm"] == a} for a in arms}
             t["specs"] = {a: {str(r["seed"]): r.get("spec") for r in rs if r["arm"] == a} for a in arms}
@@ -566,6 +581,15 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
                     "holds": all(r["within_bound"] and r["no_new_collapse"] for r in rows.values()),
                 }
             t["checks"] = checks
+            anchor = f"fixed_{task.near_of}"
+            if near and anchor in vals:
+                t["resolution"] = {
+                    "anchor": anchor,
+                    "gaps": {
+                        a: {str(s): _gap(task, vals[a][s], vals[anchor][s]) for s in seeds if s in vals[a]}
+                        for a in near
+                    },
+                }
         out["tasks"][task.name] = t
     return out
 
@@ -582,6 +606,13 @@ def _mean_curve(
         )
         for lr in lrs
     }
+
+
+def _gap(task: Task, x: float, y: float) -> float:
+    """``x`` vs ``y`` as the bound reads it: relative for LM losses, absolute (points) for test errors."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return math.nan
+    return (x - y) / y if task.kind == "lm" else x - y
 
 
 def _incomplete(arm: str, task: Task, seeds: Sequence[int]) -> dict[str, Any]:
@@ -725,6 +756,24 @@ def report(summary: dict[str, Any]) -> str:
                     f"  - stricter reading, vs the least LR-sensitive fixed arm `{t['least_sensitive_fixed']}` "
                     f"{_f(xl)}: {strict}."
                 )
+        if "resolution" in t:
+            res = t["resolution"]
+            unit = "%" if t["kind"] == "lm" else " pt"
+            per_seed = "; ".join(
+                f"seed {s}: "
+                + ", ".join(
+                    f"{'+' if g[s] >= 0 else ''}{g[s] * 100:.1f}{unit}"
+                    for g in res["gaps"].values()
+                    if s in g and math.isfinite(g[s])
+                )
+                for s in map(str, seeds)
+            )
+            names = " and ".join(a.split("_")[1] for a in res["gaps"])
+            lines.append(
+                f"- Resolution: fixed warmups of {names} steps, near `{res['anchor']}` and not in the sweep, differ "
+                f"from it "
+                f"by {per_seed}. A curve that moves this little moves the final metric this much."
+            )
         if "oracle_sensitivity" in t:
             ors = ", ".join(f"seed {s}: {_f(v)}" for s, v in t["oracle_sensitivity"].items())
             lines.append(

@@ -1,7 +1,8 @@
 r"""``AutoWarmup``: a warmup whose length is decided online, from what the run measures.
 
-No warmup length is given.  The controller starts at ``start`` (a fraction of each
-param group's peak LR) and, every ``interval`` optimizer updates (a *knot*), decides
+No warmup length is given.  The controller starts where ``linear(max_warmup, start=…)``
+starts (a fraction of each param group's peak LR) and, every ``interval`` optimizer
+updates (a *knot*), decides
 the level of the next knot from the statistics of the last interval; between knots
 the LR is linear.  The warmup ends at the knot whose level is 1 (the peak); from
 there the ``then`` schedule (e.g. ``cosine(floor=0.1)``) runs over the remaining
@@ -14,11 +15,16 @@ steps.  The curve actually used is therefore exactly
 which :meth:`AutoWarmup.export_spec` returns: ``WarmupScheduler(opt, spec,
 total_steps=…)`` repeats the run without the controller, bit for bit.
 
-**Envelope.**  The first update uses ``start``.  Whatever a policy asks, the level
-at every later knot ``k`` stays between two linear warmups from ``start``: it is
-never above ``linear(min_warmup)`` (never faster than the shortest warmup allowed)
-and never below ``linear(max_warmup)`` (the warmup always ends by ``max_warmup``),
-and it never decreases by itself.
+**Envelope.**  Whatever a policy asks, the level at every knot ``k`` stays between
+two of rampup's own linear warmups, ``linear(n, start=start)`` (``start`` is where
+the ramp starts, as there; default 0): it is never above ``linear(min_warmup)`` (never
+faster than the shortest warmup allowed) and never below ``linear(max_warmup)`` (the
+warmup always ends by ``max_warmup``), and it never decreases by itself.  The first
+update, decided before anything is measured, uses the slow envelope's first value
+``start + (1 − start)/max_warmup``; a level on the slow envelope is that warmup's
+value, unrounded.  So where the measurements never allow more than the slowest
+warmup, the curve *is* ``linear(max_warmup, start=start)`` (to the last bit or
+within a unit in the last place between knots).
 
 **Policies** (``method=``), each from the literature:
 
@@ -86,8 +92,8 @@ from torch.optim.lr_scheduler import LRScheduler
 
 import rampup
 from rampup.core.backend import SCALAR
-from rampup.core.phases import _Knots
-from rampup.core.shapes import lerp
+from rampup.core.phases import _Knots, _Ramp
+from rampup.core.shapes import w_linear
 from rampup.core.units import Length, RunInfo
 
 from .monitor import UpdateProbe, _as_loss
@@ -96,7 +102,7 @@ __all__ = ["METHODS", "AutoWarmup"]
 
 log = logging.getLogger("rampup.auto")
 
-FORMAT = "rampup.torch.AutoWarmup/1"
+FORMAT = "rampup.torch.AutoWarmup/2"  # /2: start is the ramps' origin, as in linear(n, start=…)
 DEFAULT_METHOD = "update"
 # Fraction of total_steps: the slowest warmup the envelope allows.  50 % won the comparison in
 # docs/auto.md (25 % was too short for the Post-LN E1 model at LR 1e-2, whose best fixed warmup is 50 %).
@@ -168,7 +174,16 @@ class _UpdateCap(_Policy):
         "cap_ratio": (None, 0.0, 1.0),
         "settle": (0, -1.0, 1000.0),
         "settle_tol": (0.1, 0.0, 1.0),
+        "confirm": (2, 0.0, 100.0),
+        "margin": (0.1, -1.0, 10.0),
     }
+
+    def __init__(self, **opts: Any) -> None:
+        super().__init__(**opts)
+        for k in ("settle", "confirm"):
+            v = self.opts[k]
+            if v is not None and v != int(v):
+                raise ValueError(f"{k} (method='update'): got {v!r}; accepted: a whole number of intervals")
 
     def decide(self, level: float, stats: Mapping[str, float]) -> tuple[float, str]:
         q = stats.get("q", math.nan)
@@ -188,9 +203,22 @@ class _UpdateCap(_Policy):
                 f"relative update per unit peak LR settled at q={q:.4g} (it changed by less than "
                 f"{self.opts['settle_tol']:.0%} over {n} intervals)"
             )
-        if cap / q >= 1.0:
-            return 1.0, f"the peak LR keeps the relative update under the cap (q={q:.4g} <= cap={cap:.4g})"
-        return cap / q, f"relative update capped: level = cap/q = {cap:.4g}/{q:.4g}"
+        # Hysteresis, so that noise in q does not pull the LR off the slow envelope and back:
+        # the level is set by the largest q of the last `confirm` intervals (none before there
+        # are that many), and a level less than (1 + margin) x the envelope counts as the envelope.
+        c = int(self.opts["confirm"])
+        if len(hist) < c:
+            return level, f"q={q:.4g}: measuring ({len(hist)} of {c} intervals): hold"
+        qc = max(hist[-c:])
+        if cap / qc >= 1.0:
+            return 1.0, f"the peak LR keeps the relative update under the cap (q={qc:.4g} <= cap={cap:.4g})"
+        env = stats.get("envelope", 0.0)
+        if env < cap / qc < (1.0 + self.opts["margin"]) * env:
+            return env, (
+                f"relative update capped: cap/q = {cap:.4g}/{qc:.4g} = {cap / qc:.4g}, within "
+                f"{self.opts['margin']:.0%} of the envelope: follow it"
+            )
+        return cap / qc, f"relative update capped: level = cap/q = {cap:.4g}/{qc:.4g}"
 
 
 class _AutoWU(_Policy):
@@ -282,7 +310,9 @@ class AutoWarmup(LRScheduler):
         then: the schedule after the warmup (decay phases, e.g. ``"cosine(floor=0.1)"``).
         total_steps: optimizer updates in the run (places the decay; resolves ``%``).
         method: ``"update"`` (default), ``"loss"`` or ``"catapult"`` (see the module doc).
-        start: the first update's LR as a fraction of the peak (default 0.01).
+        start: where the envelope's linear ramps start, as a fraction of the peak, as in
+            ``linear(n, start=…)`` (default 0): the first update uses
+            ``start + (1 − start)/max_warmup``.
         min_warmup, max_warmup: the envelope (steps or ``"2%"``): never faster than
             ``linear(min_warmup)``, always at the peak by ``max_warmup`` (defaults: 2 % and
             50 % of ``total_steps``, at least 1 and 2 steps; the default ``max_warmup`` is
@@ -307,7 +337,7 @@ class AutoWarmup(LRScheduler):
         then: str | None = None,
         total_steps: int | None = None,
         method: str | None = None,
-        start: float = 0.01,
+        start: float = 0.0,
         min_warmup: int | str | None = None,
         max_warmup: int | str | None = None,
         interval: int | None = None,
@@ -348,7 +378,9 @@ class AutoWarmup(LRScheduler):
         self.total_steps = total_steps
         self.method = method
         self.rewarms: list[dict[str, Any]] = []
-        self.start = _round4(_num(start, "start", 0.0, 1.0, lo_open=True))
+        self.start = _num(start, "start", 0.0, 1.0)
+        if self.start == 1.0:
+            raise ValueError("start: got 1.0; accepted: a number in [0, 1) (1 would leave nothing to warm up)")
         # The decay must parse behind a warmup: fail now, not when the warmup ends.
         probe = self._final_for([0], [1.0])
         if probe.spec.modifiers:
@@ -403,7 +435,7 @@ class AutoWarmup(LRScheduler):
         # Controller state (plain data: see state_dict).
         self.last_epoch = 0  # index of the next optimizer update
         self._step_count = 1
-        self.knots: list[tuple[int, float]] = [(0, self.start)]
+        self.knots: list[tuple[int, float]] = [(0, self._envelope(0, self.max_warmup))]
         self.next_knot: tuple[int, float] | None = None
         self.done = False
         self.warmup_steps: int | None = None  # the warmup's length once decided (last knot + 1)
@@ -420,6 +452,10 @@ class AutoWarmup(LRScheduler):
         if self._probe is not None and self.last_epoch % self._stride == 0:
             self._probe.arm()
         self._apply()
+
+    def _envelope(self, k: int, n: int) -> float:
+        """Level of ``linear(n, start=self.start)`` at update ``k``: the core's own formula."""
+        return float(_Ramp(self.start, n, w_linear)(float(k), SCALAR))
 
     def _fits(self, n: int) -> bool:
         """Whether ``then`` still parses after a warmup of ``n`` steps."""
@@ -563,7 +599,10 @@ class AutoWarmup(LRScheduler):
         """At knot ``t`` (its update just done): choose the level of the next knot."""
         ls, ln, qs, qn = self._acc
         self._acc = [0.0, 0.0, 0.0, 0.0]
-        stats = {"loss": ls / ln if ln else math.nan, "q": qs / qn if qn else math.nan}
+        k_next = min(t + self.interval, self.max_warmup - 1)
+        lo = self._envelope(k_next, self.max_warmup)
+        hi = self._envelope(k_next, self.min_warmup)
+        stats = {"loss": ls / ln if ln else math.nan, "q": qs / qn if qn else math.nan, "envelope": lo}
         level = self.knots[-1][1]
         if self.policy.needs_loss and ln == 0:
             # One decision without a loss is allowed (a framework that reports the loss one step late,
@@ -576,16 +615,16 @@ class AutoWarmup(LRScheduler):
             target, reason = level, "no loss observed in this interval: hold"
         else:
             target, reason = self.policy.decide(level, stats)
-        k_next = min(t + self.interval, self.max_warmup - 1)
-        lo = lerp(self.start, 1.0, min(1.0, (k_next + 1) / self.max_warmup))
-        hi = lerp(self.start, 1.0, min(1.0, (k_next + 1) / self.min_warmup))
         v = min(max(target, lo, level), hi, 1.0)
         why = reason
         if v == lo and lo > max(target, level):
             why = f"{reason}; raised to the envelope linear({self.max_warmup}) (max_warmup)"
         elif v == hi and hi < target:
             why = f"{reason}; limited to the envelope linear({self.min_warmup}) (min_warmup)"
-        v = 1.0 if v >= 1.0 else _round_within(v, max(lo, level), min(hi, 1.0))
+        if v < 1.0 and v not in (lo, hi, level):
+            # A policy's own level: 4 digits keep the exported spec readable.  An envelope's
+            # level stays exact, so that a run held on linear(max_warmup) is that warmup.
+            v = _round_within(v, max(lo, level), min(hi, 1.0))
         self.next_knot = (k_next, v)
         ev = {"step": t, "next_step": k_next, "level": level, "next_level": v, "reason": why}
         ev.update({k: x for k, x in stats.items() if math.isfinite(x)})

@@ -44,7 +44,7 @@ class Arm:
     spec: str | None = None  # fixed: the whole spec
     method: str | None = None  # auto
     options: dict[str, Any] = field(default_factory=dict)
-    start: float = 0.01
+    start: float = 0.0  # where the ramps start, as in linear(n, start=…)
     max_warmup: int | str | float | None = None  # AutoWarmup's default (50 %), or a fraction of the run
     min_warmup: int | str | None = None
 

@@ -85,11 +85,12 @@ def test_levels_stay_in_the_envelope_and_never_fall(method):
     lo = [0.05 + 0.95 * min(1.0, (t + 1) / 30) for t in range(len(m))]
     hi = [0.05 + 0.95 * min(1.0, (t + 1) / 6) for t in range(len(m))]
     ks = [k for k, _ in sched.knots]
-    assert sched.knots[0] == (0, 0.05)  # the first update uses `start`
-    for k, v in sched.knots[1:]:
+    # the first update uses the slow envelope's first value, linear(30, start=0.05) at t = 0
+    assert sched.knots[0] == (0, pytest.approx(0.05 + 0.95 / 30, rel=1e-15))
+    for k, v in sched.knots:
         assert lo[k] - 1e-12 <= v <= hi[k] + 1e-12
     assert all(b >= a for a, b in itertools.pairwise(m))
-    assert lrs[0] == 0.05 * 0.05 and lrs[sched.warmup_steps - 1] == 0.05 and sched.warmup_steps <= 30
+    assert lrs[0] == 0.05 * sched.knots[0][1] and lrs[sched.warmup_steps - 1] == 0.05 and sched.warmup_steps <= 30
     assert ks[0] == 0 and all(b - a <= sched.interval for a, b in itertools.pairwise(ks))
     end = [e for e in sched.events if e.get("event") == "warmup_end"]
     assert len(end) == 1 and end[0]["warmup_steps"] == sched.warmup_steps and end[0]["reason"]
@@ -112,7 +113,8 @@ def test_tensor_lr_keeps_its_identity():
     lr = torch.tensor(0.05)
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     sched = AutoWarmup(opt, then="constant", total_steps=40, max_warmup=10)
-    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.05 * 0.01)
+    # start 0: the first update uses linear(10)'s first value, 1/10 of the peak
+    assert opt.param_groups[0]["lr"] is lr and float(lr) == pytest.approx(0.05 * 0.1)
     ref, _, _, _ = _run("update", steps=20, tensor_lr=True)
     fl, _, _, _ = _run("update", steps=20)
     assert ref == pytest.approx(fl, rel=1e-6)  # a float32 tensor LR
@@ -130,6 +132,59 @@ def test_update_policy_waits_for_the_relative_update_to_fall():
     assert slow.events[0]["q"] > 0
 
 
+class _LossIgnored:
+    def __init__(self, sched):
+        self.sched = sched
+
+    def step(self, loss):
+        self.sched.step()
+
+
+@pytest.mark.parametrize("start", [0.0, 1 / 16])
+def test_a_run_held_on_the_slow_envelope_is_exactly_linear_max_warmup(start):
+    # A tiny cap always binds: every knot sits on the slow envelope, so the curve is rampup's
+    # own linear(30, start=…) -> cosine, exactly at the knots and to a unit in the last place
+    # between them; training with either gives the same weights.
+    lrs, model, auto, _ = _run("update", cap_ratio=1e-6, max_warmup=30, start=start)
+    spec = f"linear(30, start={start!r}) -> cosine(floor=0.1)"
+    ref = (0.05 * rampup.parse(spec, total_steps=TOTAL)(np.arange(TOTAL))).tolist()
+    assert auto.warmup_steps == 30
+    for k, v in auto.knots:
+        assert lrs[k] == ref[k] and 0.05 * v == ref[k]
+    assert lrs == pytest.approx(ref, rel=1e-15, abs=0)
+    assert lrs[30:] == ref[30:]
+    _, fixed_model, _, _ = _run("update", make=lambda o: _LossIgnored(WarmupScheduler(o, spec, total_steps=TOTAL)))
+    for p, q in zip(model.parameters(), fixed_model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_update_policy_hysteresis_confirm_and_margin():
+    from rampup.torch.auto import _UpdateCap
+
+    pol = _UpdateCap(max_update=0.01)  # confirm=2, margin=0.1
+    # one interval measured: hold, whatever q says
+    level, why = pol.decide(0.1, {"q": 0.001, "envelope": 0.2})
+    assert level == 0.1 and "measuring (1 of 2" in why
+    # the largest q of the last two intervals sets the level: 0.01 / 0.04 = 0.25
+    level, why = pol.decide(0.1, {"q": 0.02, "envelope": 0.2})  # max(0.001, 0.02) = 0.02
+    assert level == pytest.approx(0.5) and "level = cap/q = 0.01/0.02" in why
+    level, why = pol.decide(0.5, {"q": 0.04, "envelope": 0.2})
+    assert level == pytest.approx(0.25) and "level = cap/q = 0.01/0.04" in why
+    # within 10 % of the envelope: follow the envelope instead of a noisy few % above it
+    level, why = pol.decide(0.5, {"q": 0.0455, "envelope": 0.2})  # max(0.04, 0.0455) -> 0.2198 < 0.22
+    assert level == 0.2 and "within 10% of the envelope" in why
+    level, why = pol.decide(0.5, {"q": 0.001, "envelope": 0.15})  # max(0.0455, 0.001): 0.2198 > 1.1 x 0.15
+    assert level == pytest.approx(0.01 / 0.0455) and "level = cap/q" in why
+    # below the envelope: the cap's level, which the controller then raises to the envelope
+    level, why = pol.decide(0.5, {"q": 0.1, "envelope": 0.2})
+    assert level == pytest.approx(0.1) and "within" not in why
+    # margin=0, confirm=1: the plain cap of Kosson et al.
+    plain = _UpdateCap(max_update=0.01, confirm=1, margin=0.0)
+    assert plain.decide(0.1, {"q": 0.045, "envelope": 0.2})[0] == pytest.approx(0.01 / 0.045)
+    with pytest.raises(ValueError, match=r"confirm \(method='update'\): got 1.5; accepted: a whole number"):
+        _UpdateCap(confirm=1.5)
+
+
 def test_loss_policy_holds_when_the_loss_stops_improving():
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = AutoWarmup(
@@ -139,6 +194,7 @@ def test_loss_policy_holds_when_the_loss_stops_improving():
         method="loss",
         growth=2.0,
         smooth=1,
+        start=0.01,  # the slow envelope then rises by only 0.0002 a step: it never binds here
         max_warmup=5000,
         min_warmup=2,
         interval=1,
@@ -148,9 +204,11 @@ def test_loss_policy_holds_when_the_loss_stops_improving():
         opt.step()
         sched.step(loss)
         levels.append(sched.knots[-1][1] if sched.next_knot is None else sched.next_knot[1])
-    # grow (x2) while improving, hold at 3.5 and 3.6, grow again at 2.0
-    assert levels[0] == 0.02 and levels[1] == 0.04 and levels[2] == 0.08
-    assert levels[3] == levels[4] == 0.08 and levels[5] == 0.16
+    # grow (x2) while improving, hold at 3.5 and 3.6, grow again at 2.0 (levels to 4 digits)
+    f = sched.knots[0][1]
+    assert f == pytest.approx(0.01 + 0.99 / 5000)
+    assert levels == pytest.approx([2 * f, 4 * f, 8 * f, 8 * f, 8 * f, 16 * f], rel=5e-4)
+    assert levels[3] == levels[4] == levels[2] < levels[5]
 
 
 def test_catapult_policy_holds_on_a_jump_and_resumes_after_recovery():
@@ -162,6 +220,7 @@ def test_catapult_policy_holds_on_a_jump_and_resumes_after_recovery():
         method="catapult",
         growth=2.0,
         jump=0.1,
+        start=0.01,
         max_warmup=5000,
         min_warmup=2,
         interval=1,
@@ -171,7 +230,9 @@ def test_catapult_policy_holds_on_a_jump_and_resumes_after_recovery():
         opt.step()
         sched.step(loss)
         levels.append(sched.next_knot[1])
-    assert levels == [0.02, 0.04, 0.04, 0.04, 0.08]
+    f = sched.knots[0][1]
+    assert levels == pytest.approx([2 * f, 4 * f, 4 * f, 4 * f, 8 * f], rel=5e-4)
+    assert levels[1] == levels[2] == levels[3]
     assert "catapult" in sched.events[2]["reason"]
 
 

@@ -47,7 +47,7 @@ def test_run_lm_auto_arm_records_the_decision():
     r = run_lm(cfg, 0, Arm("auto", "auto_update", method="update", start=0.05))
     assert r["auto_done"] and r["spec"].startswith("piecewise(") and 1 <= r["warmup_steps"] <= 6  # 50 % of 12
     assert r["warmup_steps"] == r["events"][-1]["warmup_steps"]
-    assert r["lr"][0] == pytest.approx(0.05 * TINY_LM.peak_lr)
+    assert r["lr"][0] == pytest.approx((0.05 + 0.95 / 6) * TINY_LM.peak_lr)  # linear(6, start=0.05) at t = 0
     assert any(e.get("event") == "warmup_end" for e in r["events"])
 
 

@@ -43,8 +43,8 @@ def test_plain_torch_loop_with_monitor_auto_and_guard(tmp_path, caplog):
     assert [r["step"] for r in rows] == list(range(len(rows))) and len(rows) == i - 1
     measured = [r["update_ratio"] for r in rows if "update_ratio" in r]  # every 4th row (update_every=4)
     assert len(measured) == (len(rows) + 3) // 4 and all(u > 0 for u in measured)
-    # the CSV's LR column is the LR each update used: the first is start * peak
-    assert rows[0]["lr"] == pytest.approx(0.01 * 3e-2)
+    # the CSV's LR column is the LR each update used: the first is linear(20)'s, 1/20 of the peak
+    assert rows[0]["lr"] == pytest.approx(3e-2 / 20)
 
 
 def _quiet_trainer(pl, root, **kw):
@@ -91,7 +91,8 @@ def test_lightning_fit_with_auto_warmup_monitor_and_a_guarded_manual_loop(tmp_pa
     trainer.fit(m, data)
     assert m.auto.done and len(mons[0].records) == 24
     lrs = [r["lr"] for r in mons[0].records]
-    assert lrs[0] == pytest.approx(0.01 * 3e-2) and lrs[1] > lrs[0]  # the LR each update used
+    # the LR each update used; the first is linear(12)'s (max_warmup: 50 % of 24 steps), 1/12 of the peak
+    assert lrs[0] == pytest.approx(3e-2 / 12) and lrs[1] > lrs[0]
     assert max(lrs) == pytest.approx(3e-2)
     assert any("loss" in e for e in m.auto.events)  # the loss reached the controller
     # No lag: the same run as a plain loop (loss of update t observed at update t) gives the same
