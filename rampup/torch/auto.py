@@ -33,8 +33,8 @@ within a unit in the last place between knots).
   works by keeping early updates, which are large relative to the weights, small).
   With ``q`` the relative update per unit of peak LR measured over the last interval
   (``r / level``), the next level is ``cap / q`` — the largest LR whose update stays
-  under the cap.  By default ``cap = max_update = 0.005`` (each step may change the
-  weight matrices by at most 0.5 % of their norm): a higher peak LR warms up longer,
+  under the cap.  By default ``cap = max_update = 0.003`` (each step may change the
+  weight matrices by at most 0.3 % of their norm): a higher peak LR warms up longer,
   a low one hardly at all.  ``cap_ratio=c`` uses ``cap = c · q_0`` instead, a fraction
   of the first interval's ``q_0``, which does not depend on the LR's scale.  With ``settle=k`` the warmup
   also finishes, at the envelope's fastest rate, once ``q`` changed by less than
@@ -170,7 +170,7 @@ class _UpdateCap(_Policy):
     name = "update"
     needs_update = True
     options = {
-        "max_update": (0.005, 0.0, 1.0),
+        "max_update": (0.003, 0.0, 1.0),  # chosen from 0.003 / 0.005 by rampup auto-compare (docs/auto.md)
         "cap_ratio": (None, 0.0, 1.0),
         "settle": (0, -1.0, 1000.0),
         "settle_tol": (0.1, 0.0, 1.0),
@@ -204,12 +204,9 @@ class _UpdateCap(_Policy):
                 f"{self.opts['settle_tol']:.0%} over {n} intervals)"
             )
         # Hysteresis, so that noise in q does not pull the LR off the slow envelope and back:
-        # the level is set by the largest q of the last `confirm` intervals (none before there
-        # are that many), and a level less than (1 + margin) x the envelope counts as the envelope.
-        c = int(self.opts["confirm"])
-        if len(hist) < c:
-            return level, f"q={q:.4g}: measuring ({len(hist)} of {c} intervals): hold"
-        qc = max(hist[-c:])
+        # the level is set by the largest q of the last `confirm` intervals (of those measured so
+        # far), and a level less than (1 + margin) x the envelope counts as the envelope.
+        qc = max(hist[-int(self.opts["confirm"]) :])
         if cap / qc >= 1.0:
             return 1.0, f"the peak LR keeps the relative update under the cap (q={qc:.4g} <= cap={cap:.4g})"
         env = stats.get("envelope", 0.0)

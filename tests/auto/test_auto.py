@@ -162,10 +162,13 @@ def test_update_policy_hysteresis_confirm_and_margin():
     from rampup.torch.auto import _UpdateCap
 
     pol = _UpdateCap(max_update=0.01)  # confirm=2, margin=0.1
-    # one interval measured: hold, whatever q says
+    # the first interval decides alone: a q far under the cap ends the warmup at once
     level, why = pol.decide(0.1, {"q": 0.001, "envelope": 0.2})
-    assert level == 0.1 and "measuring (1 of 2" in why
-    # the largest q of the last two intervals sets the level: 0.01 / 0.04 = 0.25
+    assert level == 1.0 and "under the cap" in why
+    pol = _UpdateCap(max_update=0.01)
+    assert pol.decide(0.1, {"q": 0.04, "envelope": 0.2})[0] == pytest.approx(0.25)
+    assert pol.decide(0.1, {"q": 0.001, "envelope": 0.2})[0] == pytest.approx(0.25)  # max(0.04, 0.001)
+    # then the largest q of the last two intervals sets the level
     level, why = pol.decide(0.1, {"q": 0.02, "envelope": 0.2})  # max(0.001, 0.02) = 0.02
     assert level == pytest.approx(0.5) and "level = cap/q = 0.01/0.02" in why
     level, why = pol.decide(0.5, {"q": 0.04, "envelope": 0.2})

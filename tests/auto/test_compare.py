@@ -64,7 +64,7 @@ def _lm(task, arm, seed, v, lr=None, l0=5.5, ws=None):
 
 
 def test_summary_bounds_and_report_from_known_numbers():
-    e1 = Task("e1", "lm", "E1", (0, 50), 0.0)
+    e1 = Task("e1", "lm", "E1", (0, 50), 0.0, near=(45, 55), near_of=50)
     e2 = Task("e2", "lm", "E2", (0, 50), 0.0, lrs=(1e-3, 1e-2))
     e3 = Task("e3", "digits", "E3", (0, 5), 1 / 16)
     rs = [
@@ -74,6 +74,11 @@ def test_summary_bounds_and_report_from_known_numbers():
         _lm("e1", "fixed_50", 1, 2.40),
         _lm("e1", "auto_update", 0, 2.32, ws=60),
         _lm("e1", "auto_update", 1, 2.50, ws=70),  # +0.9 %, +4.2 %
+        # neighbours of fixed_50, outside the sweep even where they beat it (near_55, seed 1)
+        _lm("e1", "near_45", 0, 2.323),
+        _lm("e1", "near_45", 1, 2.40),
+        _lm("e1", "near_55", 0, 2.3),
+        _lm("e1", "near_55", 1, 2.28),
         _lm("e2", "fixed_0", 0, 3.0, 1e-3),
         _lm("e2", "fixed_0", 0, float("nan"), 1e-2),
         _lm("e2", "fixed_50", 0, 3.0, 1e-3),
@@ -91,6 +96,9 @@ def test_summary_bounds_and_report_from_known_numbers():
     c = t1["checks"]["update"]["per_seed"]
     assert c["0"]["within_bound"] and not c["1"]["within_bound"] and not t1["checks"]["update"]["holds"]
     assert c["0"]["gap"] == pytest.approx(0.02 / 2.30)
+    assert "near_55" not in t1["arms"] and t1["resolution"]["anchor"] == "fixed_50"
+    assert t1["resolution"]["gaps"]["near_45"] == {"0": pytest.approx(0.01), "1": 0.0}
+    assert t1["resolution"]["gaps"]["near_55"]["1"] == pytest.approx(-0.05)
     t2 = s["tasks"]["e2"]
     # sensitivity: mean of min(l, l0) minus the best; NaN counts as l0 = 5.5
     assert t2["sensitivity"]["fixed_0"]["0"] == pytest.approx((3.0 + 5.5) / 2 - 3.0)
@@ -103,6 +111,11 @@ def test_summary_bounds_and_report_from_known_numbers():
     assert "| auto_update | 2.320 [60] | 2.500 [70] | 2.410 |" in text
     assert "`auto_update` vs `fixed_50`: seed 0: +0.9%, seed 1: +4.2% → bound **does not hold**." in text
     assert "| fixed_0 (seed 0) | 3.000 | NaN | 1.250 |" in text
+    assert "near_" not in text.split("Resolution")[0]
+    assert (
+        "- Resolution: fixed warmups of 45 and 55 steps, near `fixed_50` and not in the sweep, differ from it by "
+        "seed 0: +1.0%, +0.0%; seed 1: +0.0%, -5.0%." in text
+    )
     assert math.isclose(s["unigram"], 3.17, abs_tol=0.2)
 
 
