@@ -45,14 +45,24 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any], float | None]] = {
     "update_abs50": ("update", {"max_update": 0.003}, 0.5),
     # the default without its hysteresis (confirm=1, margin=0): the plain cap of Kosson et al.
     "update_plain50": ("update", {"max_update": 0.003, "confirm": 1, "margin": 0.0}, 0.5),
-    # the default with the earlier cap, 0.005
+    # the default with the earlier cap, 0.005, with and without the hysteresis
     "update_cap5_50": ("update", {"max_update": 0.005}, 0.5),
+    "update_plain_cap5_50": ("update", {"max_update": 0.005, "confirm": 1, "margin": 0.0}, 0.5),
     "update_abs": ("update", {"max_update": 0.005}, 0.25),
     "update": ("update", {"cap_ratio": 0.05}, 0.25),
     "loss": ("loss", {}, 0.25),
     "catapult": ("catapult", {}, 0.25),
 }
-METHODS_DEFAULT = ("update_abs50", "update_plain50", "update_cap5_50", "update_abs", "update", "loss", "catapult")
+METHODS_DEFAULT = (
+    "update_abs50",
+    "update_plain50",
+    "update_cap5_50",
+    "update_plain_cap5_50",
+    "update_abs",
+    "update",
+    "loss",
+    "catapult",
+)
 
 
 @dataclass(frozen=True)
