@@ -16,7 +16,9 @@ Tasks (the setups of :mod:`rampup.experiments`, run by :mod:`rampup.torch.auto_r
   :data:`TASKS`; the longest equals the default's longest allowed warmup).
 
 The auto arms are the :data:`CANDIDATES` (``auto_update_abs50`` is AutoWarmup's
-default), with the same ``start`` as the fixed arms' first step.  Every run is
+default), whose ramps start where the fixed arms' do (``start``, as in
+``linear(n, start=…)``).  The ``near_N`` arms (E1, E3) are fixed warmups a few steps
+either side of the best length, outside the sweep: the benchmark's resolution.  Every run is
 cached as ``OUT/runs/*.json``: a second call continues where the first stopped.
 Outputs: ``results.json``, ``report.md`` (the tables), ``auto_compare.png``.
 """
@@ -71,7 +73,7 @@ class Task:
     kind: str  # "lm" | "digits"
     title: str
     fixed: tuple[int, ...]  # warmup lengths in steps
-    start: float  # first-step level of the gradual warmups (fixed arms use linear(n, start=start))
+    start: float  # where the gradual warmups' ramps start, as in linear(n, start=start), for every arm
     lrs: tuple[float, ...] = ()  # an LR grid (E2) or () = the config's own
     params: tuple[tuple[str, Any], ...] = ()  # config overrides
     group: str = "main"
@@ -79,6 +81,13 @@ class Task:
     # measure how much the final metric moves when the curve moves a little (the benchmark's resolution).
     near: tuple[int, ...] = ()
     near_of: int = 0
+
+    def __post_init__(self) -> None:
+        if self.near and (self.near_of <= 0 or self.near_of not in self.fixed):
+            raise ValueError(
+                f"near_of: got {self.near_of!r}; accepted: one of the fixed lengths > 0 in {self.fixed} "
+                f"(the arm that near={self.near} surround)"
+            )
 
 
 TASKS: tuple[Task, ...] = (
@@ -575,12 +584,8 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
                 for s in seeds:
                     x, y = vals[a].get(s, math.nan), vals[best].get(s, math.nan)
                     oracle_v = min((vals[f].get(s, math.inf) for f in fixed), default=math.nan)
-                    if task.kind == "lm":
-                        ok = math.isfinite(x) and x <= y * 1.01
-                        gap = (x - y) / y if math.isfinite(x) and math.isfinite(y) else math.nan
-                    else:
-                        ok = math.isfinite(x) and x <= y + 0.01
-                        gap = x - y
+                    gap = _gap(task, x, y)
+                    ok = math.isfinite(x) and (x <= y * 1.01 if task.kind == "lm" else x <= y + 0.01)
                     no_new_collapse = not collapse[a][s] or collapse[best][s]
                     rows[str(s)] = {
                         "auto": x,
@@ -655,6 +660,8 @@ def _collapsed(task: Task, v: float, unigram: float) -> bool:
 def _arm_order(a: str) -> tuple[int, float, str]:
     if a.startswith("fixed_"):
         return (0, float(a.split("_")[1]), a)
+    if a.startswith("near_"):
+        return (2, float(a.split("_")[1]), a)
     return (1, 0.0, a)
 
 
@@ -776,9 +783,9 @@ def report(summary: dict[str, Any]) -> str:
             per_seed = "; ".join(
                 f"seed {s}: "
                 + ", ".join(
-                    f"{'+' if g[s] >= 0 else ''}{g[s] * 100:.1f}{unit}"
-                    for g in res["gaps"].values()
-                    if s in g and math.isfinite(g[s])
+                    f"{a.split('_')[1]} steps {'+' if g[s] >= 0 else ''}{g[s] * 100:.1f}{unit}"
+                    for a, g in res["gaps"].items()
+                    if s in g and g[s] is not None and math.isfinite(g[s])
                 )
                 for s in map(str, seeds)
             )

@@ -38,7 +38,9 @@ within a unit in the last place between knots).
   a low one hardly at all.  ``cap_ratio=c`` uses ``cap = c · q_0`` instead, a fraction
   of the first interval's ``q_0``, which does not depend on the LR's scale.  With ``settle=k`` the warmup
   also finishes, at the envelope's fastest rate, once ``q`` changed by less than
-  ``settle_tol`` over ``k`` intervals.
+  ``settle_tol`` over ``k`` intervals.  Hysteresis against noise in ``q``: the level uses
+  the largest ``q`` of the last ``confirm`` intervals (default 2), and a level less than
+  ``1 + margin`` times the slow envelope (default 0.1) counts as the envelope.
 * ``"loss"`` — AutoWU (Kim et al. 2021, arXiv:2107.05855): raise the LR
   geometrically (× ``growth`` per interval) while the smoothed training loss keeps
   improving; hold it while it does not.
@@ -146,7 +148,8 @@ class _Policy:
     name = ""
     needs_loss = False
     needs_update = False
-    options: dict[str, tuple[Any, float, float]] = {}  # name -> (default, lo, hi); a None default = off
+    # name -> (default, lo, hi[, lo_open]); lo is excluded unless lo_open=False; a None default = off
+    options: dict[str, tuple[Any, ...]] = {}
 
     def __init__(self, **opts: Any) -> None:
         for k in opts:
@@ -155,9 +158,14 @@ class _Policy:
                     f"method={self.name!r}: unknown option {k!r}; accepted: {', '.join(self.options) or 'none'}"
                 )
         self.opts: dict[str, Any] = {}
-        for k, (default, lo, hi) in self.options.items():
+        for k, spec in self.options.items():
+            default, lo, hi = spec[:3]
+            lo_open = spec[3] if len(spec) > 3 else True
             v = opts.get(k, default)
-            self.opts[k] = None if v is None else _num(v, f"{k} (method={self.name!r})", lo, hi, lo_open=True)
+            if v is None and default is not None:
+                rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
+                raise ValueError(f"{k} (method={self.name!r}): got None; accepted: a number in {rng}")
+            self.opts[k] = None if v is None else _num(v, f"{k} (method={self.name!r})", lo, hi, lo_open=lo_open)
         self.state: dict[str, Any] = {}
 
     def decide(self, level: float, stats: Mapping[str, float]) -> tuple[float, str]:
@@ -172,10 +180,10 @@ class _UpdateCap(_Policy):
     options = {
         "max_update": (0.003, 0.0, 1.0),  # chosen from 0.003 / 0.005 by rampup auto-compare (docs/auto.md)
         "cap_ratio": (None, 0.0, 1.0),
-        "settle": (0, -1.0, 1000.0),
+        "settle": (0, 0.0, 1000.0, False),  # 0 = off
         "settle_tol": (0.1, 0.0, 1.0),
-        "confirm": (2, 0.0, 100.0),
-        "margin": (0.1, -1.0, 10.0),
+        "confirm": (2, 1.0, 100.0, False),
+        "margin": (0.1, 0.0, 10.0, False),
     }
 
     def __init__(self, **opts: Any) -> None:
@@ -183,7 +191,8 @@ class _UpdateCap(_Policy):
         for k in ("settle", "confirm"):
             v = self.opts[k]
             if v is not None and v != int(v):
-                raise ValueError(f"{k} (method='update'): got {v!r}; accepted: a whole number of intervals")
+                lo = 0 if k == "settle" else 1
+                raise ValueError(f"{k} (method='update'): got {v!r}; accepted: a whole number of intervals >= {lo}")
 
     def decide(self, level: float, stats: Mapping[str, float]) -> tuple[float, str]:
         q = stats.get("q", math.nan)
@@ -206,16 +215,18 @@ class _UpdateCap(_Policy):
         # Hysteresis, so that noise in q does not pull the LR off the slow envelope and back:
         # the level is set by the largest q of the last `confirm` intervals (of those measured so
         # far), and a level less than (1 + margin) x the envelope counts as the envelope.
-        qc = max(hist[-int(self.opts["confirm"]) :])
+        c = int(self.opts["confirm"])
+        qc = max(hist[-c:])
+        qname = "q" if c == 1 else f"q (the largest of the last {min(c, len(hist))} intervals)"
         if cap / qc >= 1.0:
-            return 1.0, f"the peak LR keeps the relative update under the cap (q={qc:.4g} <= cap={cap:.4g})"
+            return 1.0, f"the peak LR keeps the relative update under the cap ({qname}={qc:.4g} <= cap={cap:.4g})"
         env = stats.get("envelope", 0.0)
         if env < cap / qc < (1.0 + self.opts["margin"]) * env:
             return env, (
-                f"relative update capped: cap/q = {cap:.4g}/{qc:.4g} = {cap / qc:.4g}, within "
-                f"{self.opts['margin']:.0%} of the envelope: follow it"
+                f"relative update capped: cap/{qname} = {cap:.4g}/{qc:.4g} = {cap / qc:.4g}, within "
+                f"{self.opts['margin']:.0%} of the envelope linear(max_warmup): no faster than it"
             )
-        return cap / qc, f"relative update capped: level = cap/q = {cap:.4g}/{qc:.4g}"
+        return cap / qc, f"relative update capped: level = cap/{qname} = {cap:.4g}/{qc:.4g}"
 
 
 class _AutoWU(_Policy):
@@ -319,7 +330,7 @@ class AutoWarmup(LRScheduler):
         reduce: ``"auto"`` (all-reduce the statistics when ``torch.distributed`` is
             initialized with more than one process) or ``False``.
         **options: options of the method (``max_update``, ``cap_ratio``, ``settle``,
-            ``settle_tol`` for ``update``; ``growth``, ``smooth``, ``tol`` for ``loss``;
+            ``settle_tol``, ``confirm``, ``margin`` for ``update``; ``growth``, ``smooth``, ``tol`` for ``loss``;
             ``growth``, ``jump`` for ``catapult``).
 
     Call :meth:`step` after every ``optimizer.step()``; pass the loss (``step(loss)``) for
@@ -375,9 +386,12 @@ class AutoWarmup(LRScheduler):
         self.total_steps = total_steps
         self.method = method
         self.rewarms: list[dict[str, Any]] = []
-        self.start = _num(start, "start", 0.0, 1.0)
-        if self.start == 1.0:
-            raise ValueError("start: got 1.0; accepted: a number in [0, 1) (1 would leave nothing to warm up)")
+        try:
+            self.start = _num(start, "start", 0.0, 1.0)
+        except ValueError:
+            self.start = math.nan
+        if not self.start < 1.0:
+            raise ValueError(f"start: got {start!r}; accepted: a number in [0, 1) (1 would leave nothing to warm up)")
         # The decay must parse behind a warmup: fail now, not when the warmup ends.
         probe = self._final_for([0], [1.0])
         if probe.spec.modifiers:
@@ -448,6 +462,10 @@ class AutoWarmup(LRScheduler):
         self._probe: UpdateProbe | None = UpdateProbe(optimizer, grads=False) if self.policy.needs_update else None
         if self._probe is not None and self.last_epoch % self._stride == 0:
             self._probe.arm()
+        if self.max_warmup == 1:
+            # linear(1): the first update is already at the peak, before anything could be measured
+            self.knots, self.next_knot = [], (0, 1.0)
+            self._finish(0, "max_warmup = 1 step: the first update is at the peak")
         self._apply()
 
     def _envelope(self, k: int, n: int) -> float:
@@ -616,6 +634,8 @@ class AutoWarmup(LRScheduler):
         why = reason
         if v == lo and lo > max(target, level):
             why = f"{reason}; raised to the envelope linear({self.max_warmup}) (max_warmup)"
+        elif v == level and level > max(target, lo):
+            why = f"{reason}; held at {level:.4g} (a level never falls)"
         elif v == hi and hi < target:
             why = f"{reason}; limited to the envelope linear({self.min_warmup}) (min_warmup)"
         if v < 1.0 and v not in (lo, hi, level):
@@ -725,6 +745,12 @@ class AutoWarmup(LRScheduler):
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict`; the plan (method, options, then, lengths) must be the same."""
+        if isinstance(state_dict, Mapping) and state_dict.get("format") == "rampup.torch.AutoWarmup/1":
+            raise ValueError(
+                "load_state_dict: got a rampup.torch.AutoWarmup/1 state; accepted: /2. In /2 `start` is where the "
+                "envelope's ramps start, as in linear(n, start=…), so a /1 run cannot be continued exactly; "
+                "finish it with the rampup version that wrote it, or reproduce its curve with the exported spec"
+            )
         if not isinstance(state_dict, Mapping) or state_dict.get("format") != FORMAT:
             raise ValueError(
                 f"load_state_dict: got {str(state_dict)[:80]!r}; accepted: the state_dict() of an AutoWarmup ({FORMAT})"

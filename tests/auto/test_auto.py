@@ -132,6 +132,34 @@ def test_update_policy_waits_for_the_relative_update_to_fall():
     assert slow.events[0]["q"] > 0
 
 
+def test_max_warmup_of_one_step_is_done_before_the_first_update():
+    opt = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
+    sched = AutoWarmup(opt, "auto -> cosine(floor=0.1)", total_steps=10, max_warmup=1)
+    assert sched.done and sched.warmup_steps == 1 and opt.param_groups[0]["lr"] == 0.05
+    assert sched.export_spec() == "piecewise(steps=[0], values=[1.0]) -> cosine(floor=0.1)"
+    ref = rampup.parse("linear(1) -> cosine(floor=0.1)", total_steps=10)  # the decay follows the 1-step warmup
+    for t in range(10):
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.05 * float(ref(t)), rel=1e-12)
+        opt.step()
+        sched.step()
+    assert "max_warmup = 1 step" in sched.explain()
+
+
+@pytest.mark.parametrize("start", [1.0, 1.5, -0.1])
+def test_start_outside_0_1_is_refused(start):
+    opt = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
+    with pytest.raises(ValueError, match=rf"start: got {start!r}; accepted: a number in \[0, 1\)"):
+        AutoWarmup(opt, "auto -> constant", total_steps=10, start=start)
+
+
+def test_a_format_1_state_is_refused_with_the_reason():
+    opt = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
+    sched = AutoWarmup(opt, "auto -> constant", total_steps=40)
+    state = dict(sched.state_dict(), format="rampup.torch.AutoWarmup/1")
+    with pytest.raises(ValueError, match=r"AutoWarmup/1 state; accepted: /2\. In /2 `start` is where"):
+        sched.load_state_dict(state)
+
+
 class _LossIgnored:
     def __init__(self, sched):
         self.sched = sched
@@ -170,9 +198,9 @@ def test_update_policy_hysteresis_confirm_and_margin():
     assert pol.decide(0.1, {"q": 0.001, "envelope": 0.2})[0] == pytest.approx(0.25)  # max(0.04, 0.001)
     # then the largest q of the last two intervals sets the level
     level, why = pol.decide(0.1, {"q": 0.02, "envelope": 0.2})  # max(0.001, 0.02) = 0.02
-    assert level == pytest.approx(0.5) and "level = cap/q = 0.01/0.02" in why
+    assert level == pytest.approx(0.5) and "level = cap/q (the largest of the last 2 intervals) = 0.01/0.02" in why
     level, why = pol.decide(0.5, {"q": 0.04, "envelope": 0.2})
-    assert level == pytest.approx(0.25) and "level = cap/q = 0.01/0.04" in why
+    assert level == pytest.approx(0.25) and "= 0.01/0.04" in why
     # within 10 % of the envelope: follow the envelope instead of a noisy few % above it
     level, why = pol.decide(0.5, {"q": 0.0455, "envelope": 0.2})  # max(0.04, 0.0455) -> 0.2198 < 0.22
     assert level == 0.2 and "within 10% of the envelope" in why
@@ -184,8 +212,16 @@ def test_update_policy_hysteresis_confirm_and_margin():
     # margin=0, confirm=1: the plain cap of Kosson et al.
     plain = _UpdateCap(max_update=0.01, confirm=1, margin=0.0)
     assert plain.decide(0.1, {"q": 0.045, "envelope": 0.2})[0] == pytest.approx(0.01 / 0.045)
-    with pytest.raises(ValueError, match=r"confirm \(method='update'\): got 1.5; accepted: a whole number"):
+    assert "level = cap/q = 0.01/0.045" in plain.decide(0.1, {"q": 0.045, "envelope": 0.2})[1]
+    with pytest.raises(ValueError, match=r"confirm \(method='update'\): got 1.5; accepted: a whole number of .* >= 1"):
         _UpdateCap(confirm=1.5)
+    with pytest.raises(ValueError, match=r"confirm \(method='update'\): got 0; accepted: a number in \[1, 100\]"):
+        _UpdateCap(confirm=0)
+    with pytest.raises(ValueError, match=r"margin \(method='update'\): got -0.5; accepted: a number in \[0, 10\]"):
+        _UpdateCap(margin=-0.5)
+    with pytest.raises(ValueError, match=r"margin \(method='update'\): got None; accepted: a number in \[0, 10\]"):
+        _UpdateCap(margin=None)
+    assert _UpdateCap(cap_ratio=None).opts["cap_ratio"] is None  # an option that is off by default may stay off
 
 
 def test_loss_policy_holds_when_the_loss_stops_improving():

@@ -114,9 +114,14 @@ def test_summary_bounds_and_report_from_known_numbers():
     assert "near_" not in text.split("Resolution")[0]
     assert (
         "- Resolution: fixed warmups of 45 and 55 steps, near `fixed_50` and not in the sweep, differ from it by "
-        "seed 0: +1.0%, +0.0%; seed 1: +0.0%, -5.0%." in text
+        "seed 0: 45 steps +1.0%, 55 steps +0.0%; seed 1: 45 steps +0.0%, 55 steps -5.0%." in text
     )
     assert math.isclose(s["unigram"], 3.17, abs_tol=0.2)
+
+
+def test_near_arms_need_a_fixed_anchor():
+    with pytest.raises(ValueError, match=r"near_of: got 0; accepted: one of the fixed lengths > 0 in \(0, 50\)"):
+        Task("e1", "lm", "E1", (0, 50), 0.0, near=(45, 55))
 
 
 def test_quick_compare_writes_outputs_and_resumes(tmp_path):

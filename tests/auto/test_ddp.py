@@ -30,10 +30,10 @@ def _worker(rank: int, port: int, folder: str) -> None:
     out = {str(reduce): _train(rank, reduce) for reduce in ("auto", False)}
     with open(os.path.join(folder, f"rank{rank}.json"), "w") as f:
         json.dump(out, f)
-    # Orderly gloo shutdown. DDP modules sit in reference cycles that keep the process group
-    # alive; left to interpreter finalization, its worker threads were once torn down
-    # mid-exit (SIGABRT, "terminate called without an active exception", on CI). Collect them
-    # now, and let no rank leave while the other still talks to it.
+    # Orderly gloo shutdown, after a CI run where rank 0 aborted at exit ("terminate called
+    # without an active exception"): no rank tears down its connections while the other is
+    # still in a collective (the barrier), and DDP modules left in reference cycles, which hold
+    # the process group, are freed now rather than during interpreter finalization.
     gc.collect()
     dist.barrier()
     dist.destroy_process_group()
@@ -71,6 +71,7 @@ def _run(folder: str) -> list[dict]:
         if time.monotonic() > deadline:
             for p in ctx.processes:
                 p.kill()
+                p.join()
             pytest.fail(f"DDP workers still running after {DEADLINE_S} s")
     out = []
     for rank in (0, 1):
@@ -81,8 +82,9 @@ def _run(folder: str) -> list[dict]:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="gloo over TCP on 127.0.0.1")
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not built")
-def test_ddp_ranks_take_identical_decisions_from_reduced_statistics(tmp_path):
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+def test_ddp_ranks_take_identical_decisions_from_reduced_statistics(tmp_path, monkeypatch):
+    if "GLOO_SOCKET_IFNAME" not in os.environ:
+        monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")
     both = _run(str(tmp_path))
     r = [b["auto"] for b in both]
     assert r[0]["knots"] == r[1]["knots"]

@@ -81,9 +81,8 @@ def main() -> None:
     }
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(result, f)
-    # Orderly gloo shutdown: the DDP modules hold the process group (in reference cycles), and a
-    # group torn down during interpreter finalization can abort the process. Drop them first,
-    # and let no rank leave while the other still talks to it.
+    # Orderly gloo shutdown (see tests/auto/test_ddp.py): free the DDP modules, which hold the
+    # process group, and let no rank tear down its connections while the other is in a collective.
     del model, model2, opt, opt2, sched, sched2
     gc.collect()
     dist.barrier()

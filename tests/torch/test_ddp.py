@@ -39,12 +39,14 @@ def test_two_ranks_same_lrs_and_resume_from_rank0_checkpoint(tmp_path: Path) -> 
         for r in range(2)
     ]
     logs = []
-    for p in procs:
-        try:
+    try:
+        for p in procs:
             logs.append(p.communicate(timeout=90)[0])
-        finally:
+    finally:
+        for p in procs:  # a rank that timed out (or its peer) must not outlive the test
             if p.poll() is None:
                 p.kill()
+                p.wait()
     assert [p.returncode for p in procs] == [0, 0], "\n".join(logs)
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
 
