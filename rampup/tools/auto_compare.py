@@ -527,10 +527,12 @@ def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Seq
                 if fixed_curves
                 else math.nan
             )
-            t["warmup_steps"] = {
-                a: {f"{float(r['lr_grid']):g}": r.get("warmup_steps") for r in rs if r["arm"] == a and r["seed"] == 0}
-                for a in arms
-            }
+            # per arm, seed and LR: the warmup length the run used (an automatic arm's choice)
+            t["warmup_steps"] = {a: {} for a in arms}
+            for r in rs:
+                if r["arm"] in t["warmup_steps"]:
+                    by_seed = t["warmup_steps"][r["arm"]].setdefault(str(r["seed"]), {})
+                    by_seed[f"{float(r['lr_grid']):g}"] = r.get("warmup_steps")
             checks = {}
             for m in methods:
                 a = f"auto_{m}"
@@ -698,7 +700,7 @@ def report(summary: dict[str, Any]) -> str:
             for a in t["arms"]:
                 for s in seeds:
                     d = t["grid"].get(a, {}).get(str(s), {})
-                    ws = t["warmup_steps"].get(a, {})
+                    ws = t["warmup_steps"].get(a, {}).get(str(s), {})
                     cells = []
                     for lr in lrs:
                         v = d.get(f"{lr:g}")

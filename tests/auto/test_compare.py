@@ -83,8 +83,8 @@ def test_summary_bounds_and_report_from_known_numbers():
         _lm("e2", "fixed_0", 0, float("nan"), 1e-2),
         _lm("e2", "fixed_50", 0, 3.0, 1e-3),
         _lm("e2", "fixed_50", 0, 2.5, 1e-2),
-        _lm("e2", "auto_update", 0, 2.9, 1e-3),
-        _lm("e2", "auto_update", 0, 2.6, 1e-2),
+        _lm("e2", "auto_update", 0, 2.9, 1e-3, ws=12),
+        _lm("e2", "auto_update", 0, 2.6, 1e-2, ws=30),
         {"task": "e3", "arm": "fixed_0", "seed": 0, "final_test_error": 0.10, "lr_grid": None},
         {"task": "e3", "arm": "fixed_5", "seed": 0, "final_test_error": 0.04, "lr_grid": None},
         {"task": "e3", "arm": "auto_update", "seed": 0, "final_test_error": 0.045, "lr_grid": None, "warmup_steps": 7},
@@ -111,6 +111,8 @@ def test_summary_bounds_and_report_from_known_numbers():
     assert "| auto_update | 2.320 [60] | 2.500 [70] | 2.410 |" in text
     assert "`auto_update` vs `fixed_50`: seed 0: +0.9%, seed 1: +4.2% → bound **does not hold**." in text
     assert "| fixed_0 (seed 0) | 3.000 | NaN | 1.250 |" in text
+    assert t2["warmup_steps"]["auto_update"] == {"0": {"0.001": 12, "0.01": 30}}
+    assert "| auto_update (seed 0) | 2.900 [12] | 2.600 [30] | 0.150 |" in text
     assert "near_" not in text.split("Resolution")[0]
     assert (
         "- Resolution: fixed warmups of 45 and 55 steps, near `fixed_50` and not in the sweep, differ from it by "
