@@ -5,9 +5,10 @@
   the same objects.  The loss of each step is read from the model's output (a forward
   hook picks up ``output["loss"]``, as the Trainer computes it when the batch has
   labels).  Before ``optimizer.step()`` the guard judges the loss and gradients; on an
-  anomaly it rolls back and clears the gradients, so the Trainer's ``optimizer.step()``
-  changes nothing (torch optimizers skip parameters without a gradient), and the
-  scheduler step the Trainer takes next is undone.
+  anomaly it skips the update (or rolls back) and clears the gradients, so the Trainer's
+  ``optimizer.step()`` changes nothing (torch optimizers skip parameters without a
+  gradient), and the scheduler step the Trainer takes next is undone.  The monitor is
+  attached to the guard, so its rows mark skipped and rolled-back updates.
 * :func:`lightning_callback` — a ``lightning.pytorch.Callback`` feeding the monitor and,
   for the loss-based methods, the AutoWarmup.  The loss is read in
   ``on_before_backward`` (times ``accumulate_grad_batches``, which Lightning divided it
@@ -57,6 +58,8 @@ def hf_callback(monitor: Any = None, auto: Any = None, guard: Any = None) -> Any
     class RampupHFCallback(TrainerCallback):  # type: ignore[misc]
         def __init__(self) -> None:
             self.monitor, self.auto, self.guard = monitor, auto, guard
+            if guard is not None and monitor is not None and getattr(guard, "monitor", None) is None:
+                guard.monitor = monitor  # its rows then mark the skipped and rolled-back updates
             self._losses: list[torch.Tensor] = []
             self._hook: Any = None
             self._loss: float | None = None

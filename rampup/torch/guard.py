@@ -1,29 +1,43 @@
-r"""``SpikeGuard``: detect a loss spike or a non-finite loss/gradient, roll back, re-warm, go on.
+r"""``SpikeGuard``: skip a bad batch, roll back damaged weights, re-warm, go on.
 
-The recovery used to train PaLM (Chowdhery et al. 2022, §5.1: "restart from a
-checkpoint roughly 100 steps before the spike and skip roughly 200–500 data
-batches") and OPT-175B (Zhang et al. 2022, §2.5: roll back to an earlier
-checkpoint and lower the LR), automated:
+Two recoveries from the large-model reports, each where it fits:
 
-1. Every ``snapshot_every`` good updates the guard takes a **snapshot**: model,
-   optimizer and scheduler ``state_dict``\ s, the RNG states (Python, NumPy, torch
-   CPU and CUDA) and its own loss window — in memory, and also on disk when
-   ``dir`` is given (``torch.save`` to a temporary file, ``fsync``, ``os.replace``;
-   the previous snapshot file is deleted only after the new one is complete, so a
-   crash at any moment leaves at least one complete snapshot).
-2. Before each update, :meth:`SpikeGuard.check` looks at the loss and the
-   gradients: a non-finite loss or gradient, or a **spike** — a robust z-score
-   ``z = (ℓ − median) / (1.4826·MAD) > z`` against the last ``window`` good losses
-   (and, with ``ratio``, ``ℓ > ratio × median``) — is an anomaly.  After the update
-   the parameters are checked too (a finite but huge gradient can still overflow
-   them).
-3. On an anomaly the update is not applied (or undone): the guard restores the last
-   snapshot (the one before it if the anomaly recurs before a new snapshot was taken),
-   calls ``scheduler.rewarm(rewarm, start=rewarm_start)`` so the LR ramps up again
-   from a lower value, and — with ``skip_batches=True``, the default — the data
-   simply continues, so the batches seen since the snapshot are skipped.
-4. Every intervention is appended to :attr:`SpikeGuard.events` and logged as a
-   warning on the ``rampup.guard`` logger.
+* **Skip** (PaLM, Chowdhery et al. 2022, §5.1, restarted about 100 steps before a spike
+  and skipped 200–500 batches: a spike came from particular batches *in combination
+  with* the model state, and did not recur once those batches were not replayed).  An
+  anomaly seen *before* the update — a non-finite loss or gradient, or a loss **spike**,
+  a robust z-score ``z = (ℓ − median) / (1.4826·MAD) > z`` against the last ``window``
+  good losses (and, with ``ratio``, ``ℓ > ratio × median``) — means the weights were
+  never touched: the guard clears the gradients and the update is not applied, as
+  ``torch.amp.GradScaler`` skips an overflowed step.  The scheduler does not step (the
+  LR schedule counts applied updates); the data goes on.
+* **Roll back** (OPT-175B, Zhang et al. 2022, §2.5: restart from an earlier checkpoint
+  with a lower LR).  Only damage that reached the weights is rolled back: a non-finite
+  parameter after an update, or a spike *pattern* — more than ``max_skips`` anomalies in
+  a row, which one bad batch cannot explain (skips leave the weights as they are, so a
+  model whose loss is high on every batch was damaged by an earlier update).  The guard
+  restores the last snapshot (the one before it if the trouble recurs before a new
+  snapshot was taken, and then deletes the rejected newer snapshot so that no restart
+  resumes from it) and calls ``scheduler.rewarm(rewarm, start=rewarm_start)`` so the LR
+  ramps up again from a lower value.  The RNG states are **not** restored: the data
+  stream goes on (a loop that draws batches from the global RNG would otherwise redraw
+  the same bad batches for ever).  More than ``max_rollbacks`` rollbacks within
+  ``rollback_window`` batches raise a ``RuntimeError``: the run does not recover.
+
+Every ``snapshot_every`` applied updates the guard takes a **snapshot**: model,
+optimizer and scheduler ``state_dict``\ s, the RNG states (Python, NumPy, torch CPU and
+CUDA; used by :meth:`SpikeGuard.resume` only), its loss window and an attached monitor's
+— in memory, and also on disk when ``dir`` is given (``torch.save`` to a temporary file,
+``fsync``, ``os.replace``, folder ``fsync``; the newest two complete files are kept, and
+the older one is deleted only after the new one is complete, so a crash at any moment
+leaves a complete snapshot).  A new guard on a folder removes the temporary files a
+killed process left and keeps the newest two snapshots.  A full disk (``ENOSPC``,
+``EDQUOT``) does not stop the run: the snapshot stays in memory, the disk keeps the
+previous complete files, and a warning says so.
+
+Every intervention is appended to :attr:`SpikeGuard.events` (``action`` ``"skip"`` or
+``"rollback"``) and logged as a warning on the ``rampup.guard`` logger; with
+``monitor=`` the :class:`rampup.torch.Monitor` rows say the same (``status``).
 
 Use :meth:`SpikeGuard.step` in place of ``optimizer.step(); scheduler.step()``:
 
@@ -38,8 +52,8 @@ Use :meth:`SpikeGuard.step` in place of ``optimizer.step(); scheduler.step()``:
 ...     loss = (model(x) - y).square().mean() * (1e6 if i == 20 else 1.0)  # one spike
 ...     opt.zero_grad(); loss.backward()
 ...     ok = guard.step(loss)
->>> [e["kind"] for e in guard.events], guard.step_count
-(['spike'], 29)
+>>> [(e["kind"], e["action"]) for e in guard.events], guard.step_count
+([('spike', 'skip')], 29)
 
 References: Chowdhery et al. 2022, "PaLM", arXiv:2204.02311; Zhang et al. 2022,
 "OPT", arXiv:2205.01068.
@@ -47,7 +61,9 @@ References: Chowdhery et al. 2022, "PaLM", arXiv:2204.02311; Zhang et al. 2022,
 
 from __future__ import annotations
 
+import collections
 import copy
+import errno
 import logging
 import math
 import os
@@ -59,7 +75,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..tools.io import atomic_write_with
+from ..tools.io import _fsync_dir, atomic_write_with
 from .monitor import LossStats, _as_loss
 
 __all__ = ["SpikeGuard"]
@@ -67,6 +83,25 @@ __all__ = ["SpikeGuard"]
 log = logging.getLogger("rampup.guard")
 
 _SNAPSHOT_PREFIX = "rampup-guard-"
+_KEEP = 2  # complete snapshot files kept on disk
+# What a full disk or an exhausted quota raises: the run goes on without that file.
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _snapshot_files(d: str) -> list[tuple[int, str]]:
+    """``(step, path)`` of the complete snapshot files in ``d``, oldest first."""
+    out = []
+    for f in os.listdir(d):
+        if f.startswith(_SNAPSHOT_PREFIX) and f.endswith(".pt"):
+            core = f[len(_SNAPSHOT_PREFIX) : -len(".pt")]
+            if core.isdigit():
+                out.append((int(core), os.path.join(d, f)))
+    return sorted(out)
+
+
+def _stale_temporaries(d: str) -> list[str]:
+    # atomic_write_with's temporary names: ".tmp-<random><final name>"
+    return [os.path.join(d, f) for f in os.listdir(d) if f.startswith(".tmp-") and _SNAPSHOT_PREFIX in f]
 
 
 def _rng_state() -> dict[str, Any]:
@@ -111,28 +146,36 @@ def _all_finite(tensors: list[Tensor]) -> bool:
 
 
 class SpikeGuard:
-    r"""Roll back to the last good snapshot on a loss spike or a non-finite loss/gradient/parameter.
+    r"""Skip a batch with a spike or a non-finite loss/gradient; roll back damaged weights.
 
     Args:
         model, optimizer: what is trained (their ``state_dict`` is snapshotted).
         scheduler: an LR scheduler with ``state_dict``/``load_state_dict`` (snapshotted) and,
             for the re-warmup, ``rewarm(length, start=...)`` (:class:`rampup.torch.WarmupScheduler`,
             :class:`rampup.torch.AutoWarmup`); ``None`` if there is none (then ``rewarm=None``).
-        snapshot_every: good updates between snapshots.
-        dir: a folder for on-disk snapshots (``None``: memory only).
+        snapshot_every: applied updates between snapshots.
+        dir: a folder for on-disk snapshots (``None``: memory only).  One guard per folder
+            (under DDP give it on one rank only).
         z: robust z-score above which a loss is a spike.
         ratio: optionally also flag ``loss > ratio × running median`` (e.g. 1.5).
         window: how many recent good losses the median/MAD use.
         min_history: losses needed before spikes are judged (non-finite values always are).
+        max_skips: anomalous batches in a row that are skipped; the next one in a row is taken
+            as damage to the weights and rolls back (``0``: every anomaly rolls back).
         rewarm: re-warmup length after a rollback (steps or ``"2%"``); ``None``: none.
         rewarm_start: the LR right after a rollback as a fraction of the scheduled LR.
-        skip_batches: ``True``: the data goes on after a rollback (the batches since the
-            snapshot are skipped, as in PaLM).  ``False``: the guard records in the event
-            ``replay_from`` = the batch index to replay from; the loop rewinds its data.
-        max_rollbacks: consecutive rollbacks without a new snapshot before a
+        skip_batches: ``True``: the data goes on after a rollback.  ``False``: a rollback
+            event also carries ``replay_from``, the batch index to rewind the data to (the
+            guard itself never rewinds anything).
+        max_rollbacks: rollbacks allowed within ``rollback_window`` batches; one more raises a
             ``RuntimeError`` (the run does not recover).
+        rollback_window: the window of ``max_rollbacks``, in batches (``check`` calls, which
+            a rollback does not rewind); ``None``: ``20 × snapshot_every``.
         check_grads, check_params: look for non-finite gradients before, and parameters
             after, each update (one fused norm each).
+        monitor: a :class:`rampup.torch.Monitor` to keep in line: a skipped batch gets a row
+            with ``status`` ``"skipped"``, a rollback marks the rows of the undone updates
+            ``"rolled_back"`` and the monitor counts on from the restored update.
     """
 
     def __init__(
@@ -147,12 +190,15 @@ class SpikeGuard:
         ratio: float | None = None,
         window: int = 50,
         min_history: int = 10,
+        max_skips: int = 5,
         rewarm: int | str | None = 20,
         rewarm_start: float = 0.1,
         skip_batches: bool = True,
         max_rollbacks: int = 5,
+        rollback_window: int | None = None,
         check_grads: bool = True,
         check_params: bool = True,
+        monitor: Any = None,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"model: got {type(model).__name__}; accepted: a torch.nn.Module")
@@ -171,10 +217,14 @@ class SpikeGuard:
                 )
             if isinstance(rewarm, bool) or not isinstance(rewarm, (int, str)):
                 raise TypeError(f"rewarm: got {rewarm!r}; accepted: steps as an int, '2%', or None")
+        if rollback_window is None and isinstance(snapshot_every, int):
+            rollback_window = 20 * snapshot_every
         for name, v, lo in (
             ("snapshot_every", snapshot_every, 1),
             ("min_history", min_history, 3),
+            ("max_skips", max_skips, 0),
             ("max_rollbacks", max_rollbacks, 1),
+            ("rollback_window", rollback_window, 1),
         ):
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name}: got {v!r}; accepted: an int >= {lo}")
@@ -184,29 +234,68 @@ class SpikeGuard:
             raise ValueError(f"ratio: got {ratio!r}; accepted: None or a number > 1 (e.g. 1.5)")
         if isinstance(rewarm_start, bool) or not isinstance(rewarm_start, (int, float)) or not 0 <= rewarm_start <= 1:
             raise ValueError(f"rewarm_start: got {rewarm_start!r}; accepted: a fraction in [0, 1]")
+        if monitor is not None and not all(callable(getattr(monitor, m, None)) for m in ("skip", "rollback")):
+            raise TypeError(f"monitor: got {type(monitor).__name__}; accepted: None or a rampup.torch.Monitor")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.monitor = monitor
         self.snapshot_every = snapshot_every
         self.dir = None if dir is None else os.fspath(dir)
         self.z, self.ratio = float(z), None if ratio is None else float(ratio)
         self.min_history = min_history
+        self.max_skips = max_skips
         self.rewarm_length, self.rewarm_start = rewarm, float(rewarm_start)
         self.skip_batches = bool(skip_batches)
-        self.max_rollbacks = max_rollbacks
+        self.max_rollbacks, self.rollback_window = max_rollbacks, int(rollback_window)  # type: ignore[arg-type]
         self.check_grads, self.check_params = bool(check_grads), bool(check_params)
         self.stats = LossStats(window)
-        self.step_count = 0  # good updates applied (restored on rollback)
+        self.step_count = 0  # updates applied and kept (restored on rollback)
         self.batch_index = 0  # batches seen (never restored: the data position)
         self.events: list[dict[str, Any]] = []
+        self.disk_errors: list[str] = []  # snapshot writes a full disk refused (the run went on)
         self._snaps: list[dict[str, Any]] = []  # newest last; at most two
-        self._files: list[str] = []
-        self._since_snapshot_rollbacks = 0
+        self._files: list[str] = []  # this guard's complete snapshot files, oldest first
+        self._rollbacks_since_snapshot = 0
+        self._rollback_batches: collections.deque[int] = collections.deque()
+        self._anomalies_in_a_row = 0
         self._pending_ok = False
+        self._pending_loss = math.nan
+        self._unresumed: tuple[int, str] | None = None  # an earlier run's newest snapshot, not yet resumed
         if self.dir is not None:
             os.makedirs(self.dir, exist_ok=True)
+            found = self._tidy_dir()
+            if found:
+                # A restart: the folder belongs to a run this guard should continue (resume()).
+                # Its own step-0 snapshot must not land among that run's files.
+                self._files = [p for _, p in found]
+                self._unresumed = found[-1]
+                self._snaps = [self._state()]
+                return
         self.snapshot()
 
     # ---- snapshots ------------------------------------------------------------
-    def _state(self) -> dict[str, Any]:
+    def _tidy_dir(self) -> list[tuple[int, str]]:
+        """Remove a killed writer's temporary files and all but the newest ``_KEEP`` snapshots."""
+        assert self.dir is not None
+        for tmp in _stale_temporaries(self.dir):
+            log.info("SpikeGuard: removing %s, a snapshot a stopped process did not finish", tmp)
+            os.unlink(tmp)
+        found = _snapshot_files(self.dir)
+        for _, old in found[:-_KEEP]:
+            os.unlink(old)
+        return found[-_KEEP:]
+
+    def _monitor_state(self, pending_loss: float | None) -> dict[str, Any] | None:
+        if self.monitor is None:
+            return None
+        # A snapshot taken in commit() comes before the loop's monitor.step(loss) for that update:
+        # the monitor's window is saved as it will be once that loss is in.
+        stats = LossStats(self.monitor.loss_stats.window)
+        stats.load_state_dict(self.monitor.loss_stats.state_dict())
+        if pending_loss is not None:
+            stats.add(pending_loss)
+        return {"loss_stats": stats.state_dict()}
+
+    def _state(self, pending_loss: float | None = None) -> dict[str, Any]:
         return {
             "step_count": self.step_count,
             "model": _clone(self.model.state_dict()),
@@ -214,46 +303,102 @@ class SpikeGuard:
             "scheduler": None if self.scheduler is None else _clone(self.scheduler.state_dict()),
             "rng": _rng_state(),
             "stats": self.stats.state_dict(),
+            "monitor": self._monitor_state(pending_loss),
         }
 
+    def _path(self, step: int) -> str:
+        assert self.dir is not None
+        return os.path.join(self.dir, f"{_SNAPSHOT_PREFIX}{step:09d}.pt")
+
     def snapshot(self) -> None:
-        """Take a snapshot now (in memory; also on disk with ``dir``)."""
-        snap = self._state()
+        """Take a snapshot now (in memory; also on disk with ``dir``).
+
+        On disk: a full disk (``ENOSPC``/``EDQUOT``) is logged and recorded in
+        :attr:`disk_errors`, the previous complete files stay, and the run goes on with the
+        snapshot in memory; any other ``OSError`` is raised.
+        """
+        self._snapshot(None)
+
+    def _snapshot(self, pending_loss: float | None) -> None:
+        snap = self._state(pending_loss)
         self._snaps = [*self._snaps[-1:], snap]
-        self._since_snapshot_rollbacks = 0
-        if self.dir is not None:
-            path = os.path.join(self.dir, f"{_SNAPSHOT_PREFIX}{snap['step_count']:09d}.pt")
+        self._rollbacks_since_snapshot = 0
+        if self.dir is None:
+            return
+        path = self._path(snap["step_count"])
+        try:
+            # a temporary file, fsync, os.replace, folder fsync: the file is whole or absent
             atomic_write_with(path, lambda f: torch.save(snap, f), sync_dir=True)
-            # Keep the newest two complete files; older ones go only now that the new one is whole.
-            self._files = [f for f in self._files if f != path] + [path]
-            while len(self._files) > 2:
-                old = self._files.pop(0)
-                if os.path.exists(old):
-                    os.unlink(old)
+        except OSError as e:
+            if e.errno not in _DISK_FULL:
+                raise
+            msg = f"step {snap['step_count']}: {e}"
+            self.disk_errors.append(msg)
+            log.warning(
+                "SpikeGuard: could not write the snapshot of %s (disk full); it is kept in memory, the newest "
+                "complete file on disk is still %s",
+                msg,
+                self._files[-1] if self._files else "none",
+            )
+            return
+        # Keep the newest complete files; older ones go only now that the new one is whole.
+        self._files = [f for f in self._files if f != path] + [path]
+        while len(self._files) > _KEEP:
+            old = self._files.pop(0)
+            if os.path.exists(old):
+                os.unlink(old)
+
+    def _reject(self, snap: Mapping[str, Any], keep: Mapping[str, Any]) -> None:
+        """Delete the file of a snapshot the guard rolled back past: no restart may resume from it."""
+        if self.dir is None or snap["step_count"] == keep["step_count"]:
+            return
+        path = self._path(int(snap["step_count"]))
+        if path in self._files:
+            self._files.remove(path)
+        if os.path.exists(path):
+            os.unlink(path)
+            _fsync_dir(self.dir)  # the deletion is durable before training goes on from the older one
 
     @staticmethod
     def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Read an on-disk snapshot (a dict: step_count, model, optimizer, scheduler, rng, stats)."""
+        """Read an on-disk snapshot (a dict: step_count, model, optimizer, scheduler, rng, stats, monitor)."""
         return torch.load(os.fspath(path), map_location="cpu", weights_only=False)
 
     @staticmethod
     def latest_snapshot(dir: str | os.PathLike[str]) -> str | None:
-        """The newest complete snapshot file in ``dir`` (temporary files are never picked)."""
-        d = os.fspath(dir)
-        files = sorted(f for f in os.listdir(d) if f.startswith(_SNAPSHOT_PREFIX) and f.endswith(".pt"))
-        return os.path.join(d, files[-1]) if files else None
+        """The newest complete snapshot file in ``dir`` (temporary files are never picked).
+
+        A snapshot the guard rolled back past is deleted when it rolls back, so it is never
+        the newest.
+        """
+        found = _snapshot_files(os.fspath(dir))
+        return found[-1][1] if found else None
 
     def _restore(self, snap: Mapping[str, Any]) -> None:
         self.model.load_state_dict(snap["model"])
         self.optimizer.load_state_dict(_clone(snap["optimizer"]))
         if self.scheduler is not None and snap["scheduler"] is not None:
             self.scheduler.load_state_dict(_clone(snap["scheduler"]))
-        _set_rng_state(snap["rng"])
         self.stats.load_state_dict(snap["stats"])
         self.step_count = int(snap["step_count"])
 
+    def _monitor_rollback(self, snap: Mapping[str, Any], loss: float | None = None, kind: str | None = None) -> None:
+        if self.monitor is None:
+            return
+        self.monitor.rollback(self.step_count, loss=loss, reason=kind)
+        if snap.get("monitor") is not None:
+            self.monitor.loss_stats.load_state_dict(snap["monitor"]["loss_stats"])
+
     def resume(self, path: str | os.PathLike[str] | None = None) -> int:
-        """Restore an on-disk snapshot (default: the newest in ``dir``); returns its step count."""
+        """Restore an on-disk snapshot (default: the newest in ``dir``), RNG states included; returns its step.
+
+        With ``dir``, the folder is tidied first (a killed writer's temporary files removed,
+        the newest two snapshots kept).  An attached monitor marks its rows after the
+        snapshot ``rolled_back`` (the crashed process wrote them) and counts on from there.
+        """
+        if self.dir is not None:
+            found = self._tidy_dir()
+            self._files = [p for _, p in found]
         if path is None:
             if self.dir is None:
                 raise ValueError("resume: no path given and this guard has no dir; accepted: a snapshot path")
@@ -262,16 +407,30 @@ class SpikeGuard:
                 raise ValueError(f"resume: no snapshot in {self.dir!r}")
         snap = self.load_snapshot(path)
         self._restore(snap)
+        _set_rng_state(snap["rng"])  # a restart continues the data stream where the snapshot was
         self._snaps = [snap]
+        self._unresumed = None
+        self._rollbacks_since_snapshot = 0
+        self._anomalies_in_a_row = 0
+        self._pending_ok = False
+        self._monitor_rollback(snap)
         return self.step_count
 
     # ---- checks -----------------------------------------------------------------
     def check(self, loss: Any) -> bool:
-        """Judge the loss and gradients of the coming update; ``False`` = anomaly, already rolled back.
+        """Judge the loss and gradients of the coming update; ``False``: do not update (skipped or rolled back).
 
         Call after ``loss.backward()`` and before ``optimizer.step()``; if it returns True,
-        do the update and call :meth:`commit`.
+        do the update and call :meth:`commit`.  On ``False`` the gradients are already
+        cleared (set to ``None``), so an ``optimizer.step()`` would change nothing.
         """
+        if self._unresumed is not None:
+            step, path = self._unresumed
+            raise ValueError(
+                f"dir: {self.dir!r} holds the snapshots of an earlier run (newest: step {step}, {path}); "
+                "accepted: call guard.resume() before training to continue that run, or give a new run "
+                "an empty dir"
+            )
         self.batch_index += 1
         lv = _as_loss(loss)
         kind, z = None, math.nan
@@ -287,12 +446,19 @@ class SpikeGuard:
                 kind = "spike"
             elif self.ratio is not None and lv > self.ratio * self.stats.median:
                 kind = "spike"
-        if kind is not None:
-            self._recover(kind, lv, z)
-            return False
-        self.stats.add(lv)
-        self._pending_ok = True
-        return True
+        if kind is None:
+            self._anomalies_in_a_row = 0
+            self.stats.add(lv)
+            self._pending_ok, self._pending_loss = True, lv
+            return True
+        self._pending_ok = False
+        self._anomalies_in_a_row += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        if self._anomalies_in_a_row > self.max_skips:
+            self._rollback(kind, lv, z)  # a pattern one batch cannot explain: the weights are damaged
+        else:
+            self._skip(kind, lv, z)
+        return False
 
     def commit(self) -> bool:
         """After a checked update: verify the parameters, count the step, snapshot on schedule.
@@ -303,17 +469,19 @@ class SpikeGuard:
             raise RuntimeError("commit: call check(loss) (which returned True) and do the update first")
         self._pending_ok = False
         if self.check_params and not _all_finite([p.detach() for p in self.model.parameters()]):
-            self._recover("nonfinite_param", math.nan, math.nan)
+            self.optimizer.zero_grad(set_to_none=True)
+            self._rollback("nonfinite_param", self._pending_loss, math.nan)
             return False
         self.step_count += 1
         if self.step_count % self.snapshot_every == 0:
-            self.snapshot()
+            self._snapshot(self._pending_loss)
         return True
 
     def step(self, loss: Any) -> bool:
         """``check(loss)``, then ``optimizer.step()``, ``scheduler.step()`` and :meth:`commit`.
 
-        Returns ``True`` when the update was applied, ``False`` when the guard rolled back.
+        Returns ``True`` when the update was applied, ``False`` when it was skipped or rolled back
+        (then neither the optimizer nor the scheduler stepped).
         """
         if not self.check(loss):
             return False
@@ -322,26 +490,55 @@ class SpikeGuard:
             self.scheduler.step()
         return self.commit()
 
-    def _recover(self, kind: str, loss: float, z: float) -> None:
-        self._pending_ok = False
-        self._since_snapshot_rollbacks += 1
-        if self._since_snapshot_rollbacks > self.max_rollbacks:
-            raise RuntimeError(
-                f"SpikeGuard: {self._since_snapshot_rollbacks - 1} rollbacks since the last snapshot and another "
-                f"{kind} at batch {self.batch_index}; the run does not recover (lower the LR or check the data)"
-            )
-        # A second anomaly before any new snapshot: the latest snapshot may already hold the
-        # seed of the problem; go one further back when there is one.
-        use_older = self._since_snapshot_rollbacks > 1 and len(self._snaps) > 1
-        snap = self._snaps[0] if use_older else self._snaps[-1]
-        if use_older:
-            self._snaps = self._snaps[:1]
-        at = self.step_count
-        self.optimizer.zero_grad(set_to_none=True)
-        self._restore(snap)
+    def _skip(self, kind: str, loss: float, z: float) -> None:
         ev: dict[str, Any] = {
             "kind": kind,
+            "action": "skip",
             "batch": self.batch_index - 1,
+            "step": self.step_count,
+            "loss": loss,
+            "z": z,
+        }
+        self.events.append(ev)
+        if self.monitor is not None:
+            self.monitor.skip(loss, reason=kind)
+        log.warning(
+            "SpikeGuard: %s at batch %d (step %d, loss %s, z %.3g): update skipped (%d in a row; %d more roll back)",
+            kind,
+            ev["batch"],
+            self.step_count,
+            loss,
+            z,
+            self._anomalies_in_a_row,
+            self.max_skips - self._anomalies_in_a_row + 1,
+        )
+
+    def _rollback(self, kind: str, loss: float, z: float) -> None:
+        now = self.batch_index
+        self._rollback_batches.append(now)
+        while self._rollback_batches[0] <= now - self.rollback_window:
+            self._rollback_batches.popleft()
+        if len(self._rollback_batches) > self.max_rollbacks:
+            raise RuntimeError(
+                f"SpikeGuard: {len(self._rollback_batches)} rollbacks within the last {self.rollback_window} "
+                f"batches (max_rollbacks={self.max_rollbacks}), the last for a {kind} at batch {now - 1}; the run "
+                "does not recover (lower the LR or check the data)"
+            )
+        self._anomalies_in_a_row = 0
+        # Trouble again before any new snapshot: the latest snapshot may already hold its seed;
+        # go one further back when there is one, and reject (delete) the newer one.
+        use_older = self._rollbacks_since_snapshot > 0 and len(self._snaps) > 1
+        self._rollbacks_since_snapshot += 1
+        if use_older:
+            self._reject(self._snaps[-1], self._snaps[0])
+            self._snaps = self._snaps[:1]
+        snap = self._snaps[-1]
+        at = self.step_count
+        self._restore(snap)  # the RNG states are not restored: the data stream goes on
+        ev: dict[str, Any] = {
+            "kind": kind,
+            "action": "rollback",
+            "batch": now - 1,
             "step": at,
             "loss": loss,
             "z": z,
@@ -349,11 +546,12 @@ class SpikeGuard:
             "snapshot": "older" if use_older else "latest",
         }
         if not self.skip_batches:
-            ev["replay_from"] = self.batch_index - 1 - (at - self.step_count)
+            ev["replay_from"] = now - 1 - (at - self.step_count)
         if self.rewarm_length is not None:
             self.scheduler.rewarm(self.rewarm_length, start=self.rewarm_start)
             ev["rewarm"] = {"length": self.rewarm_length, "start": self.rewarm_start}
         self.events.append(ev)
+        self._monitor_rollback(snap, loss, kind)
         log.warning(
             "SpikeGuard: %s at batch %d (step %d, loss %s, z %.3g): rolled back to step %d%s",
             kind,

@@ -66,7 +66,19 @@ __all__ = ["LossStats", "Monitor", "UpdateProbe", "plot_monitor", "read_csv"]
 _QUANTILES = (0.05, 0.5, 0.95)
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
 # Columns a run may add to its CSV after the header was written (param groups added later).
-_EXTENSIBLE = ("lr_g", "grad_norm_g", "update_ratio_g", "update_ratio/", "grad_norm/", "trust_ratio/")
+# (and the guard's status columns, which files written before them lack).
+_EXTENSIBLE = (
+    "lr_g",
+    "grad_norm_g",
+    "update_ratio_g",
+    "update_ratio/",
+    "grad_norm/",
+    "trust_ratio/",
+    "status",
+    "anomaly",
+)
+# Columns that hold words, not numbers: "ok" / "skipped" / "rolled_back", and the guard's anomaly kind.
+_TEXT_COLUMNS = ("status", "anomaly")
 
 
 def _check_int(value: Any, where: str, lo: int) -> int:
@@ -399,6 +411,7 @@ class Monitor:
         self._columns: list[str] | None = None
         self._colset: set[str] = set()
         self._tb: Any = None
+        self._tb_dir: str | None = None
         self._probe: UpdateProbe | None = None
         self._names = self._param_names(model)
         self._sample_idx: dict[int, Tensor] | None = None
@@ -412,7 +425,8 @@ class Monitor:
                     f"tensorboard_dir={os.fspath(tensorboard_dir)!r} needs the tensorboard package "
                     f"(pip install tensorboard); or pass tensorboard_dir=None and use csv= ({e})"
                 ) from e
-            self._tb = SummaryWriter(log_dir=os.fspath(tensorboard_dir))
+            self._tb_dir = os.fspath(tensorboard_dir)
+            self._tb = SummaryWriter(log_dir=self._tb_dir)
         if self.enabled:
             self._probe = UpdateProbe(optimizer)
             self._arm()
@@ -443,7 +457,7 @@ class Monitor:
         row: dict[str, Any] | None = None
         probed = False
         if measured:
-            row = {"step": t}
+            row = {"step": t, "status": "ok"}
             if lv is not None:
                 row["loss"] = lv
                 row["loss_median"], row["loss_mad"], row["loss_z"] = self.loss_stats.summary(lv)
@@ -468,6 +482,93 @@ class Monitor:
         if self._probe is not None:
             self._probe.last = None
             self._arm()
+
+    def skip(self, loss: Any = None, *, reason: str | None = None) -> dict[str, Any] | None:
+        """Record a batch whose update was not applied (a :class:`SpikeGuard` skipped it).
+
+        Writes a row at the current step with ``status`` ``"skipped"``, the loss (also when
+        non-finite), its z-score, the LR and ``anomaly`` = ``reason``; the step does not
+        advance and the loss window does not take the loss.  Returns the row (``None`` when
+        disabled).
+        """
+        if not self.enabled:
+            return None
+        self.discard()
+        return self._event_row("skipped", loss, reason)
+
+    def rollback(self, to_step: int, *, loss: Any = None, reason: str | None = None) -> dict[str, Any] | None:
+        """The updates from ``to_step`` on were undone: mark their rows, count on from ``to_step``.
+
+        Rows with ``status`` ``"ok"`` and ``step >= to_step`` become ``"rolled_back"`` in
+        :attr:`records` and in the CSV (rewritten atomically, once per rollback); TensorBoard is
+        reopened with ``purge_step=to_step``, which hides the undone updates' scalars.  With
+        ``loss``, the batch that caused the rollback gets a row of its own (``status``
+        ``"rolled_back"``, ``anomaly`` = ``reason``) at the step the run had reached.  The next
+        :meth:`step` reports update ``to_step``.  Returns that row, if any.
+        """
+        to_step = _check_int(to_step, "to_step", 0)
+        if not self.enabled:
+            return None
+        self.discard()
+        for r in self.records:
+            if r.get("status", "ok") == "ok" and r["step"] >= to_step:
+                r["status"] = "rolled_back"
+        if self._csv_path is not None and os.path.exists(self._csv_path):
+            self._mark_csv(to_step)
+        if self._tb is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb.close()
+            self._tb = SummaryWriter(log_dir=self._tb_dir, purge_step=to_step)
+        row = None if loss is None else self._event_row("rolled_back", loss, reason)
+        self.t = to_step
+        self._arm()
+        return row
+
+    def _event_row(self, status: str, loss: Any, reason: str | None) -> dict[str, Any]:
+        row: dict[str, Any] = {"step": self.t, "status": status}
+        if reason is not None:
+            row["anomaly"] = str(reason)
+        if loss is not None:
+            lv = _as_loss(loss)
+            row["loss"] = lv
+            row["loss_median"], row["loss_mad"], row["loss_z"] = self.loss_stats.summary(lv)
+        for gi, g in enumerate(self.optimizer.param_groups):
+            row["lr" if gi == 0 else f"lr_g{gi}"] = float(g["lr"])
+        self._emit(row)
+        return row
+
+    def _mark_csv(self, to_step: int) -> None:
+        # Rows are positional: split each line, set the status cell of the undone updates, and
+        # replace the file atomically (a crash leaves the old file or the new one, never half).
+        from ..tools.io import atomic_write_text
+
+        path = self._csv_path
+        assert path is not None
+        with open(path, encoding="utf-8") as f:
+            header = f.readline().rstrip("\n").split(",")
+            lines = f.read().splitlines()
+        if "step" not in header:
+            return
+        if "status" not in header:  # a file written before the status column: it joins the header
+            header.append("status")
+            if self._columns is not None and "status" not in self._columns:
+                self._columns = [*self._columns, "status"]
+                self._colset = set(self._columns)
+        si, ki = header.index("step"), header.index("status")
+        out = []
+        for line in lines:
+            cells = line.split(",")
+            cells += [""] * (len(header) - len(cells))
+            if cells[si] and cells[ki] in ("", "ok") and int(cells[si]) >= to_step:
+                cells[ki] = "rolled_back"
+            out.append(",".join(cells))
+        if self._csv_fd is not None:
+            os.close(self._csv_fd)
+            self._csv_fd = None
+        atomic_write_text(path, ",".join(header) + "\n" + "".join(x + "\n" for x in out))
+        if self._columns is not None:
+            self._csv_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 
     def _measure(self, row: dict[str, Any]) -> bool:
         """Fill ``row``; True when the probe measured the update (False: a step the optimizer skipped)."""
@@ -620,6 +721,12 @@ class Monitor:
             self._write_csv(row)
         if self._tb is not None:
             t = row["step"]
+            if row.get("status", "ok") != "ok":  # a guard's row: the rejected loss and a marker only
+                lv = row.get("loss")
+                if isinstance(lv, float) and math.isfinite(lv):
+                    self._tb.add_scalar("rampup/rejected_loss", lv, t)
+                self._tb.add_scalar(f"rampup/guard_{row['status']}", 1.0, t)
+                return
             for k, v in row.items():
                 if k != "step" and isinstance(v, float) and math.isfinite(v):
                     self._tb.add_scalar(f"rampup/{k}", v, t)
@@ -632,7 +739,9 @@ class Monitor:
         """
         opt = self.optimizer
         groups = opt.param_groups
-        cols = ["step", "loss", "loss_median", "loss_mad", "loss_z", "lr"] + [f"lr_g{i}" for i in range(1, len(groups))]
+        cols = ["step", "status", "anomaly", "loss", "loss_median", "loss_mad", "loss_z", "lr"] + [
+            f"lr_g{i}" for i in range(1, len(groups))
+        ]
         if self._probe is not None:
             cols += ["grad_norm", "update_ratio", "update_ratio_max"]
             if len(groups) > 1:
@@ -753,7 +862,11 @@ def _fmt(v: Any) -> str:
 
 
 def read_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Rows of a monitor CSV as dicts of floats (``step`` as int; empty cells are left out)."""
+    """Rows of a monitor CSV as dicts of floats (``step`` as int, ``status``/``anomaly`` as str; empty cells left out).
+
+    Rows of updates a :class:`SpikeGuard` undid have ``status == "rolled_back"``, batches it
+    skipped ``"skipped"``; ``[r for r in rows if r.get("status", "ok") == "ok"]`` is the kept run.
+    """
     import csv as _csv
 
     out: list[dict[str, Any]] = []
@@ -763,7 +876,7 @@ def read_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             for k, v in r.items():
                 if v in ("", None):
                     continue
-                row[k] = int(v) if k == "step" else float(v)
+                row[k] = int(v) if k == "step" else v if k in _TEXT_COLUMNS else float(v)
             out.append(row)
     return out
 

@@ -222,11 +222,16 @@ def test_hf_trainer_with_auto_warmup_monitor_and_guard(tmp_path):
         model=model, args=args, train_dataset=DS(), optimizers=(opt, auto), callbacks=[Poison(), cb]
     )
     trainer.train()
-    assert [e["kind"] for e in guard.events] == ["spike"]
+    assert [(e["kind"], e["action"], e["step"]) for e in guard.events] == [("spike", "skip", 18)]
     assert auto.done and any("loss" in e for e in auto.events)
-    assert len(mon.records) == 29  # 30 Trainer steps, one rolled back
+    ok = [r for r in mon.records if r["status"] == "ok"]
+    assert [r["step"] for r in ok] == list(range(29))  # 30 Trainer steps, one skipped
+    # the skipped one has a row of its own at the update count the guard's event names
+    assert [(r["step"], r["status"], r["anomaly"]) for r in mon.records if r["status"] != "ok"] == [
+        (18, "skipped", "spike")
+    ]
     # every row measured a real update, also the one after the rejected step (the Trainer's no-op
     # optimizer.step() in between is not reported)
-    assert all(r["grad_norm"] > 0 and r["update_ratio"] > 0 for r in mon.records)
-    assert guard.step_count == 29 - 18 + guard.events[0]["rolled_back_to"]
+    assert all(r["grad_norm"] > 0 and r["update_ratio"] > 0 for r in ok)
+    assert guard.step_count == 29
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
