@@ -392,13 +392,12 @@ class SpikeGuard:
     def resume(self, path: str | os.PathLike[str] | None = None) -> int:
         """Restore an on-disk snapshot (default: the newest in ``dir``), RNG states included; returns its step.
 
-        With ``dir``, the folder is tidied first (a killed writer's temporary files removed,
-        the newest two snapshots kept).  An attached monitor marks its rows after the
-        snapshot ``rolled_back`` (the crashed process wrote them) and counts on from there.
+        With ``dir``, the folder is tidied (a killed writer's temporary files removed, the newest
+        two snapshots kept); resuming an older file of ``dir`` deletes the newer ones there (that
+        future was abandoned: a later restart must not resume from it).  An attached monitor
+        marks its rows after the snapshot ``rolled_back`` (the crashed process wrote them) and
+        counts on from there.
         """
-        if self.dir is not None:
-            found = self._tidy_dir()
-            self._files = [p for _, p in found]
         if path is None:
             if self.dir is None:
                 raise ValueError("resume: no path given and this guard has no dir; accepted: a snapshot path")
@@ -406,6 +405,15 @@ class SpikeGuard:
             if path is None:
                 raise ValueError(f"resume: no snapshot in {self.dir!r}")
         snap = self.load_snapshot(path)
+        if self.dir is not None:
+            if os.path.dirname(os.path.abspath(path)) == os.path.abspath(self.dir):
+                for step, newer in _snapshot_files(self.dir):
+                    if step > int(snap["step_count"]):
+                        log.warning(
+                            "SpikeGuard: resumed from step %d; deleting the newer %s", snap["step_count"], newer
+                        )
+                        os.unlink(newer)
+            self._files = [p for _, p in self._tidy_dir()]
         self._restore(snap)
         _set_rng_state(snap["rng"])  # a restart continues the data stream where the snapshot was
         self._snaps = [snap]
@@ -570,6 +578,8 @@ class SpikeGuard:
             "batch_index": self.batch_index,
             "events": [dict(e) for e in self.events],
             "stats": self.stats.state_dict(),
+            "rollback_batches": list(self._rollback_batches),
+            "anomalies_in_a_row": self._anomalies_in_a_row,
         }
 
     def load_state_dict(self, sd: Mapping[str, Any]) -> None:
@@ -577,3 +587,6 @@ class SpikeGuard:
         self.batch_index = int(sd["batch_index"])
         self.events = [dict(e) for e in sd["events"]]
         self.stats.load_state_dict(sd["stats"])
+        # (absent from the state of a guard before the skip/rollback split)
+        self._rollback_batches = collections.deque(int(b) for b in sd.get("rollback_batches", []))
+        self._anomalies_in_a_row = int(sd.get("anomalies_in_a_row", 0))

@@ -24,9 +24,12 @@ on every ``every``-th optimizer update ``t`` (``t = 0`` is the first):
 * the **loss** passed to :meth:`Monitor.step` with its running median, MAD and
   robust z-score ``z = (ℓ − median) / (1.4826·MAD)`` over the last ``window`` steps.
 
-Rows go to memory (:attr:`Monitor.records`), to a CSV file (one ``os.write`` of a
-whole line per row on a file opened with ``O_APPEND``: a crash never leaves half a
-row) and to TensorBoard (``torch.utils.tensorboard``, imported only when asked).
+Each row has a ``status``: ``"ok"``, or, with ``SpikeGuard(..., monitor=mon)``,
+``"skipped"``/``"rolled_back"`` for batches the guard did not apply or updates it undid
+(``step`` is then the guard's update count, the ``step`` of its events).  Rows go to
+memory (:attr:`Monitor.records`), to a CSV file (one ``os.write`` of a whole line per row
+on a file opened with ``O_APPEND``: a crash never leaves half a row; a rollback rewrites
+the file atomically to mark the undone rows) and to TensorBoard (``torch.utils.tensorboard``, imported only when asked).
 :func:`plot_monitor` draws them.  With ``enabled=False`` nothing is registered and
 :meth:`Monitor.step` returns at once: zero cost.  ``rampup bench monitor`` measures
 the cost when on (target ≤ 3 % of the step time of the E1 transformer).
@@ -899,7 +902,8 @@ def plot_monitor(
 ) -> Any:
     """Draw the monitor's rows (a :class:`Monitor`, a list of rows or a CSV path); one panel per quantity.
 
-    Panels without data are left out.  Returns the matplotlib Figure; with ``path`` it is
+    Rows whose ``status`` is not ``"ok"`` (a guard skipped or undid the update) are left out, and so
+    are panels without data.  Returns the matplotlib Figure; with ``path`` it is
     also saved (atomically).
 
     >>> fig = plot_monitor([{"step": 0, "loss": 3.0, "lr": 0.1}, {"step": 1, "loss": 2.5, "lr": 0.2}])
@@ -923,6 +927,8 @@ def plot_monitor(
         raise TypeError(f"source: got {type(source).__name__}; accepted: a Monitor, a list of row dicts or a CSV path")
     if not rows:
         raise ValueError("source: no rows to plot; accepted: a monitor or CSV with at least one measured step")
+    # The kept run only: a guard's skipped batches and undone updates would draw the line back in time.
+    rows = [r for r in rows if r.get("status", "ok") == "ok"]
     panels = [(name, [c for c in cols if any(c in r for r in rows)], logy) for name, cols, logy in _PANELS]
     panels = [p for p in panels if p[1]]
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 * len(panels) + 0.6), sharex=True, squeeze=False)

@@ -311,8 +311,23 @@ def test_max_rollbacks_counts_over_a_window_of_batches():
     _steps(guard, model, x, y, 11)  # batches 8..18
     assert guard.check(bad) is False  # batch 19: 12 batches later, the first has left the window
     _steps(guard, model, x, y, 3)
-    with pytest.raises(RuntimeError, match=r"2 rollbacks within the last 12 batches"):
-        guard.check(bad)
+    # the window is part of the guard's state: a guard restored from it counts on
+    g2 = SpikeGuard(model, opt, None, snapshot_every=5, rewarm=None, max_skips=0, max_rollbacks=1, rollback_window=12)
+    g2.load_state_dict(guard.state_dict())
+    for g in (guard, g2):
+        with pytest.raises(RuntimeError, match=r"2 rollbacks within the last 12 batches"):
+            g.check(bad)
+
+
+def test_resuming_an_older_file_deletes_the_newer_ones(tmp_path):
+    model, x, y = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    guard = SpikeGuard(model, opt, None, snapshot_every=10, rewarm=None, dir=tmp_path)
+    _steps(guard, model, x, y, 20)
+    older = str(tmp_path / "rampup-guard-000000010.pt")
+    g2 = SpikeGuard(model, opt, None, snapshot_every=10, rewarm=None, dir=tmp_path)
+    assert g2.resume(older) == 10
+    assert SpikeGuard.latest_snapshot(tmp_path) == older and os.listdir(tmp_path) == [os.path.basename(older)]
 
 
 SUBPROCESS = textwrap.dedent(

@@ -377,3 +377,89 @@ def test_an_empty_param_group_and_an_adafactor_like_state_do_not_break_the_monit
         opt2.state[p] = {"exp_avg_sq": torch.ones_like(p), "step": torch.tensor(1.0)}
     rows = _train(mon2, opt2, model, x, y, 2)
     assert all("radam_rho" not in r and "adam_step_p50" not in r for r in rows)
+
+
+def _one_update(mon, opt, model, x, y, t):
+    xb, yb = batch(x, y, t)
+    loss = (model(xb) - yb).square().mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    mon.step(loss)
+    return float(loss.detach())
+
+
+def test_skipped_and_rolled_back_updates_are_marked_in_records_csv_and_tensorboard(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model, x, y = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "m.csv"
+    mon = Monitor(model, opt, csv=path, tensorboard_dir=tmp_path / "tb", update_every=1)
+    losses = [_one_update(mon, opt, model, x, y, t) for t in range(6)]
+    skipped = mon.skip(torch.tensor(math.inf), reason="nonfinite_loss")  # the update of step 6 not applied
+    assert skipped["step"] == 6 and skipped["status"] == "skipped" and mon.t == 6
+    assert math.isinf(skipped["loss"]) and skipped["lr"] == 0.1 and "grad_norm" not in skipped
+    row = mon.rollback(3, loss=9.5, reason="spike")  # updates 3, 4, 5 undone
+    assert (row["step"], row["status"], row["anomaly"], row["loss"]) == (6, "rolled_back", "spike", 9.5)
+    assert mon.t == 3
+    losses[3:] = [_one_update(mon, opt, model, x, y, t) for t in range(3, 7)]
+    mon.close()
+    want = (
+        [(t, "ok") for t in range(3)]
+        + [(t, "rolled_back") for t in (3, 4, 5)]
+        + [(6, "skipped"), (6, "rolled_back")]
+        + [(t, "ok") for t in range(3, 7)]
+    )
+    assert [(r["step"], r["status"]) for r in mon.records] == want
+    rows = read_csv(path)
+    assert [(r["step"], r["status"]) for r in rows] == want
+    assert [r.get("anomaly") for r in rows[6:8]] == ["nonfinite_loss", "spike"]
+    kept = [r for r in rows if r["status"] == "ok"]
+    assert [r["loss"] for r in kept] == losses and all(r["grad_norm"] > 0 for r in kept)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+    # TensorBoard: the undone updates are purged; the kept run reads as one line over steps 0..6
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    loss = acc.Scalars("rampup/loss")
+    assert [e.step for e in loss] == list(range(7))
+    assert [e.value for e in loss] == pytest.approx(losses, rel=1e-6)
+    assert [(e.step, e.value) for e in acc.Scalars("rampup/guard_rolled_back")] == [(6, 1.0)]
+    assert [(e.step, e.value) for e in acc.Scalars("rampup/rejected_loss")] == [(6, 9.5)]
+    with pytest.raises(ValueError, match=r"to_step: got -1; accepted: an int >= 0"):
+        mon.rollback(-1)
+    # the plot draws the kept run: one point per kept update, in order
+    fig = plot_monitor(path)
+    xs = list(fig.axes[0].lines[0].get_xdata())
+    assert xs == list(range(7)) and list(fig.axes[0].lines[0].get_ydata()) == pytest.approx(losses)
+
+
+def test_a_csv_written_before_the_status_column_is_continued_and_marked(tmp_path):
+    model, x, y = make_problem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "m.csv"
+    with Monitor(model, opt, csv=path) as mon:
+        for t in range(4):
+            _one_update(mon, opt, model, x, y, t)
+    # as the earlier version wrote it: no status/anomaly columns
+    with open(path) as f:
+        lines = [line.rstrip("\n").split(",") for line in f]
+    drop = [lines[0].index("status"), lines[0].index("anomaly")]
+    with open(path, "w") as f:
+        f.writelines(",".join(c for i, c in enumerate(line) if i not in drop) + "\n" for line in lines)
+    mon2 = Monitor(model, opt, csv=path)
+    mon2.load_state_dict(mon.state_dict())
+    _one_update(mon2, opt, model, x, y, 4)
+    mon2.rollback(2)
+    _one_update(mon2, opt, model, x, y, 5)
+    mon2.close()
+    rows = read_csv(path)
+    assert [(r["step"], r.get("status", "ok")) for r in rows] == [
+        (0, "ok"),
+        (1, "ok"),
+        (2, "rolled_back"),
+        (3, "rolled_back"),
+        (4, "rolled_back"),
+        (2, "ok"),
+    ]
