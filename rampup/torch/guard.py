@@ -31,7 +31,10 @@ CUDA; used by :meth:`SpikeGuard.resume` only), its loss window and an attached m
 ``fsync``, ``os.replace``, folder ``fsync``; the newest two complete files are kept, and
 the older one is deleted only after the new one is complete, so a crash at any moment
 leaves a complete snapshot).  A new guard on a folder removes the temporary files a
-killed process left and keeps the newest two snapshots.  A full disk (``ENOSPC``,
+killed process left and keeps the newest two snapshots; if the folder holds snapshots it
+writes nothing there and refuses to :meth:`~SpikeGuard.check` until
+:meth:`~SpikeGuard.resume` is called (a restart is ``SpikeGuard(..., dir=d)`` then
+``guard.resume()``, which on an empty folder resumes the step-0 snapshot just taken).  A full disk (``ENOSPC``,
 ``EDQUOT``) does not stop the run: the snapshot stays in memory, the disk keeps the
 previous complete files, and a warning says so.
 

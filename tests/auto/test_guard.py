@@ -413,6 +413,8 @@ def test_a_restart_that_does_not_resume_is_refused_before_its_first_update(tmp_p
     model, x, y = make_problem()
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     guard = SpikeGuard(model, opt, None, snapshot_every=3, rewarm=None, dir=tmp_path)
+    before = _params(model)
+    assert guard.resume() == 0 and _same(_params(model), before)  # the restart idiom also starts a new run
     _steps(guard, model, x, y, 7)
     before = sorted(os.listdir(tmp_path))
     g2 = SpikeGuard(model, opt, None, snapshot_every=3, rewarm=None, dir=tmp_path)
