@@ -29,7 +29,8 @@ Each row has a ``status``: ``"ok"``, or, with ``SpikeGuard(..., monitor=mon)``,
 (``step`` is then the guard's update count, the ``step`` of its events).  Rows go to
 memory (:attr:`Monitor.records`), to a CSV file (one ``os.write`` of a whole line per row
 on a file opened with ``O_APPEND``: a crash never leaves half a row; a rollback rewrites
-the file atomically to mark the undone rows) and to TensorBoard (``torch.utils.tensorboard``, imported only when asked).
+the file atomically to mark the undone rows) and to TensorBoard
+(``torch.utils.tensorboard``, imported only when asked).
 :func:`plot_monitor` draws them.  With ``enabled=False`` nothing is registered and
 :meth:`Monitor.step` returns at once: zero cost.  ``rampup bench monitor`` measures
 the cost when on (target ≤ 3 % of the step time of the E1 transformer).
@@ -925,10 +926,10 @@ def plot_monitor(
         rows = source  # type: ignore[assignment]
     else:
         raise TypeError(f"source: got {type(source).__name__}; accepted: a Monitor, a list of row dicts or a CSV path")
-    if not rows:
-        raise ValueError("source: no rows to plot; accepted: a monitor or CSV with at least one measured step")
     # The kept run only: a guard's skipped batches and undone updates would draw the line back in time.
     rows = [r for r in rows if r.get("status", "ok") == "ok"]
+    if not rows:
+        raise ValueError("source: no rows to plot; accepted: a monitor or CSV with at least one measured step")
     panels = [(name, [c for c in cols if any(c in r for r in rows)], logy) for name, cols, logy in _PANELS]
     panels = [p for p in panels if p[1]]
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 1.9 * len(panels) + 0.6), sharex=True, squeeze=False)
