@@ -493,3 +493,31 @@ def test_docstring_examples(name: str) -> None:
 
     res = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Each subcommand's --help shows its own examples
+# ---------------------------------------------------------------------------------------------
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_each_subcommand_help_shows_examples_of_itself_only(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    from rampup.cli import COMMANDS
+
+    names = [c[0] for c in COMMANDS]
+    assert {"curve", "explain", "plot", "advise", "sweep", "bench", "demo", "experiment", "auto-compare"} <= set(names)
+    for name in names:
+        out = _help([name, "--help"], capsys)
+        assert "examples:" in out, name
+        shown = re.findall(r"^\s+rampup (\S+)", out.split("examples:", 1)[1], flags=re.M)
+        assert shown and set(shown) == {name}, (name, shown)
+    # the top-level help still lists the spec-language examples
+    assert "rampup curve" in _help(["--help"], capsys)
