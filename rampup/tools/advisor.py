@@ -51,11 +51,14 @@ from .advisor_inputs import (
     WD_MODES,
     _bool,
     _choice,
+    _count,
     _float,
+    _hf_decay,
     _int,
     _merge,
     _model_params,
     _parallelism,
+    derive,
     normalize_optimizer,
     read_config,
 )
@@ -241,9 +244,9 @@ def _build_setup(fields: dict[str, tuple[Any, str]], assumptions: list[str]) -> 
         st.total_steps = _int("total_steps", get("total_steps"), 1)
         mark("total_steps")
     if get("steps_per_epoch") is not None:
-        st.steps_per_epoch = _int("steps_per_epoch", get("steps_per_epoch"), 1)
+        st.steps_per_epoch = _count("steps_per_epoch", get("steps_per_epoch"), 1)
         mark("steps_per_epoch")
-    tokens = _int("tokens_per_step", get("tokens_per_step"), 1) if get("tokens_per_step") is not None else None
+    tokens = _count("tokens_per_step", get("tokens_per_step"), 1) if get("tokens_per_step") is not None else None
     if get("optimizer") is not None:
         st.optimizer = normalize_optimizer(get("optimizer"))
         st.family = OPTIMIZERS[st.optimizer][0]
@@ -261,7 +264,7 @@ def _build_setup(fields: dict[str, tuple[Any, str]], assumptions: list[str]) -> 
             mark(key)
     for key in ("batch_size", "base_batch_size"):
         if get(key) is not None:
-            setattr(st, key, _int(key, get(key), 1))
+            setattr(st, key, _count(key, get(key), 1))
             mark(key)
     if get("model_params") is not None:
         st.model_params = _model_params(get("model_params"))
@@ -1292,7 +1295,13 @@ def advise(
             v = ",".join(map(str, v))
         if k == "optimizer" and v is not None:
             v = normalize_optimizer(v)
-        _merge(merged, k, v, f"--{k.replace('_', '-')}")
+        flag = _FLAG_NAMES.get(k, f"--{k.replace('_', '-')}")
+        if k == "hf_scheduler" and v is not None:  # HF's scheduler name also gives the decay, as from a config
+            v = str(v).strip().lower()
+            decay = _hf_decay(v, None, flag, assumptions)
+            if decay is not None:
+                _merge(merged, "decay", decay, flag)
+        _merge(merged, k, v, flag)
     if spec is not None:
         _merge(merged, "spec", spec, "spec")
     if config is not None:
@@ -1304,6 +1313,7 @@ def advise(
                     raise ValueError(f"spec: {merged['spec'][1]} gives {merged['spec'][0]!r} but {src} gives {v!r}")
                 continue
             _merge(merged, k, v, src)
+    derive(merged, assumptions)  # epochs x steps per epoch, a config's warmup ratio, the global batch
     st = _build_setup(merged, assumptions)
     if st.task is None:
         assumptions.append("task not given (--task pretrain|finetune): the pretraining guidance is applied")
@@ -1323,7 +1333,7 @@ def advise(
                 parse(text, st.total_steps, st.peak_lr, st.steps_per_epoch)
             else:
                 Spec.parse(text)
-    return Advice(findings, st, suggested, assumptions)
+    return Advice(findings, st, suggested, list(dict.fromkeys(assumptions)))
 
 
 def _parse_spec(v: Any) -> Any:
@@ -1343,11 +1353,15 @@ def add_arguments(p: Any) -> None:
     p.add_argument("spec_arg", nargs="?", metavar="SPEC", default=None, help="a rampup spec (same as --spec)")
     p.add_argument("--spec", default=None, help="a rampup spec, e.g. 'linear(2%%) -> cosine'; its warmup is checked")
     p.add_argument("--config", default=None, help="JSON/YAML config (HF TrainingArguments, Lightning/Hydra YAML)")
-    p.add_argument("--total-steps", default=None, help="optimizer steps in the run")
+    p.add_argument("--total-steps", default=None, help="optimizer steps in the run: 10000, '100k', '90ep' or '300Btok'")
     p.add_argument("--warmup", default=None, help="warmup length: steps (500) or '2%%', '1ep', '10Mtok'")
-    p.add_argument("--steps-per-epoch", default=None, help="for lengths in epochs / num_train_epochs")
-    p.add_argument("--tokens-per-step", default=None, help="for lengths in tokens")
+    p.add_argument("--epochs", default=None, help="epochs (num_train_epochs); x --steps-per-epoch gives the run length")
+    p.add_argument("--steps-per-epoch", default=None, help="optimizer steps per epoch, for lengths in epochs")
+    p.add_argument("--tokens-per-step", default=None, help="tokens per optimizer step, e.g. 524288 or '3.2M'")
     p.add_argument("--batch-size", default=None, help="global batch size (all devices, after accumulation)")
+    p.add_argument("--micro-batch-size", default=None, help="per-device batch (per_device_train_batch_size)")
+    p.add_argument("--grad-accum", default=None, help="gradient accumulation steps")
+    p.add_argument("--world-size", default=None, help="data-parallel devices (micro x accum x world = global batch)")
     p.add_argument("--base-batch-size", default=None, help="batch size the base LR was tuned at")
     p.add_argument("--base-lr", default=None, help="LR tuned at the base batch size")
     p.add_argument("--peak-lr", default=None, help="peak learning rate of this run")
@@ -1368,12 +1382,25 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--from-pretrained", action="store_true", default=None, help="weights are loaded from a checkpoint")
     p.add_argument("--reset-optimizer-at", default=None, help="step at which the optimizer state is reset")
     p.add_argument("--decay", default=None, help="the decay part for the suggested spec, e.g. 'cosine(floor=0.1)'")
+    p.add_argument(
+        "--lr-scheduler-type",
+        dest="hf_scheduler",
+        default=None,
+        help="Hugging Face lr_scheduler_type (linear, cosine, constant, constant_with_warmup, ...)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+
+_FLAG_NAMES = {"hf_scheduler": "--lr-scheduler-type"}
 
 _FLAG_FIELDS = (
     "total_steps",
     "warmup",
+    "epochs",
+    "micro_batch_size",
+    "grad_accum",
+    "world_size",
+    "hf_scheduler",
     "steps_per_epoch",
     "tokens_per_step",
     "batch_size",

@@ -4,6 +4,7 @@ specs and config files agree or fail loudly, and the suggested spec parses and c
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -674,3 +675,148 @@ def test_radam_without_warmup_is_fine_and_consistent_with_the_switch_to_radam_ad
     a = advise(total_steps=1_000_000, warmup=0, optimizer="radam", beta2=0.9, task="pretrain")
     f = finding(a, "pretrain-warmup-fraction")
     assert f.severity == "warning" and f.message.startswith("RAdam's rectification (about 2/(1-β2) = 20 steps)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Item 12: run length from epochs, units on flags, every config key has a flag, fine-tune configs
+# ---------------------------------------------------------------------------------------------
+
+
+def test_real_hf_training_arguments_with_epochs_and_steps_per_epoch(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        num_train_epochs=3,
+        per_device_train_batch_size=16,
+        gradient_accumulation_steps=2,
+        warmup_steps=0.06,  # transformers >= 5: a float below 1 is a ratio
+        learning_rate=2e-5,
+        lr_scheduler_type="linear",
+        weight_decay=0.01,
+        fp16=False,
+        report_to=[],
+    )
+    path = tmp_path / "training_args.json"
+    path.write_text(args.to_json_string())
+    assert json.loads(path.read_text())["max_steps"] == -1  # the run length is num_train_epochs only
+    a = advise(config=str(path), steps_per_epoch=1234, world_size=4, task="finetune")
+    s = a.setup
+    assert s.total_steps == 3702 and s.sources["total_steps"].endswith("num_train_epochs x --steps-per-epoch")
+    assert s.warmup_steps == 223  # transformers: ceil(3702 x 0.06) = ceil(222.12)
+    assert s.batch_size == 16 * 2 * 4 and s.decay == "linear"
+    assert checks(a) == {"adam-beta2-warmup": "info", "weight-decay-warmup": "info"}
+    # the warmup fraction is checked now that the run length is known: the same JSON as pretraining
+    a = advise(config=str(path), steps_per_epoch=1234, task="pretrain")
+    assert checks(a).get("pretrain-warmup-fraction") == "info"  # 6% is above 1-5%
+    assert a.setup.warmup_steps / a.setup.total_steps == pytest.approx(223 / 3702)
+    # the CLI: --steps-per-epoch with the JSON; a count with a unit works there too
+    rc = main(["advise", "--config", str(path), "--steps-per-epoch", "1.2k", "--task", "finetune", "--json"])
+    assert rc == 0
+    # without --steps-per-epoch the advisor says what is missing
+    a = advise(config=str(path), task="finetune")
+    assert a.setup.total_steps is None and a.setup.warmup_steps is None
+    assert any("num_train_epochs=3" in x and "pass --steps-per-epoch or --total-steps" in x for x in a.assumptions)
+    assert any("warmup_steps=0.06 is a ratio of the run" in x for x in a.assumptions)
+
+
+def test_flags_take_the_spec_languages_units() -> None:
+    a = advise(total_steps="90ep", steps_per_epoch=5004, warmup="5ep", optimizer="sgd")
+    assert (a.setup.total_steps, a.setup.warmup_steps) == (450_360, 25_020)
+    a = advise(total_steps="1.2Btok", tokens_per_step="3.2M", warmup="1%", optimizer="sgd")
+    assert (a.setup.total_steps, a.setup.warmup_steps) == (375, 4)
+    a = advise(total_steps="100k", warmup="2%", optimizer="sgd", model_params="1.3B", batch_size="1k")
+    assert (a.setup.total_steps, a.setup.model_params, a.setup.batch_size) == (100_000, 1.3e9, 1000)
+    assert advise(total_steps="90ep", steps_per_epoch="1.5k", warmup=0, optimizer="sgd").setup.total_steps == 135_000
+    with pytest.raises(ValueError, match=r"total_steps: got '2%'; a run length cannot be a fraction of itself"):
+        advise(total_steps="2%")
+    with pytest.raises(ValueError, match=r"total_steps: '90ep' is in epochs and needs steps_per_epoch"):
+        advise(total_steps="90ep")
+    with pytest.raises(ValueError, match=r"tokens_per_step: got '3\.2', not a whole number; accepted: an int >= 1"):
+        advise(total_steps=100, tokens_per_step="3.2")
+    with pytest.raises(ValueError, match=r"total_steps: got 'abc'; accepted: steps \(10000, '100k'\), epochs"):
+        advise(total_steps="abc")
+    # a flag's '2000' and a config's 2000 are one fact, not a contradiction
+    assert advise(total_steps="2000", config={"max_steps": 2000, "optim": "sgd"}).setup.total_steps == 2000
+
+
+def test_every_config_key_and_every_field_has_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    from rampup.tools import advisor_inputs as inputs
+
+    out = _help(["advise", "--help"], capsys)
+    flags = set(re.findall(r"--[a-z0-9-]+", out))
+    # each config target -> the flag that sets the same fact
+    same_fact = {
+        "warmup_steps": "--warmup",
+        "warmup_ratio": "--warmup",
+        "micro_batch": "--micro-batch-size",
+        "devices": "--world-size",
+        "num_nodes": "--world-size",
+        "betas": "--beta2",
+        "bf16": "--precision",
+        "fp16": "--precision",
+        "strategy": "--parallelism",
+        "fsdp": "--parallelism",
+        "deepspeed": "--parallelism",
+        "pipeline": "--parallelism",
+        "norm_first": "--norm",
+        "pretrained": "--from-pretrained",
+        "init_from": "--from-pretrained",
+        "adapter": "--from-pretrained",
+        "finetune_flag": "--task",
+        "stage": "--task",
+        "hf_scheduler": "--lr-scheduler-type",
+        "lr_scheduler_name": "--lr-scheduler-type",
+        "hf_scheduler_kwargs": "--decay",
+        "spec": "--spec",
+    }
+    for target in set(inputs._CONFIG_KEYS.values()):
+        flag = same_fact.get(target, "--" + target.replace("_", "-"))
+        assert flag in flags, (target, flag)
+    for name in inputs._FIELDS:
+        flag = same_fact.get(name, "--" + name.replace("_", "-"))
+        assert flag in flags, (name, flag)
+    # and the new flags reach the advisor
+    rc = main(
+        ["advise", "--total-steps", "1000", "--warmup", "0", "--optimizer", "sgd", "--lr-scheduler-type", "constant"]
+    )
+    assert rc == 1 and "suggested rampup spec: linear(2%) -> constant" in capsys.readouterr().out
+    rc = main(["advise", "--epochs", "3", "--steps-per-epoch", "100", "--warmup", "6", "--optimizer", "sgd"])
+    assert rc == 0 and "total_steps=300 [--epochs x --steps-per-epoch]" in capsys.readouterr().out
+    rc = main(["advise", "--micro-batch-size", "8", "--grad-accum", "4", "--world-size", "8", "--optimizer", "sgd"])
+    assert rc == 0 and "batch_size=256 [--micro-batch-size x --grad-accum x --world-size]" in capsys.readouterr().out
+
+
+def test_hand_written_fp16_fine_tune_configs_are_fine_tuning(tmp_path: Path) -> None:
+    # axolotl-style YAML: base_model + a LoRA adapter, num_epochs, lr_scheduler by its HF name
+    path = tmp_path / "lora.yaml"
+    path.write_text(
+        "base_model: meta-llama/Llama-2-7b-hf\nadapter: lora\nfp16: true\nnum_epochs: 3\nmicro_batch_size: 4\n"
+        "gradient_accumulation_steps: 8\nlearning_rate: 2e-4\noptimizer: adamw_torch\nlr_scheduler: cosine\n"
+        "warmup_steps: 10\n"
+    )
+    a = advise(config=str(path), steps_per_epoch=400)
+    s = a.setup
+    assert (s.task, s.from_pretrained, s.precision, s.total_steps, s.batch_size) == ("finetune", True, "fp16", 1200, 32)
+    assert "pretrain-warmup-fraction" not in checks(a) and checks(a)["finetune-warmup-steps"] == "info"
+    assert checks(a)["mixed-precision-warmup"] == "warning"  # fp16 with 10 steps; 100 fit in this run
+    assert a.suggested_spec == "linear(100) -> cosine"
+    # LLaMA-Factory: stage sft; Megatron-style: finetune: true; BERT: init_checkpoint
+    for cfg in (
+        {"stage": "sft", "fp16": True, "max_steps": 1000, "warmup_steps": 30},
+        {"finetune": True, "fp16": True, "train_iters": 1000, "warmup_steps": 30},
+        {"init_checkpoint": "bert_model.ckpt", "fp16": True, "max_steps": 1000, "warmup_steps": 30},
+    ):
+        a = advise(config=cfg, optimizer="adamw")
+        assert a.setup.task == "finetune" and "pretrain-warmup-fraction" not in checks(a), cfg
+
+
+def test_unknown_warmup_shapes_are_read_off_the_registry_not_turned_into_linear_silently() -> None:
+    a = advise("piecewise(steps=[5, 10], values=[0.1, 1.0]) -> cosine", total_steps=10_000, optimizer="sgd")
+    assert checks(a)["pretrain-warmup-fraction"] == "warning"  # 10 steps = 0.1%
+    assert a.suggested_spec == "linear(2%) -> cosine"
+    assert any("replaces piecewise(" in x and "piecewise takes no length" in x for x in a.assumptions)
+    # a shape with a length keeps its form and arguments
+    a = advise("exponential(10, tau=3) -> cosine", total_steps=10_000, optimizer="sgd")
+    assert a.suggested_spec == "exponential(2%, tau=3.0) -> cosine"
+    a = advise("poly(10, power=3) -> cosine", total_steps=10_000, optimizer="sgd")
+    assert a.suggested_spec == "poly(2%, power=3.0) -> cosine"
