@@ -1173,6 +1173,10 @@ def _recommend(st: Setup, findings: list[Finding], assumptions: list[str]) -> st
     length_ok = _length_ok(st)
     shape_problem = any(f.check in ("constant-warmup-gap", "gradual-warmup-start") for f in findings)
     if st.spec is not None and length_ok and not shape_problem:
+        if W == 0 and st.spec.warmup is not None:  # a warmup that rounds to 0 steps is skipped: leave it out
+            from .. import Spec
+
+            return _with_fixes(str(Spec(None, st.spec.decay, st.spec.modifiers)), findings)
         return _with_fixes(str(st.spec), findings)
     if length_ok:
         text: str = st.warmup_text or str(W)

@@ -414,6 +414,9 @@ def test_every_suggested_spec_passes_the_advisors_own_checks(setup: dict[str, An
         if where == "suggested" and not advisor_mod._length_ok(a.setup):
             # a length the advisor chose sits inside the range it recommends: not even an info about the fraction
             assert not {"pretrain-warmup-fraction", "finetune-warmup-steps"} & {f.check for f in again}, (text, again)
+    if "radam-alternative" in checks(a):  # item 11: "switch the optimizer to RAdam" is advice that passes
+        radam = advise(**{**rest, "optimizer": "radam", "warmup": 0, "reset_optimizer_at": None})
+        assert not radam.has_errors and not _length_complaints(radam), _length_complaints(radam)
     if advisor_mod._length_ok(a.setup) and a.suggested_spec is not None:
         again = advise(a.suggested_spec, **rest)
         assert again.setup.warmup_steps == a.setup.warmup_steps  # nothing to fix: the length is kept
