@@ -10,9 +10,12 @@ Severities:
 * ``error`` — the configuration will not do what it says, or the literature
   reports failure for it (warmup longer than the run, a warmup that the
   scheduler ignores, no warmup for a Post-LN Transformer, no warmup at all in
-  pretraining).  ``rampup advise`` exits with status 1, so it can gate CI.
+  pretraining — RAdam's rectification counts as one).  ``rampup advise`` exits
+  with status 1, so it can gate CI.
 * ``warning`` — outside the range the guidance recommends (e.g. a pretraining
-  warmup below 0.5 % of the run, an Adam warmup shorter than ``2/(1 − β2)``).
+  warmup below 0.5 % of the run, an Adam warmup shorter than ``2/(1 − β2)``
+  where that fits in 5 % of the run).  The length rules are reconciled in one
+  place, :func:`_length_range`; every suggested spec passes them.
 * ``info`` — worth knowing (scaling rules, weight decay during warmup, …).
 
 Inputs come from keyword arguments, a spec (whose warmup is read off the
