@@ -26,6 +26,71 @@ examples:
 spec language: docs/spec-language.md (phases joined by '->', modifiers after '|')
 """
 
+_SPEC_NOTE = "spec language: docs/spec-language.md (phases joined by '->', modifiers after '|')\n"
+
+# Each subcommand's --help shows examples of that command only (the top-level --help keeps EXAMPLES).
+EPILOGS: dict[str, str] = {
+    "curve": """\
+examples:
+  rampup curve "linear(10) -> cosine(floor=0.1)" --total-steps 100 --peak-lr 1 --json
+  rampup curve "linear(2%) -> cosine" --total-steps 10000 --peak-lr 3e-4 > lr.csv
+  rampup curve "linear(1ep) -> cosine" --steps-per-epoch 500 --total-steps 5000
+"""
+    + _SPEC_NOTE,
+    "explain": """\
+examples:
+  rampup explain "linear(2%) -> cosine(floor=0.1)" --total-steps 10000 --peak-lr 3e-4
+  rampup explain "linear(500, start=1e-7) -> wsd(cooldown=10%, shape=1-sqrt)" --total-steps 20000
+  rampup explain "untuned_linear(beta2=0.999) -> constant" --total-steps 5000 --json
+"""
+    + _SPEC_NOTE,
+    "plot": """\
+examples:
+  rampup plot "linear(500) -> cosine" "noam(d_model=512, warmup=4000)" --total-steps 20000 -o lr.png
+  rampup plot "linear(2%) -> cosine" "constant(2%, start=0.1) -> cosine" --total-steps 10000 \\
+      --label gradual --label constant --logy -o warmups.svg
+"""
+    + _SPEC_NOTE,
+    "bench": """\
+examples:
+  rampup bench curve                       # core evaluation speed on this machine
+  rampup bench torch --json bench-torch.json
+  rampup bench sweep --quick
+""",
+    "demo": """\
+examples:
+  rampup demo                              # reference experiments + plots into demo-output/
+  rampup demo --out /tmp/demo --quick      # a fast smoke run
+""",
+    "experiment": """\
+examples:
+  rampup experiment e1                     # 3 seeds, into experiment-output/e1/
+  rampup experiment e3 --seeds 5 --out runs/e3
+  rampup experiment e4c --quick            # a tiny smoke test
+""",
+    "advise": """\
+examples:
+  rampup advise "linear(2%) -> cosine" --total-steps 10000 --optimizer adamw --beta2 0.95 --task pretrain
+  rampup advise --config training_args.json --steps-per-epoch 1200 --task finetune
+  rampup advise --total-steps 90ep --steps-per-epoch 5000 --warmup 5ep --optimizer sgd --batch-size 8192 \\
+      --base-batch-size 256 --base-lr 0.1
+  rampup advise --total-steps 1.2Btok --tokens-per-step 3.2M --warmup 1% --optimizer adamw --norm post --json
+exit status: 0 no error finding, 1 an error finding (usable as a CI gate), 2 bad input
+""",
+    "sweep": """\
+examples:
+  rampup sweep --script train.py --warmup 0,0.5%,1%,2%,5% --seeds 3 --total-steps 1000
+  rampup sweep --entry mypkg.train:run --warmup 0,100,500 --peak-lr 1e-3,3e-3 --out sweep-out
+  rampup sweep --script examples/sweep_e1.py --warmup 0,5%,25% --backend ray --workers 4
+""",
+    "auto-compare": """\
+examples:
+  rampup auto-compare --quick              # tiny settings, 1 seed
+  rampup auto-compare --tasks e1,e2 --seeds 3 --out auto-compare-out
+  rampup auto-compare --methods update_abs50,loss --workers 2
+""",
+}
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own errors: exit 2 like ours
@@ -222,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=helptext,
             description=helptext,
-            epilog=EXAMPLES,
+            epilog=EPILOGS.get(name, EXAMPLES),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         add(sp)

@@ -10,9 +10,12 @@ Severities:
 * ``error`` — the configuration will not do what it says, or the literature
   reports failure for it (warmup longer than the run, a warmup that the
   scheduler ignores, no warmup for a Post-LN Transformer, no warmup at all in
-  pretraining).  ``rampup advise`` exits with status 1, so it can gate CI.
+  pretraining — RAdam's rectification counts as one).  ``rampup advise`` exits
+  with status 1, so it can gate CI.
 * ``warning`` — outside the range the guidance recommends (e.g. a pretraining
-  warmup below 0.5 % of the run, an Adam warmup shorter than ``2/(1 − β2)``).
+  warmup below 0.5 % of the run, an Adam warmup shorter than ``2/(1 − β2)``
+  where that fits in 5 % of the run).  The length rules are reconciled in one
+  place, :func:`_length_range`; every suggested spec passes them.
 * ``info`` — worth knowing (scaling rules, weight decay during warmup, …).
 
 Inputs come from keyword arguments, a spec (whose warmup is read off the
@@ -51,11 +54,14 @@ from .advisor_inputs import (
     WD_MODES,
     _bool,
     _choice,
+    _count,
     _float,
+    _hf_decay,
     _int,
     _merge,
     _model_params,
     _parallelism,
+    derive,
     normalize_optimizer,
     read_config,
 )
@@ -132,6 +138,7 @@ class Setup:
     warmup_text: str | None = None  # the length as written ('2%', '500')
     warmup_shape: str | None = None  # 'linear', 'constant', 'untuned_linear', 'radam' (modifier), ...
     warmup_start: float | None = None  # start level as a fraction of the peak
+    builtin_warmup: int | None = None  # the optimizer's own warmup (RAdam's rectification), steps
     spec: Any = None  # rampup.Spec when one was given
     decay: str | None = None  # the decay chain as spec text
     batch_size: int | None = None
@@ -193,7 +200,7 @@ class Advice(list[Finding]):
         known = [
             f"{k}={_show(v)}" + (f" [{self.setup.sources[k]}]" if k in self.setup.sources else "")
             for k, v in self.setup.to_dict().items()
-            if k not in ("sources", "warmup_text") and v not in (None, [], False)
+            if k not in ("sources", "warmup_text") and v is not None and v is not False and v != []
         ]
         lines.append("  inputs: " + "; ".join(known) if known else "  inputs: none")
         for a in self.assumptions:
@@ -240,9 +247,9 @@ def _build_setup(fields: dict[str, tuple[Any, str]], assumptions: list[str]) -> 
         st.total_steps = _int("total_steps", get("total_steps"), 1)
         mark("total_steps")
     if get("steps_per_epoch") is not None:
-        st.steps_per_epoch = _int("steps_per_epoch", get("steps_per_epoch"), 1)
+        st.steps_per_epoch = _count("steps_per_epoch", get("steps_per_epoch"), 1)
         mark("steps_per_epoch")
-    tokens = _int("tokens_per_step", get("tokens_per_step"), 1) if get("tokens_per_step") is not None else None
+    tokens = _count("tokens_per_step", get("tokens_per_step"), 1) if get("tokens_per_step") is not None else None
     if get("optimizer") is not None:
         st.optimizer = normalize_optimizer(get("optimizer"))
         st.family = OPTIMIZERS[st.optimizer][0]
@@ -260,7 +267,7 @@ def _build_setup(fields: dict[str, tuple[Any, str]], assumptions: list[str]) -> 
             mark(key)
     for key in ("batch_size", "base_batch_size"):
         if get(key) is not None:
-            setattr(st, key, _int(key, get(key), 1))
+            setattr(st, key, _count(key, get(key), 1))
             mark(key)
     if get("model_params") is not None:
         st.model_params = _model_params(get("model_params"))
@@ -373,11 +380,16 @@ def _build_setup(fields: dict[str, tuple[Any, str]], assumptions: list[str]) -> 
             st.warmup_shape = "linear" if steps > 0 else None
             st.warmup_start = 0.0 if steps > 0 else None
             src["warmup_steps"] = fields["warmup"][1]
+            if steps > 0:  # a length alone says nothing about the shape: say what is checked
+                assumptions.append("warmup shape not given (a length only): a linear warmup from 0 is assumed")
     if st.total_steps is None and st.spec is not None:
         sched_end = parse(st.spec, None, st.peak_lr, st.steps_per_epoch, tokens).end_step
         if sched_end != math.inf:
             st.total_steps = int(sched_end)
             src["total_steps"] = "spec"
+    if st.family == "radam" and st.beta2 is not None:
+        # RAdam's rectification r_t is a built-in warmup over about 2/(1-β2) steps (Ma & Yarats 2021)
+        st.builtin_warmup = max(1, round(2.0 / (1.0 - st.beta2)))
     return st
 
 
@@ -437,6 +449,158 @@ def _risky(st: Setup) -> list[str]:
     return r
 
 
+# -------------------------------------------------------------------------
+# The warmup-length rules, reconciled in one place.
+#
+# Several checks bound the warmup length: the pretraining fraction (0.5 %/1 % below,
+# 5 %/25 % above), Adam's 2/(1-β2), fp16's 100 steps, Post-LN's and large models' 1 %,
+# fine-tuning's 50-500 steps.  They disagree in short runs (2/(1-β2) = 2000 steps is
+# 20 % of a 10k-step run).  The rule: the run-relative range wins; an absolute floor
+# that does not fit under the range's top (5 % of a pretraining run; fine-tuning:
+# 500 steps or 10 %, at most a quarter of the run) is *relaxed*: its finding becomes
+# an info that says why, and the suggestion does not chase it.  Every check reads its
+# bounds from :func:`_length_range`, and the suggested length is the range's target,
+# so a suggested spec never gets a length warning from the checks that produced it.
+# -------------------------------------------------------------------------
+
+_PRE_WARN_LO = 0.005  # pretraining: below 0.5 % of the run is a warning
+_PRE_LO = 0.01  # below 1 %: info
+_PRE_HI = 0.05  # above 5 %: info (and the top of the suggested range)
+_PRE_WARN_HI = 0.25  # above 25 %: warning
+_PRE_TARGET, _PRE_TARGET_RISKY = "2%", "5%"
+_FT_LO, _FT_HI, _FT_FRAC = 50, 500, 0.06  # fine-tuning: 50-500 steps, about 6 % of the run
+_FP16_MIN = 100  # fp16/fp8: dynamic loss scaling settles in the first ~100 steps
+_ONE_PCT = 0.01  # Post-LN and >= 1B parameters: at least 1 % of the run
+
+
+def _steps(length: str, total_steps: int) -> int:
+    """A length such as '2%' in steps, rounded exactly as the core resolves it (:class:`rampup.core.units.Length`)."""
+    from ..core.units import Length, LengthRoundingWarning, RunInfo
+
+    with warnings.catch_warnings():  # a bound that rounds to 0 steps is a bound of 0 here, not news for the user
+        warnings.simplefilter("ignore", LengthRoundingWarning)
+        return Length.parse(length).to_steps(RunInfo(total_steps))
+
+
+@dataclass(frozen=True)
+class LengthRange:
+    """The warmup lengths (in steps) that no check of the advisor warns about, for one run.
+
+    ``lo``: the longest of the kept lower bounds (``floors``, by check name);
+    ``hi``: the longest warmup without a warning (None: unknown run length);
+    ``top``: the top of the recommended range (5 % of a pretraining run, fine-tuning's
+    500 steps or 10 %, at most a quarter of the run), the most a suggestion uses;
+    ``relaxed``: lower bounds that do not fit under ``top`` (check name -> why), reported
+    as info; ``target``/``target_text``: the length a suggestion uses when the user's
+    is not accepted (None: not enough is known).
+
+    The lower bounds compare with the *effective* warmup (the explicit one or the
+    optimizer's own, RAdam's rectification), the upper ones with the explicit warmup.
+
+    >>> r = _length_range(Setup(total_steps=10_000, task="pretrain", family="adam", beta2=0.999))
+    >>> r.lo, r.hi, r.top, r.target_text, sorted(r.relaxed)
+    (50, 2500, 500, '5%', ['adam-beta2-warmup'])
+    >>> r.accepts(200), r.accepts(20), r.accepts(3000)
+    (True, False, False)
+    """
+
+    lo: int
+    hi: int | None
+    top: int | None
+    floors: dict[str, int]
+    relaxed: dict[str, str]
+    target: int | None
+    target_text: str | None
+
+    def accepts(self, warmup: int, builtin: int | None = None) -> bool:
+        """No check warns about this warmup (explicit steps; ``builtin``: the optimizer's own, e.g. RAdam's)."""
+        eff = max(warmup, builtin or 0)
+        return eff >= self.lo and (self.hi is None or warmup <= self.hi)
+
+    def recommends(self, warmup: int) -> bool:
+        """Inside the recommended range: accepted, and no longer than its top (what suggestions use)."""
+        return self.accepts(warmup) and (self.top is None or warmup <= self.top)
+
+
+def _eff(st: Setup) -> int | None:
+    """The effective warmup: the explicit one, or the optimizer's own when that is longer (RAdam)."""
+    if st.warmup_steps is None:
+        return None
+    return max(st.warmup_steps, st.builtin_warmup or 0)
+
+
+def _length_range(st: Setup) -> LengthRange:
+    T = st.total_steps
+    ft = st.task == "finetune"
+    if T is None:
+        hi = top = None
+    elif ft:
+        hi = T - 1
+        top = min(max(1, min(max(_FT_HI, math.floor(0.1 * T)), T // 4)), T - 1)
+    else:  # a 1-step warmup is the shortest there is, whatever fraction of a tiny run it is
+        hi = min(max(1, math.floor(_PRE_WARN_HI * T)), T - 1)
+        top = min(max(1, _steps(f"{_PRE_HI * 100:g}%", T)), T - 1)
+    wanted: dict[str, int] = {"no-warmup": 1}
+    if T is not None and not ft:
+        wanted["pretrain-warmup-fraction"] = max(1, math.ceil(_PRE_WARN_LO * T))
+    if T is not None and st.norm == "post":
+        wanted["post-ln-warmup"] = max(1, math.ceil(_ONE_PCT * T))
+    if T is not None and not ft and st.model_params is not None and st.model_params >= 1e9:
+        wanted["model-size-warmup"] = max(1, math.ceil(_ONE_PCT * T))
+    floor = _adam_floor(st)
+    relaxed: dict[str, str] = {}
+    if floor is not None:
+        if ft:
+            relaxed["adam-beta2-warmup"] = (
+                "fine-tuning keeps its own 50-500 step guidance; 2/(1-β2) is the untuned default for training "
+                "from scratch"
+            )
+        else:
+            wanted["adam-beta2-warmup"] = floor
+    if st.precision in ("fp16", "fp8"):
+        wanted["mixed-precision-warmup"] = _FP16_MIN
+    floors: dict[str, int] = {}
+    pull = 0  # a floor that gives way still pulls the suggestion up to the top of the range
+    for rule, n in wanted.items():
+        if top is None or n <= top or rule == "no-warmup":
+            floors[rule] = n
+            continue
+        pull = max(pull, top)
+        if rule == "adam-beta2-warmup":
+            relaxed[rule] = (
+                f"2/(1-β2) = {n} steps would be {_pct(n / T)} of this {T}-step run, beyond the {top} steps "  # type: ignore[operator]
+                f"({_PRE_HI * 100:g}%) the warmup-fraction guidance allows; keep the warmup in range and lower β2 "
+                "instead (β2 = 0.95: 2/(1-β2) = 40 steps) or use RAdam"
+            )
+        elif rule == "mixed-precision-warmup":
+            relaxed[rule] = (
+                f"{n} steps would be {_pct(n / T)} of this {T}-step run, beyond the {top} steps the "  # type: ignore[operator]
+                "warmup guidance allows; with a warmup this short, prefer bf16 or watch the skipped updates"
+            )
+        else:  # pragma: no cover - 0.5 % and 1 % always fit under the top of the range
+            relaxed[rule] = f"{n} steps do not fit under {top}"
+    lo = max(floors.values())
+    target: int | None
+    text: str | None
+    if T is not None and T < 2:
+        target = text = None  # no room for a warmup in a 1-step run
+    elif T is None:
+        extra = max([n for r, n in floors.items() if r != "no-warmup"], default=0)
+        target = max(100, extra) if ft else (extra or None)
+        text = str(target) if target else None
+    elif ft:
+        base = min(_FT_HI, max(_FT_LO, round(_FT_FRAC * T)))
+        target = min(top, max(base, lo, pull))  # type: ignore[type-var]
+        text = str(target)
+    else:
+        frac = _PRE_TARGET_RISKY if _risky(st) else _PRE_TARGET
+        base = _steps(frac, T)
+        target = min(top, max(base, lo, pull))  # type: ignore[type-var]
+        top_text = f"{_PRE_HI * 100:g}%"
+        text = frac if target == base else top_text if target == _steps(top_text, T) else str(target)
+    return LengthRange(lo, hi, top, floors, relaxed, target, text)
+
+
 def _check_length(st: Setup, out: list[Finding]) -> None:
     T, W = st.total_steps, st.warmup_steps
     if W is None:
@@ -464,13 +628,19 @@ def _check_length(st: Setup, out: list[Finding]) -> None:
         )
 
 
+def _warmup_words(st: Setup) -> str:
+    """How the effective warmup is described: the explicit one, or RAdam's rectification when that is longer."""
+    if st.builtin_warmup and (st.warmup_steps or 0) < st.builtin_warmup:
+        return f"RAdam's rectification (about 2/(1-β2) = {st.builtin_warmup} steps)"
+    return "warmup"
+
+
 def _check_fraction(st: Setup, out: list[Finding]) -> None:
-    T, W = st.total_steps, st.warmup_steps
-    if st.task == "finetune" or W is None or T is None or W >= T:
+    T, W, E = st.total_steps, st.warmup_steps, _eff(st)
+    if st.task == "finetune" or W is None or E is None:
         return
-    frac = W / T
     cite = f"{REFERENCES['pythia']}; {REFERENCES['wortsman']}; {REFERENCES['kosson']}"
-    if W == 0:
+    if E == 0:  # needs no run length: from scratch at the full LR is the failure the guidance is about
         out.append(
             Finding(
                 "pretrain-warmup-fraction",
@@ -481,29 +651,35 @@ def _check_fraction(st: Setup, out: list[Finding]) -> None:
                 cite,
             )
         )
-    elif frac < 0.005:
+        return
+    if T is None or W >= T:
+        return
+    r = _length_range(st)
+    frac, efrac = W / T, E / T
+    words = _warmup_words(st)
+    if efrac < _PRE_WARN_LO:
         out.append(
             Finding(
                 "pretrain-warmup-fraction",
                 "warning",
-                f"warmup is {_pct(frac)} of the run ({W} of {T} steps), below 0.5%",
+                f"{words} is {_pct(efrac)} of the run ({E} of {T} steps), below 0.5%",
                 "very short warmups produce early loss spikes, especially at large width; the recommended range for "
                 "pretraining is 1-5% of the run",
                 cite,
             )
         )
-    elif frac < 0.01:
+    elif efrac < _PRE_LO:
         out.append(
             Finding(
                 "pretrain-warmup-fraction",
                 "info",
-                f"warmup is {_pct(frac)} of the run ({W} of {T} steps), below the 1-5% range",
+                f"{words} is {_pct(efrac)} of the run ({E} of {T} steps), below the 1-5% range",
                 "a warmup under 1% works for some setups but leaves little margin for a higher LR; 1-5% is the "
                 "recommended range",
                 cite,
             )
         )
-    elif frac > 0.25:
+    elif r.hi is not None and W > r.hi:  # above 25 % (a 1-step warmup is never too long)
         out.append(
             Finding(
                 "pretrain-warmup-fraction",
@@ -513,7 +689,7 @@ def _check_fraction(st: Setup, out: list[Finding]) -> None:
                 f"{REFERENCES['kalra']}; {REFERENCES['kosson']}",
             )
         )
-    elif frac > 0.05:
+    elif r.top is not None and W > r.top:  # above 5 %, as '5%' resolves
         out.append(
             Finding(
                 "pretrain-warmup-fraction",
@@ -527,9 +703,10 @@ def _check_fraction(st: Setup, out: list[Finding]) -> None:
 
 
 def _check_finetune(st: Setup, out: list[Finding]) -> None:
-    W = st.warmup_steps
+    W = _eff(st)
     if st.task != "finetune" or W is None:
         return
+    top = _length_range(st).top
     cite = f"{REFERENCES['mosbach']}; {REFERENCES['roberta']}"
     if W == 0:
         out.append(
@@ -542,7 +719,7 @@ def _check_finetune(st: Setup, out: list[Finding]) -> None:
                 cite,
             )
         )
-    elif W < 50:
+    elif W < (_FT_LO if top is None else min(_FT_LO, top)):  # a 100-step run has no room for 50
         out.append(
             Finding(
                 "finetune-warmup-steps",
@@ -552,7 +729,7 @@ def _check_finetune(st: Setup, out: list[Finding]) -> None:
                 cite,
             )
         )
-    elif W > 500 and (st.total_steps is None or W > 0.1 * st.total_steps):
+    elif W > _FT_HI and (st.total_steps is None or W > 0.1 * st.total_steps):
         out.append(
             Finding(
                 "finetune-warmup-steps",
@@ -565,7 +742,7 @@ def _check_finetune(st: Setup, out: list[Finding]) -> None:
 
 
 def _check_post_ln(st: Setup, out: list[Finding]) -> None:
-    W = st.warmup_steps
+    W = _eff(st)
     if st.norm == "post" and W is not None:
         if W == 0:
             out.append(
@@ -578,7 +755,7 @@ def _check_post_ln(st: Setup, out: list[Finding]) -> None:
                     f"{REFERENCES['xiong']}; {REFERENCES['admin']}; {REFERENCES['rampup_e1']}",
                 )
             )
-        elif st.total_steps is not None and W / st.total_steps < 0.01:
+        elif st.total_steps is not None and W / st.total_steps < _ONE_PCT:
             out.append(
                 Finding(
                     "post-ln-warmup",
@@ -603,30 +780,31 @@ def _check_post_ln(st: Setup, out: list[Finding]) -> None:
 def _check_adam(st: Setup, out: list[Finding]) -> None:
     W = st.warmup_steps
     floor = _adam_floor(st)
+    r = _length_range(st)
     if floor is not None and W is not None and W < floor:
-        # fine-tuning keeps its own 50-500 guidance; the floor is the untuned default, not a law
-        sev = "info" if st.task == "finetune" else "warning"
-        short_run = st.total_steps is not None and floor > 0.25 * st.total_steps
+        # The floor gives way where it does not fit the run (see _length_range): then it is an info that says so.
+        relaxed = r.relaxed.get("adam-beta2-warmup")
         why = (
             f"Adam's second-moment estimate averages over about 1/(1-β2) = {1 / (1 - st.beta2):g} steps "  # type: ignore[operator]
             f"and is unreliable before that; a linear warmup of 2/(1-β2) = {floor} steps is a good untuned default"
         )
-        if short_run:
-            why += (
-                f"; that is more than a quarter of this {st.total_steps}-step run, so consider β2 = 0.95 "
-                "(2/(1-β2) = 40 steps) or RAdam"
-            )
+        if relaxed:
+            why += f"; here {relaxed}"
+            fix = None
+        else:  # the untuned warmup itself when it is in the recommended range, else the reconciled length
+            fix = _join(f"untuned_linear(beta2={st.beta2!r})", st) if r.recommends(floor) else _recommend(st, [], [])
         out.append(
             Finding(
                 "adam-beta2-warmup",
-                sev,
+                "info" if relaxed else "warning",
                 f"{st.optimizer} with β2={st.beta2:g}: warmup of {W} steps is shorter than 2/(1-β2) = {floor} steps",
                 why,
                 REFERENCES["ma_yarats"],
-                suggestion=None if short_run else _join(f"untuned_linear(beta2={st.beta2!r})", st),
+                suggestion=fix,
             )
         )
-        if W == 0 and st.beta2 is not None and st.beta2 > 0.6:
+        # RAdam's rectification works over about 2/(1-β2) steps: offered only where that length is in range.
+        if W == 0 and st.beta2 is not None and st.beta2 > 0.6 and r.recommends(floor):
             out.append(
                 Finding(
                     "radam-alternative",
@@ -648,7 +826,7 @@ def _check_adam(st: Setup, out: list[Finding]) -> None:
                         "the spec has the RAdam warmup factor '| radam(...)' and the optimizer is RAdam",
                         "torch.optim.RAdam already applies r_t inside its update; the factor applies it a second time",
                         REFERENCES["radam"],
-                        suggestion=str(_without_modifier(st.spec, "radam")),
+                        suggestion=str(_without_modifier(_parse_spec(_recommend(st, [], []) or str(st.spec)), "radam")),
                     )
                 )
         w = st.spec.warmup
@@ -731,7 +909,7 @@ def _check_batch(st: Setup, out: list[Finding]) -> None:
                     cite,
                 )
             )
-    if k >= 4 and st.warmup_steps == 0:
+    if k >= 4 and _eff(st) == 0:
         out.append(
             Finding(
                 "large-batch-warmup",
@@ -742,12 +920,7 @@ def _check_batch(st: Setup, out: list[Finding]) -> None:
                 f"{REFERENCES['goyal']}; {REFERENCES['lamb']}",
             )
         )
-    elif (
-        k >= 2
-        and st.warmup_shape in ("linear", "cosine", "poly")
-        and (st.warmup_start or 0.0) == 0.0
-        and st.warmup_steps
-    ):
+    elif k >= 2 and _ramps_from_start(st.warmup_shape) and (st.warmup_start or 0.0) == 0.0 and st.warmup_steps:
         out.append(
             Finding(
                 "gradual-warmup-start",
@@ -771,6 +944,13 @@ def _check_batch(st: Setup, out: list[Finding]) -> None:
         )
 
 
+def _ramps_from_start(shape: str | None) -> bool:
+    """A registered warmup that rises gradually from a ``start=`` level (linear, cosine, poly, exponential, ...)."""
+    from .. import WARMUPS
+
+    return shape in WARMUPS and shape != "constant" and "start" in WARMUPS[shape].params
+
+
 def _check_constant(st: Setup, out: list[Finding]) -> None:
     if st.warmup_shape != "constant" or not st.warmup_steps or st.warmup_start is None:
         return
@@ -784,7 +964,7 @@ def _check_constant(st: Setup, out: list[Finding]) -> None:
             "the sudden jump after a constant warmup causes a training-error spike that gets worse as the gap grows; "
             "a gradual (linear) warmup from the same start avoids it",
             f"{REFERENCES['goyal']}; {REFERENCES['he']}",
-            suggestion=_join(f"linear({st.warmup_text or st.warmup_steps}, start={st.warmup_start!r})", st),
+            suggestion=_join(f"linear({_kept_or_target(st)}, start={st.warmup_start!r})", st),
         )
     )
 
@@ -792,7 +972,7 @@ def _check_constant(st: Setup, out: list[Finding]) -> None:
 def _check_scale(st: Setup, out: list[Finding]) -> None:
     if st.model_params is None or st.model_params < 1e9 or st.warmup_steps is None or st.total_steps is None:
         return
-    if st.task != "finetune" and st.warmup_steps / st.total_steps < 0.01:
+    if st.task != "finetune" and _eff(st) / st.total_steps < _ONE_PCT:  # type: ignore[operator]
         out.append(
             Finding(
                 "model-size-warmup",
@@ -806,14 +986,20 @@ def _check_scale(st: Setup, out: list[Finding]) -> None:
 
 def _check_precision(st: Setup, out: list[Finding]) -> None:
     if st.precision in ("fp16", "fp8"):
-        short = st.warmup_steps is not None and st.warmup_steps < 100
+        E = _eff(st)
+        short = E is not None and E < _FP16_MIN
+        relaxed = _length_range(st).relaxed.get("mixed-precision-warmup") if short else None
+        why = (
+            "dynamic loss scaling starts mis-scaled (torch GradScaler: 2^16) and skips overflowing updates while "
+            f"the scheduler still advances; a warmup of {_FP16_MIN}+ steps tolerates that (and the noisier early "
+            "gradients)"
+        )
         out.append(
             Finding(
                 "mixed-precision-warmup",
-                "warning" if short else "info",
-                f"{st.precision} training" + (f" with a {st.warmup_steps}-step warmup" if short else ""),
-                "dynamic loss scaling starts mis-scaled (torch GradScaler: 2^16) and skips overflowing updates while "
-                "the scheduler still advances; a longer warmup tolerates that (and the noisier early gradients)",
+                "warning" if short and not relaxed else "info",
+                f"{st.precision} training" + (f" with a {E}-step warmup" if short else ""),
+                why + (f"; here {relaxed}" if relaxed else ""),
                 REFERENCES["micikevicius"],
             )
         )
@@ -853,7 +1039,7 @@ def _check_weight_decay(st: Setup, out: list[Finding]) -> None:
 
 
 def _check_rewarm(st: Setup, out: list[Finding]) -> None:
-    if st.from_pretrained and st.warmup_steps == 0:
+    if st.from_pretrained and _eff(st) == 0:
         out.append(
             Finding(
                 "rewarm-after-loading",
@@ -879,7 +1065,7 @@ def _check_rewarm(st: Setup, out: list[Finding]) -> None:
                     "after a reset Adam's moment estimates start from zero again, so the next updates behave like the "
                     "first ones of a run; re-warm the LR",
                     f"{REFERENCES['gupta']}; {REFERENCES['ibrahim']}",
-                    suggestion=_join(None, st, extra_modifier=f"rewarm(at={at}, length={length})"),
+                    suggestion=_plus_modifier(_recommend(st, [], []), f"rewarm(at={at}, length={length})"),
                 )
             )
 
@@ -914,6 +1100,14 @@ def _without_modifier(spec: Any, name: str) -> Any:
     from .. import Spec
 
     return Spec(spec.warmup, spec.decay, tuple(m for m in spec.modifiers if m.name != name))
+
+
+def _plus_modifier(spec_text: str | None, modifier: str) -> str | None:
+    from .. import Spec
+
+    if spec_text is None:
+        return None
+    return str(Spec.parse(spec_text).with_modifier(Spec.parse(f"constant | {modifier}").modifiers[-1]))
 
 
 def _join(warmup: str | None, st: Setup, extra_modifier: str | None = None) -> str:
@@ -952,32 +1146,53 @@ _LENGTH_CHECKS = (
 )
 
 
+def _length_ok(st: Setup) -> bool:
+    """The user's warmup length draws no length warning or error (the one test: :meth:`LengthRange.accepts`)."""
+    return st.warmup_steps is not None and _length_range(st).accepts(st.warmup_steps, st.builtin_warmup)
+
+
+def _kept_or_target(st: Setup) -> str:
+    """The warmup length a suggestion writes: the user's when it is accepted, else the reconciled target."""
+    r = _length_range(st)
+    if _length_ok(st) or r.target_text is None:
+        return st.warmup_text or str(st.warmup_steps)
+    return r.target_text
+
+
 def _recommend(st: Setup, findings: list[Finding], assumptions: list[str]) -> str | None:
     """The corrected spec: the user's decay and modifiers, with a warmup that clears the length findings.
 
-    Length: the user's when no error/warning is about it; else 2% of the run for
-    pretraining (5% with a risk factor: Post-LN, fp16/fp8, FSDP/ZeRO/pipeline,
-    batch >= 8x the base, >= 1B parameters), raised to Adam's 2/(1-β2) when that
-    fits in a quarter of the run; 6% of the run clipped to 50-500 steps for
-    fine-tuning.  Shape: the user's (linear, cosine, poly, exponential) with its
-    arguments, a constant warmup becomes linear from the same start; a large
-    batch starts from the small-batch LR.
+    Length: the user's when :func:`_length_range` accepts it; else the range's
+    target: for pretraining 2% of the run (5% with a risk factor: Post-LN, fp16/fp8,
+    FSDP/ZeRO/pipeline, batch >= 8x the base, >= 1B parameters), raised to the
+    kept floors (Adam's 2/(1-β2), fp16's 100 steps, Post-LN's 1%) but never above
+    5%; for fine-tuning 6% of the run clipped to 50-500 steps (and to a quarter of
+    the run).  Shape: the user's registered warmup with its arguments when it takes
+    a length; a constant warmup becomes linear from the same start; a large batch
+    starts from the small-batch LR.
     """
     W = st.warmup_steps
-    length_problem = any(f.check in _LENGTH_CHECKS and f.severity in ("error", "warning") for f in findings)
+    r = _length_range(st)
+    length_ok = _length_ok(st)
     shape_problem = any(f.check in ("constant-warmup-gap", "gradual-warmup-start") for f in findings)
-    if st.spec is not None and not length_problem and not shape_problem:
+    if st.spec is not None and length_ok and not shape_problem:
+        if W == 0 and st.spec.warmup is not None:  # a warmup that rounds to 0 steps is skipped: leave it out
+            from .. import Spec
+
+            return _with_fixes(str(Spec(None, st.spec.decay, st.spec.modifiers)), findings)
         return _with_fixes(str(st.spec), findings)
-    if not length_problem and W:
-        text: str | None = st.warmup_text or str(W)
+    if length_ok:
+        text: str = st.warmup_text or str(W)
+    elif r.target_text is not None:
+        text = r.target_text
     else:
-        text = _new_length(st)
-        if text is None:
+        if st.total_steps is None:
             assumptions.append("total steps unknown: pass --total-steps to get a suggested warmup length")
-            return None
-    if text is None or text in ("0", "0%"):
+        else:
+            assumptions.append(f"a {st.total_steps}-step run has no room for a warmup: no suggested spec")
         return None
-    warm = _warmup_phase(st, text)
+    no_warmup = length_ok and W == 0  # accepted without one: RAdam's rectification is the warmup
+    warm = None if no_warmup else _warmup_phase(st, text, assumptions)
     spec = st.spec
     if spec is not None and spec.decay[0].role == "whole":
         whole = spec.decay[0]
@@ -987,40 +1202,34 @@ def _recommend(st: Setup, findings: list[Finding], assumptions: list[str]) -> st
             assumptions.append(
                 f"{whole.name} brings its own warmup; the suggested spec replaces it with {_DEFAULT_DECAY}"
             )
-            chain = f"{warm} -> {_DEFAULT_DECAY}"
+            chain = " -> ".join(x for x in (warm, _DEFAULT_DECAY) if x)
     else:
         if st.decay is None:
             assumptions.append(
                 f"decay not given (--decay, a spec or a config): the suggested spec shows {_DEFAULT_DECAY}"
             )
-        chain = f"{warm} -> {st.decay or _DEFAULT_DECAY}"
+        chain = " -> ".join(x for x in (warm, st.decay or _DEFAULT_DECAY) if x)
     mods = [m.to_text() for m in spec.modifiers] if spec is not None else []
     return _with_fixes(" | ".join([chain, *mods]), findings)
 
 
-def _new_length(st: Setup) -> str | None:
-    T = st.total_steps
-    floor = _adam_floor(st)
-    if st.task == "finetune":
-        n = min(500, max(50, round(0.06 * T))) if T else 100
-        return str(min(n, max(1, T // 4)) if T else n)
-    if T is None:
-        return str(floor) if floor else None
-    frac = 0.05 if _risky(st) else 0.02
-    n = round(frac * T)
-    if floor is not None and n < floor <= 0.25 * T:
-        return str(floor)
-    if n < 1:
-        return "1" if T > 1 else "0"
-    return f"{frac * 100:g}%"
+def _warmup_phase(st: Setup, length: str, assumptions: list[str]) -> str:
+    """The user's warmup phase with a new length (keeping its other arguments), or a linear one.
 
-
-def _warmup_phase(st: Setup, length: str) -> str:
-    """The user's warmup phase with a new length (keeping its other arguments), or a linear one."""
+    Which shapes keep their form is read off the registry: a registered warmup with
+    a ``length`` argument (linear, cosine, poly, exponential, and any shape added
+    later); ``constant`` becomes linear (its jump is the finding); a warmup without
+    a length (``untuned_linear``: 2/(1-β2); ``piecewise``: its knots) becomes linear,
+    and the assumptions say so.
+    """
     from .. import WARMUPS
 
     w = st.spec.warmup if st.spec is not None else None
-    keep = w is not None and w.name in ("linear", "cosine", "poly", "exponential")
+    keep = w is not None and w.name != "constant" and "length" in WARMUPS[w.name].params
+    if w is not None and not keep and w.name != "constant":
+        assumptions.append(
+            f"the suggested spec replaces {w.to_text()} with a linear warmup of {length}: {w.name} takes no length"
+        )
     args: dict[str, Any] = dict(w.given) if keep and w is not None else {}
     args["length"] = length
     if "start" not in args and "start_lr" not in args:
@@ -1093,7 +1302,13 @@ def advise(
             v = ",".join(map(str, v))
         if k == "optimizer" and v is not None:
             v = normalize_optimizer(v)
-        _merge(merged, k, v, f"--{k.replace('_', '-')}")
+        flag = _FLAG_NAMES.get(k, f"--{k.replace('_', '-')}")
+        if k == "hf_scheduler" and v is not None:  # HF's scheduler name also gives the decay, as from a config
+            v = str(v).strip().lower()
+            decay = _hf_decay(v, None, flag, assumptions)
+            if decay is not None:
+                _merge(merged, "decay", decay, flag)
+        _merge(merged, k, v, flag)
     if spec is not None:
         _merge(merged, "spec", spec, "spec")
     if config is not None:
@@ -1105,6 +1320,7 @@ def advise(
                     raise ValueError(f"spec: {merged['spec'][1]} gives {merged['spec'][0]!r} but {src} gives {v!r}")
                 continue
             _merge(merged, k, v, src)
+    derive(merged, assumptions)  # epochs x steps per epoch, a config's warmup ratio, the global batch
     st = _build_setup(merged, assumptions)
     if st.task is None:
         assumptions.append("task not given (--task pretrain|finetune): the pretraining guidance is applied")
@@ -1124,7 +1340,7 @@ def advise(
                 parse(text, st.total_steps, st.peak_lr, st.steps_per_epoch)
             else:
                 Spec.parse(text)
-    return Advice(findings, st, suggested, assumptions)
+    return Advice(findings, st, suggested, list(dict.fromkeys(assumptions)))
 
 
 def _parse_spec(v: Any) -> Any:
@@ -1144,11 +1360,15 @@ def add_arguments(p: Any) -> None:
     p.add_argument("spec_arg", nargs="?", metavar="SPEC", default=None, help="a rampup spec (same as --spec)")
     p.add_argument("--spec", default=None, help="a rampup spec, e.g. 'linear(2%%) -> cosine'; its warmup is checked")
     p.add_argument("--config", default=None, help="JSON/YAML config (HF TrainingArguments, Lightning/Hydra YAML)")
-    p.add_argument("--total-steps", default=None, help="optimizer steps in the run")
+    p.add_argument("--total-steps", default=None, help="optimizer steps in the run: 10000, '100k', '90ep' or '300Btok'")
     p.add_argument("--warmup", default=None, help="warmup length: steps (500) or '2%%', '1ep', '10Mtok'")
-    p.add_argument("--steps-per-epoch", default=None, help="for lengths in epochs / num_train_epochs")
-    p.add_argument("--tokens-per-step", default=None, help="for lengths in tokens")
+    p.add_argument("--epochs", default=None, help="epochs (num_train_epochs); x --steps-per-epoch gives the run length")
+    p.add_argument("--steps-per-epoch", default=None, help="optimizer steps per epoch, for lengths in epochs")
+    p.add_argument("--tokens-per-step", default=None, help="tokens per optimizer step, e.g. 524288 or '3.2M'")
     p.add_argument("--batch-size", default=None, help="global batch size (all devices, after accumulation)")
+    p.add_argument("--micro-batch-size", default=None, help="per-device batch (per_device_train_batch_size)")
+    p.add_argument("--grad-accum", default=None, help="gradient accumulation steps")
+    p.add_argument("--world-size", default=None, help="data-parallel devices (micro x accum x world = global batch)")
     p.add_argument("--base-batch-size", default=None, help="batch size the base LR was tuned at")
     p.add_argument("--base-lr", default=None, help="LR tuned at the base batch size")
     p.add_argument("--peak-lr", default=None, help="peak learning rate of this run")
@@ -1169,12 +1389,25 @@ def add_arguments(p: Any) -> None:
     p.add_argument("--from-pretrained", action="store_true", default=None, help="weights are loaded from a checkpoint")
     p.add_argument("--reset-optimizer-at", default=None, help="step at which the optimizer state is reset")
     p.add_argument("--decay", default=None, help="the decay part for the suggested spec, e.g. 'cosine(floor=0.1)'")
+    p.add_argument(
+        "--lr-scheduler-type",
+        dest="hf_scheduler",
+        default=None,
+        help="Hugging Face lr_scheduler_type (linear, cosine, constant, constant_with_warmup, ...)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+
+_FLAG_NAMES = {"hf_scheduler": "--lr-scheduler-type"}
 
 _FLAG_FIELDS = (
     "total_steps",
     "warmup",
+    "epochs",
+    "micro_batch_size",
+    "grad_accum",
+    "world_size",
+    "hf_scheduler",
     "steps_per_epoch",
     "tokens_per_step",
     "batch_size",

@@ -180,20 +180,36 @@ def normalize_optimizer(name: Any) -> str:
     return key
 
 
-def _model_params(v: Any) -> float:
+def _count(name: str, v: Any, minimum: int = 1) -> int:
+    """A whole count, written as the spec language writes token counts: ``524288``, ``'3.2M'``, ``'1.5k'``, ``'2B'``.
+
+    The suffixes are the core's (:class:`rampup.core.units.Length`, the ``10Mtok`` form: k/K, M, B/G), read
+    by the core's parser, not a second one.
+
+    >>> _count("tokens_per_step", "3.2M"), _count("tokens_per_step", "524288"), _count("model_params", "1.3B")
+    (3200000, 524288, 1300000000)
+    """
+    from ..core.units import Length
+
+    accepted = f"an int >= {minimum} or a count like '3.2M', '1.5k', '2B'"
+    raw = v
     if isinstance(v, str):
-        t = v.strip().upper()
-        scale = {"K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}.get(t[-1:], 1.0)
-        num = t[:-1] if t[-1:] in "KMBGT" else t
+        t = v.strip()
+        for unit in ("tokens", "tok"):  # '3.2Mtok' is the same count
+            if t.lower().endswith(unit):
+                t = t[: -len(unit)]
+                break
         try:
-            f = float(num) * scale
-        except ValueError:
-            raise ValueError(f"model_params: got {v!r}; accepted: a count like 125000000, '125M' or '1.3B'") from None
-    else:
-        f = _float("model_params", v)
-    if not (math.isfinite(f) and f > 0):
-        raise ValueError(f"model_params: got {v!r}; accepted: a count > 0 like '125M'")
-    return f
+            v = Length.parse(f"{t}tok", name).value
+        except (ValueError, TypeError):
+            raise ValueError(f"{name}: got {raw!r}; accepted: {accepted}") from None
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError(f"{name}: got {raw!r}, not a whole number; accepted: {accepted}")
+    return _int(name, v, minimum)
+
+
+def _model_params(v: Any) -> float:
+    return float(_count("model_params", v, 1))
 
 
 def _parallelism(v: Any) -> tuple[str, ...]:
@@ -229,6 +245,10 @@ _FIELDS = (
     "tokens_per_step",
     "decay",
     "hf_scheduler",
+    "epochs",
+    "micro_batch_size",
+    "grad_accum",
+    "world_size",
 )
 
 
@@ -247,6 +267,11 @@ def _merge(into: dict[str, tuple[Any, str]], key: str, value: Any, source: str) 
 
 
 def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) != isinstance(b, str):  # a flag's '2000' and a config's 2000 are the same fact
+        try:
+            a, b = (float(a), float(b))
+        except (TypeError, ValueError):
+            return False
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
     if isinstance(a, str) and isinstance(b, str):
@@ -270,6 +295,8 @@ _CONFIG_KEYS: dict[str, str] = {
     "lr_warmup_iters": "warmup_steps",
     "lr_warmup_fraction": "warmup_ratio",
     "num_train_epochs": "epochs",
+    "num_epochs": "epochs",  # axolotl
+    "n_epochs": "epochs",
     "max_epochs": "epochs",
     "epochs": "epochs",
     "steps_per_epoch": "steps_per_epoch",
@@ -329,6 +356,25 @@ _CONFIG_KEYS: dict[str, str] = {
     "prenorm": "norm_first",
     "task": "task",
     "model_name_or_path": "pretrained",
+    "base_model": "pretrained",  # axolotl
+    "base_model_name_or_path": "pretrained",
+    "pretrained_model": "pretrained",
+    "pretrained_model_path": "pretrained",
+    "init_checkpoint": "pretrained",  # BERT's run_classifier
+    "pretrained_checkpoint": "pretrained",
+    "pretrained_path": "pretrained",
+    "pretrained_weights": "pretrained",
+    "from_pretrained": "from_pretrained",
+    "finetune": "finetune_flag",
+    "fine_tune": "finetune_flag",
+    "stage": "stage",
+    "finetuning_type": "adapter",  # LLaMA-Factory: lora / freeze / full, all on loaded weights
+    "adapter": "adapter",  # axolotl: lora / qlora
+    "lr_scheduler": "lr_scheduler_name",
+    "tokens_per_step": "tokens_per_step",
+    "tokens_per_batch": "tokens_per_step",
+    "wd_mode": "wd_mode",
+    "reset_optimizer_at": "reset_optimizer_at",
     "pretrained_model_name_or_path": "pretrained",
     "init_from": "init_from",
     "rampup": "spec",
@@ -432,7 +478,18 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
     def put(key: str, value: Any, src: str) -> None:
         _merge(kw, key, value, src)
 
-    for key in ("steps_per_epoch", "base_batch_size", "base_lr", "weight_decay", "model_params", "task", "spec"):
+    for key in (
+        "steps_per_epoch",
+        "tokens_per_step",
+        "base_batch_size",
+        "base_lr",
+        "weight_decay",
+        "wd_mode",
+        "reset_optimizer_at",
+        "model_params",
+        "task",
+        "spec",
+    ):
         if (t := take(key)) is not None:
             put(key, t[0], t[1])
     if (t := take("peak_lr")) is not None:
@@ -448,21 +505,18 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
             raise ValueError(f"{t[1]}: got {t[0]!r}; accepted: [beta1, beta2]")
         put("beta2", t[0][1], t[1])
 
-    # Total steps: max_steps (HF/Lightning: -1 or 0 = unset) wins over epochs, as in both trainers.
+    # Total steps: max_steps (HF/Lightning: -1 or 0 = unset) wins over epochs, as in both trainers.  Epochs are
+    # combined with steps_per_epoch in derive(), once flags and config are merged (--steps-per-epoch + an HF JSON).
     total = take("total_steps")
     if total is not None and isinstance(total[0], (int, float)) and not isinstance(total[0], bool) and total[0] <= 0:
         total = None
     if total is not None:
         put("total_steps", _int(total[1], total[0], 1), total[1])
-    elif (ep := take("epochs")) is not None and (spe := take("steps_per_epoch")) is not None:
-        n = math.ceil(_float(ep[1], ep[0]) * _int(spe[1], spe[0], 1))
-        put("total_steps", n, f"{ep[1]} x {spe[1]}")
-    elif (ep := take("epochs")) is not None:
-        notes.append(f"{ep[1]}={ep[0]!r} but steps_per_epoch is unknown: pass --steps-per-epoch or --total-steps")
+    if (ep := take("epochs")) is not None:
+        put("epochs", ep[0], ep[1])
 
     # Warmup: HF warmup_steps (a float < 1 is a ratio, transformers >= 5) and warmup_ratio (older versions).
     # 0 is both fields' default, so 0 in one of them means "unset" when the other is set.
-    n_total = kw["total_steps"][0] if "total_steps" in kw else None
     ws, wr = take("warmup_steps"), take("warmup_ratio")
     steps: tuple[int, str] | None = None
     ratio: tuple[float, str] | None = None
@@ -484,42 +538,38 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
         if ratio is None:
             ratio = (r, wr[1])
     if steps is not None and ratio is not None and steps[0] > 0 and ratio[0] > 0:
-        implied = math.ceil(n_total * ratio[0]) if n_total is not None else None
-        if implied != steps[0]:
-            what = f" = {implied} of {n_total} steps" if implied is not None else ""
-            raise ValueError(
-                f"warmup: {steps[1]}={steps[0]} and {ratio[1]}={ratio[0]!r}{what} disagree (Hugging Face silently "
-                "uses warmup_steps); set only one of them"
-            )
-    if steps is not None and (steps[0] > 0 or ratio is None or ratio[0] == 0):
+        put("warmup", steps[0], steps[1])
+        put("_warmup_ratio", ratio[0], ratio[1])  # derive() checks that they agree once the run length is known
+        if "total_steps" in kw:
+            derive(kw, notes)
+    elif steps is not None and (steps[0] > 0 or ratio is None or ratio[0] == 0):
         put("warmup", steps[0], steps[1])
     elif ratio is not None:
-        r, src = ratio
-        if r == 0:
-            put("warmup", 0, src)
-        elif n_total is not None:
-            put("warmup", math.ceil(n_total * r), f"{src}={r!r} x total steps")  # transformers: ceil(T * ratio)
+        if ratio[0] == 0:
+            put("warmup", 0, ratio[1])
         else:
-            put("warmup", f"{r * 100:g}%", f"{src}={r!r}")
+            put("_warmup_ratio", ratio[0], ratio[1])  # resolved as transformers does, ceil(T * ratio), in derive()
+            if "total_steps" in kw:  # known here: resolve now, so read_config's result is complete
+                derive(kw, notes)
 
-    # Batch: global = per-device x accumulation x devices.
+    # Batch: global = per-device x accumulation x devices, combined in derive() (--world-size + an HF JSON).
     if (t := take("batch_size")) is not None:
         put("batch_size", _int(t[1], t[0], 1), t[1])
     elif (mb := take("micro_batch")) is not None:
-        b = _int(mb[1], mb[0], 1)
-        srcs = [mb[1]]
-        if (ga := take("grad_accum")) is not None:
-            b *= _int(ga[1], ga[0], 1)
-            srcs.append(ga[1].split(": ")[-1])
         world = _world_size(raw)
-        if world is None:
-            notes.append(
-                "world size unknown: the global batch assumes 1 device (pass --batch-size for the global batch)"
-            )
+        if world is None:  # the parts, for derive() to combine with --world-size (an HF JSON has no world size)
+            put("micro_batch_size", _int(mb[1], mb[0], 1), mb[1])
+            if (ga := take("grad_accum")) is not None:
+                put("grad_accum", _int(ga[1], ga[0], 1), ga[1])
         else:
+            b = _int(mb[1], mb[0], 1)
+            srcs = [mb[1]]
+            if (ga := take("grad_accum")) is not None:
+                b *= _int(ga[1], ga[0], 1)
+                srcs.append(ga[1].split(": ")[-1])
             b *= world[0]
             srcs.append(world[1].split(": ")[-1])
-        put("batch_size", b, " x ".join(srcs))
+            put("batch_size", b, " x ".join(srcs))
 
     # Precision.
     bf, fp = take("bf16"), take("fp16")
@@ -578,7 +628,120 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
         notes.append(f"{t[1]}={t[0]!r}: weights are loaded from a checkpoint")
     if (t := take("init_from")) is not None and isinstance(t[0], str) and t[0].lower() not in ("scratch", ""):
         put("from_pretrained", True, t[1])
+    if (t := take("from_pretrained")) is not None:
+        put("from_pretrained", _bool(t[1], t[0]), t[1])
+    if (t := take("finetune_flag")) is not None and t[0] is True:
+        put("task", "finetune", t[1])  # Megatron's --finetune, a 'finetune: true' key
+    if (t := take("stage")) is not None and isinstance(t[0], str):
+        stage = t[0].strip().lower()  # LLaMA-Factory: pt = pretraining; sft, rm, ppo, dpo, kto = fine-tuning
+        if stage in ("pt", "pretrain", "pretraining"):
+            put("task", "pretrain", t[1])
+        elif stage in ("sft", "rm", "ppo", "dpo", "kto", "orpo", "simpo", "finetune", "fine-tune"):
+            put("task", "finetune", t[1])
+    if (t := take("adapter")) is not None and t[0] not in ("", None, False):
+        put("from_pretrained", True, t[1])  # a LoRA/QLoRA adapter is trained on loaded weights
+        notes.append(f"{t[1]}={t[0]!r}: an adapter on loaded weights, so fine-tuning")
+    if (t := take("lr_scheduler_name")) is not None and isinstance(t[0], str):
+        name = t[0].strip().lower()
+        if name in _HF_DECAY or name in _HF_UNMAPPED:  # axolotl & co. take HF's scheduler names
+            put("hf_scheduler", name, t[1])
+            decay = _hf_decay(name, None, t[1], notes)
+            if decay is not None:
+                put("decay", decay, t[1])
+        else:
+            notes.append(f"{t[1]}={t[0]!r} is not a Hugging Face scheduler name: not read (pass --decay)")
     return {k: v for k, v in kw.items()}, notes
+
+
+def derive(m: dict[str, tuple[Any, str]], notes: list[str]) -> None:
+    """Combine the facts that come in parts, once flags and config files are merged (in place).
+
+    * run length: ``--total-steps`` in steps, epochs (``90ep``, needs steps per epoch) or tokens
+      (``1.2Btok``, needs tokens per step), read by the core's :class:`~rampup.core.units.Length`;
+      else ``epochs x steps_per_epoch`` rounded up, as transformers does (``num_train_epochs`` of an
+      HF JSON with ``--steps-per-epoch``);
+    * a config's warmup ratio: ``ceil(total_steps x ratio)``, as transformers does;
+    * the global batch: ``micro_batch_size x grad_accum x world_size``.
+
+    >>> m = {"epochs": (3.0, "config: num_train_epochs"), "steps_per_epoch": ("1.2k", "--steps-per-epoch"),
+    ...      "_warmup_ratio": (0.06, "config: warmup_steps")}
+    >>> derive(m, []); m["total_steps"], m["warmup"]
+    ((3600, 'config: num_train_epochs x --steps-per-epoch'), (216, 'config: warmup_steps=0.06 x total steps'))
+    """
+    from ..core.units import Length, RunInfo
+
+    for key in ("steps_per_epoch", "tokens_per_step", "micro_batch_size", "grad_accum", "world_size", "batch_size"):
+        if key in m:
+            m[key] = (_count(key, m[key][0]), m[key][1])
+    spe = m["steps_per_epoch"][0] if "steps_per_epoch" in m else None
+    tps = m["tokens_per_step"][0] if "tokens_per_step" in m else None
+    if "total_steps" in m:
+        v, src = m["total_steps"]
+        accepted = (
+            "steps (10000, '100k'), epochs ('90ep', with --steps-per-epoch) or tokens ('300Btok', with "
+            "--tokens-per-step)"
+        )
+        if isinstance(v, str) and v.strip().endswith("%"):
+            raise ValueError(
+                f"total_steps: got {v!r}; a run length cannot be a fraction of itself; accepted: {accepted}"
+            )
+        try:
+            ln = Length.parse(v.strip(), "total_steps") if isinstance(v, str) else None
+        except ValueError:
+            ln = None  # not a length: maybe a count such as '100k'
+        try:
+            n = ln.to_steps(RunInfo(None, spe, tps), "total_steps") if ln is not None else _count("total_steps", v)
+        except ValueError as e:
+            if ln is not None:
+                raise
+            raise ValueError(f"total_steps: got {v!r}; accepted: {accepted}") from e
+        m["total_steps"] = (_int("total_steps", n, 1), src)
+    if "epochs" in m:
+        ep, ep_src = m["epochs"]
+        epochs = _float(ep_src, ep)
+        if "total_steps" in m:
+            n, n_src = m["total_steps"]
+            if spe is not None and math.ceil(epochs * spe) != n:
+                notes.append(
+                    f"{ep_src}={ep!r} is not used: {n_src} sets the run length ({n} steps), as max_steps does in "
+                    "the Hugging Face and Lightning trainers"
+                )
+        elif spe is not None:  # transformers: max_steps = ceil(num_train_epochs * num_update_steps_per_epoch)
+            m["total_steps"] = (math.ceil(epochs * spe), f"{ep_src} x {m['steps_per_epoch'][1]}")
+        else:
+            notes.append(f"{ep_src}={ep!r} but steps_per_epoch is unknown: pass --steps-per-epoch or --total-steps")
+    if "_warmup_ratio" in m:
+        r, r_src = m.pop("_warmup_ratio")
+        n_total = m["total_steps"][0] if "total_steps" in m else None
+        if "warmup" in m:  # both a step count and a ratio were set: they must agree
+            steps, s_src = m["warmup"]
+            implied = math.ceil(n_total * r) if n_total is not None else None
+            if implied != steps:
+                what = f" = {implied} of {n_total} steps" if implied is not None else " (run length unknown)"
+                raise ValueError(
+                    f"warmup: {s_src}={steps} and {r_src}={r!r}{what} disagree (Hugging Face silently "
+                    "uses warmup_steps); set only one of them"
+                )
+        elif n_total is not None:
+            m["warmup"] = (math.ceil(n_total * r), f"{r_src}={r!r} x total steps")  # transformers: ceil(T * ratio)
+        else:  # a ratio of an unknown run is no length at all: say so instead of failing on '6%' later
+            notes.append(f"{r_src}={r!r} is a ratio of the run: pass --steps-per-epoch or --total-steps to check it")
+    parts = [k for k in ("micro_batch_size", "grad_accum", "world_size") if k in m]
+    if "micro_batch_size" in m:
+        b = math.prod(m[k][0] for k in parts)
+        srcs = " x ".join(m[k][1] if i == 0 else m[k][1].split(": ")[-1] for i, k in enumerate(parts))
+        if "batch_size" not in m:
+            if "world_size" not in m:
+                notes.append(
+                    "world size unknown: the global batch assumes 1 device (pass --world-size, or --batch-size for "
+                    "the global batch)"
+                )
+            m["batch_size"] = (b, srcs)
+        elif "world_size" in m and b != m["batch_size"][0]:
+            raise ValueError(
+                f"batch_size: {m['batch_size'][1]} gives {m['batch_size'][0]} but {srcs} = {b}; give one value "
+                "(or make them agree)"
+            )
 
 
 def _world_size(raw: dict[str, tuple[Any, str]]) -> tuple[int, str] | None:
