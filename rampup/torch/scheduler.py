@@ -321,10 +321,14 @@ class WarmupScheduler(LRScheduler):
 
     Args:
         optimizer: a ``torch.optim.Optimizer``.  Each group's ``lr`` when the scheduler is
-            built is its peak (``base_lr``), recorded in ``group["rampup_base_lr"]``; a group
-            that already carries that key (a second scheduler, or an optimizer state loaded
-            before the scheduler was built) keeps the recorded peak.  Float LRs stay Python
-            floats; tensor LRs are updated in place with ``fill_`` (same tensor object).
+            built is its peak (``base_lr``), recorded in ``group["rampup_base_lr"]`` (and
+            ``group["rampup_uses_optimizer_lr"]``: whether the group took the optimizer's
+            ``lr=``).  A group that already carries that record (an optimizer state loaded
+            before the scheduler was built, or a second scheduler) takes today's
+            ``optimizer.defaults["lr"]`` if it took the optimizer's ``lr=``, else the recorded
+            peak; so a changed ``lr=`` is seen by :meth:`load_state_dict` in either build
+            order.  Float LRs stay Python floats; tensor LRs are updated in place with
+            ``fill_`` (same tensor object).
         schedule: a spec string (``"linear(2%) -> cosine(floor=0.1)"``), a spec dict, a
             :class:`rampup.Spec`, or a :class:`rampup.Schedule` built without ``peak_lr``.
             Levels are fractions of each group's peak (``floor=0.1``); absolute levels
@@ -465,6 +469,7 @@ class WarmupScheduler(LRScheduler):
                 )
         self._plans: list[_Group] = []
         self._own: list[Schedule | None] = []  # resolved group schedules (None = main)
+        self._uses_optimizer_lr: list[bool] = []  # per group: its peak is the optimizer's lr=
         for i, group in enumerate(groups):
             own = None
             if group_schedules is not None and group_schedules[i] is not None:
@@ -479,8 +484,28 @@ class WarmupScheduler(LRScheduler):
         self._apply()
 
     # ---- per-group plans ---------------------------------------------------
+    def _peak_of(self, i: int, group: dict[str, Any]) -> tuple[float, bool]:
+        """A group's peak LR, and whether it is the optimizer's ``lr=`` (``optimizer.defaults["lr"]``)."""
+        default = self.optimizer.defaults.get("lr")
+        if "rampup_base_lr" not in group:
+            # A fresh group: its lr is its peak.  torch gives a group without its own lr the very
+            # object passed as lr=, so identity says which groups took it.
+            return _as_float(group["lr"], f"optimizer.param_groups[{i}]['lr']"), default is not None and (
+                group["lr"] is default
+            )
+        # The group carries a rampup state: loaded with optimizer.load_state_dict before this scheduler
+        # was built (torch replaces the whole group, lr included, by the saved one) or written by another
+        # scheduler.  A group that took the optimizer's lr= takes today's lr= as its peak, exactly as a
+        # fresh group would: a changed peak is then seen in both build orders (load_state_dict raises
+        # or applies on_mismatch).  A group with its own lr keeps the recorded peak: its new value
+        # never reached the optimizer's groups.
+        uses_default = bool(group.get("rampup_uses_optimizer_lr", False)) and default is not None
+        if uses_default:
+            return _as_float(default, "optimizer.defaults['lr']"), True
+        return _as_float(group["rampup_base_lr"], f"optimizer.param_groups[{i}]['rampup_base_lr']"), False
+
     def _new_plan(self, i: int, group: dict[str, Any], own: Schedule | None, mult: float) -> _Group:
-        base = _as_float(group.get("rampup_base_lr", group["lr"]), f"optimizer.param_groups[{i}]['lr']")
+        base, uses_default = self._peak_of(i, group)
         wd = mom = None
         if self._wd_mode != "none":
             if "weight_decay" not in group:
@@ -496,6 +521,7 @@ class WarmupScheduler(LRScheduler):
             key = self._momentum_key(group, i)
             cur = group["betas"][0] if key == "betas" else group["momentum"]
             mom = _as_float(group.get("rampup_base_momentum", cur), f"optimizer.param_groups[{i}]['{key}']")
+        self._uses_optimizer_lr.append(uses_default)  # last: a plan that raised above leaves no trace
         return _Group(None if own is None else own.to_dict(), base, mult, wd, mom)
 
     @staticmethod
@@ -543,6 +569,7 @@ class WarmupScheduler(LRScheduler):
         for i, group in enumerate(self.optimizer.param_groups[: len(self._plans)]):
             plan = self._plans[i]
             group["rampup_base_lr"] = plan.base_lr
+            group["rampup_uses_optimizer_lr"] = self._uses_optimizer_lr[i]
             if plan.base_weight_decay is not None:
                 group["rampup_base_weight_decay"] = plan.base_weight_decay
             if plan.base_momentum is not None:
