@@ -60,7 +60,7 @@ try:  # Dynamo's frame callback: None (or False) outside torch.compile
     from torch._C._dynamo.eval_frame import get_eval_frame_callback as _compile_callback
 except ImportError:  # pragma: no cover  (a torch without Dynamo)
 
-    def _compile_callback() -> Any:
+    def _compile_callback() -> Any:  # type: ignore[misc]
         return None
 
 else:
