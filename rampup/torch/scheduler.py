@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import torch.compiler
+import torch
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -62,17 +62,6 @@ except ImportError:  # pragma: no cover  (a torch without Dynamo)
 
     def _compile_callback() -> Any:  # type: ignore[misc]
         return None
-
-else:
-    try:
-        # What Dynamo evaluates instead while it traces step(): "inside torch.compile" is true there
-        # too, and Dynamo has no rule for the C function (it would warn, then break the graph).
-        @torch.compiler.substitute_in_graph(_compile_callback, skip_signature_check=True)  # type: ignore[misc]
-        def _compile_callback_traced() -> Any:
-            return True
-
-    except (RuntimeError, ValueError, TypeError, AttributeError):  # pragma: no cover  (registered already)
-        pass
 
 
 _NO_CALLBACK = (None, False)
@@ -666,11 +655,11 @@ class WarmupScheduler(LRScheduler):
             # torch's "compiling the optimizer with an LR scheduler" recipe): the step runs outside
             # the graph.  Traced, its list lookups on ``last_epoch`` become guards and every step
             # would recompile until the recompile limit; outside, the tensor LR is filled in place
-            # and the compiled optimizer step reads it as a graph input, so it compiles once.  The
-            # callback is set both while Dynamo traces this frame and when it runs it eagerly after
-            # a graph break (opt.step() breaks the graph), where a nested frame such as _apply would
-            # otherwise be compiled on its own.  The check costs ~0.03 µs per eager step
-            # (torch.compiler.is_compiling() ~0.2 µs, a torch.compiler.disable wrapper ~0.35 µs).
+            # and the compiled optimizer step reads it as a graph input, so it compiles once.
+            # Dynamo does not inline step() (see _torchdynamo_disable below); it runs it with its
+            # frame callback set, which would compile nested frames such as _apply on their own:
+            # hence the check, ~0.03 µs per eager step (torch.compiler.is_compiling() ~0.2 µs, a
+            # torch.compiler.disable wrapper around step() ~0.35 µs).
             _step_outside_graph(self)
             return
         if len(self.optimizer.param_groups) != len(self._plans):
@@ -891,11 +880,19 @@ class WarmupScheduler(LRScheduler):
         )
 
 
-@torch.compiler.disable
+# torch's own lazy form of torch.compiler.disable (torch.optim uses it): Dynamo is imported at the
+# first call, not at import (~3 s that a run that never compiles should not pay).
+@torch._disable_dynamo
 def _step_outside_graph(sched: WarmupScheduler) -> None:
     # torch.compile never traces this nor anything it calls (Dynamo's callback is unset in here),
     # so step() takes its eager path.
     sched.step()
+
+
+# Dynamo never inlines step() into a compiled function: it breaks the graph at the call (the attribute
+# torch.compiler.disable sets; set here without the wrapper, which costs ~0.35 µs per call) and runs
+# step() itself, where the check above sends it to the eager path.
+WarmupScheduler.step._torchdynamo_disable = True  # type: ignore[attr-defined]
 
 
 def _first(a: float | None, b: float) -> float:

@@ -93,3 +93,13 @@ def test_scheduler_step_outside_compile_is_unchanged() -> None:
         got.append(opt.param_groups[0]["lr"])
         sched.step()
     assert got == [0.5 * v for v in rampup.parse(SPEC, total_steps=1000)(range(1000)).tolist()]
+
+
+def test_importing_the_scheduler_does_not_import_dynamo() -> None:
+    # The in-compile path is wrapped lazily: a run that never compiles does not pay Dynamo's import (~3 s).
+    import subprocess
+    import sys
+
+    code = "import sys, rampup.torch.scheduler; print('torch._dynamo' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
