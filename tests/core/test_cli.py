@@ -166,6 +166,15 @@ def test_curve_every_k_steps_and_the_last(
     assert rc == 0 and out.splitlines() == ["step,lr", *(f"{t},{sched(t)!r}" for t in steps)]
 
 
+def test_curve_steps_beyond_int64_are_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: an OverflowError traceback from np.arange.
+    rc, out, err = run(capsys, "curve", "constant", "--total-steps", str(10**20), "--every", str(10**19), "--json")
+    assert rc == 2 and out == ""
+    assert f"--total-steps: got {10**20}; rampup curve writes steps as 64-bit integers" in err
+    rc, out, _ = run(capsys, "curve", "constant", "--total-steps", str(2**63), "--every", str(2**62), "--json")
+    assert rc == 0 and json.loads(out) == {"step": [0, 2**62, 2**63 - 1], "lr": [1.0, 1.0, 1.0]}
+
+
 @pytest.mark.parametrize("every", ["0", "-3"])
 def test_curve_every_must_be_positive(capsys: pytest.CaptureFixture[str], every: str) -> None:
     rc, out, err = run(capsys, "curve", "constant", "--total-steps", "10", "--every", every)
