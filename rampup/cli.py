@@ -124,20 +124,72 @@ def _need_total(sched: Any, a: argparse.Namespace) -> int:
         raise
 
 
+# `rampup curve` evaluates and writes this many steps at a time: memory stays at a few MB whatever
+# --total-steps is (a 10^9-step curve built as one JSON document needed ~100 bytes per step: ~19 GB).
+_CURVE_CHUNK = 1 << 16
+
+
+def _curve_chunks(n: int, every: int) -> Any:
+    """The steps 0, every, 2·every, … < n, and the last step n − 1, as int64 arrays of ≤ _CURVE_CHUNK steps."""
+    import numpy as np
+
+    span = _CURVE_CHUNK * every
+    for start in range(0, n, span):
+        yield np.arange(start, min(n, start + span), every, dtype=np.int64)
+    if n > 0 and (n - 1) % every:
+        yield np.array([n - 1], dtype=np.int64)
+
+
 def cmd_curve(a: argparse.Namespace) -> int:
     import numpy as np
 
+    every = a.every
+    if every < 1:
+        raise ValueError(f"--every: got {every}; accepted: an int >= 1 (print every K-th step and the last one)")
     s = _schedule(a.spec, a)
     n = _need_total(s, a)
-    steps = np.arange(n)
-    lr = s(steps)
+    if n > 2**63:
+        raise ValueError(
+            f"--total-steps: got {n}; rampup curve writes steps as 64-bit integers: accepted: at most 2**63 "
+            "(9223372036854775808)"
+        )
+    # Every value is checked before the first byte is written, so an error never leaves half a
+    # document behind (evaluating is ~10x cheaper than formatting: the cost is small).
+    for steps in _curve_chunks(n, every):
+        lr = s(steps)
+        bad = ~np.isfinite(lr)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(
+                f"{a.spec!r}: the schedule gives {float(lr[i])!r} at step {int(steps[i])}; accepted: finite values "
+                "(this is a bug in rampup: please report the spec)"
+            )
     out = sys.stdout
-    if a.json:
-        json.dump({"step": steps.tolist(), "lr": lr.tolist()}, out)
-        out.write("\n")
-    else:
-        out.write("step,lr\n")
-        out.writelines(f"{i},{v!r}\n" for i, v in zip(steps.tolist(), lr.tolist()))
+    try:
+        if a.json:
+            # The same text as json.dump({"step": [...], "lr": [...]}), written one chunk at a time.
+            for key, head in (("step", '{"step": ['), ("lr", '], "lr": [')):
+                out.write(head)
+                sep = ""
+                for steps in _curve_chunks(n, every):
+                    vals = steps if key == "step" else s(steps)
+                    out.write(sep + json.dumps(vals.tolist())[1:-1])
+                    sep = ", "
+            out.write("]}\n")
+        else:
+            out.write("step,lr\n")
+            for steps in _curve_chunks(n, every):
+                out.writelines(f"{i},{v!r}\n" for i, v in zip(steps.tolist(), s(steps).tolist()))
+        out.flush()
+    except BrokenPipeError:
+        # `rampup curve ... | head`: the reader left.  Point stdout at /dev/null so that the flush at
+        # exit does not print a second BrokenPipeError; main() exits 0.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
+        raise
     return 0
 
 
@@ -187,6 +239,14 @@ def _add_curve(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", help="schedule spec, e.g. 'linear(2%%) -> cosine(floor=0.1)'")
     _run_args(p)
     p.add_argument("--json", action="store_true", help='print {"step": [...], "lr": [...]} instead of CSV')
+    p.add_argument(
+        "--every",
+        type=int,
+        default=1,
+        metavar="K",
+        help="print every K-th step (0, K, 2K, ...) and the last step; default 1 (every step). The output is "
+        "streamed in chunks: memory stays bounded for any --total-steps",
+    )
 
 
 def _add_explain(p: argparse.ArgumentParser) -> None:

@@ -24,10 +24,13 @@ Each scheduler's LR is also sampled at chunk boundaries and compared with
 rampup's closed form (``max_dev`` as a fraction of the peak; ``first_lr`` is
 the LR of the first update — 0 for schedulers that waste it).
 
-The compile check runs ``torch.compile``-d ``Adam.step`` (backend ``eager``:
-recompiles are decided by dynamo's guards, whatever the backend) for a few
-steps with each scheduler updating the LR, once with a float LR and once with
-a tensor LR, and counts graphs via ``torch._dynamo.utils.counters``.
+The compile check runs ``torch.compile`` (backend ``eager``: recompiles are
+decided by dynamo's guards, whatever the backend) for a few steps with each
+scheduler updating the LR, once with a float LR and once with a tensor LR, in
+two patterns: ``opt_step`` (the optimizer step compiled alone, ``sched.step()``
+outside) and ``opt_step_and_sched_step`` (both in one compiled function, torch's
+recipe "compiling the optimizer with an LR scheduler"), and counts graphs via
+``torch._dynamo.utils.counters``.
 """
 
 from __future__ import annotations
@@ -46,9 +49,11 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["COMPETITORS", "bench_torch", "format_torch"]
+__all__ = ["COMPETITORS", "COMPILE_PATTERNS", "bench_torch", "format_torch"]
 
 PEAK_LR = 1e-3
+# torch.compile patterns: the optimizer step alone, and optimizer + scheduler step in one compiled function.
+COMPILE_PATTERNS = ("opt_step", "opt_step_and_sched_step")
 TARGET_RATIO = 0.7
 TARGET_US = 1.0
 
@@ -191,8 +196,16 @@ def _versions() -> dict[str, str]:
 def _compile_check(
     torch: Any, entries: dict[str, tuple[str, Factory]], w: int, n: int, steps: int, adam: bool
 ) -> dict[str, Any]:
+    """``{pattern: {scheduler: {"float" | "tensor": {"graphs", "recompiles", ...} or {"error"}}}}``."""
+    return {p: _compile_pattern(torch, entries, w, n, steps, adam, p) for p in COMPILE_PATTERNS}
+
+
+def _compile_pattern(
+    torch: Any, entries: dict[str, tuple[str, Factory]], w: int, n: int, steps: int, adam: bool, pattern: str
+) -> dict[str, Any]:
     from torch._dynamo.utils import counters
 
+    together = pattern == "opt_step_and_sched_step"
     results: dict[str, Any] = {}
     for key, (_, factory) in entries.items():
         row: dict[str, Any] = {}
@@ -222,12 +235,21 @@ def _compile_check(
                         for p in g["params"]:
                             p.sub_(p.grad * g["lr"])
 
-            compiled = torch.compile(opt_step, backend="eager")
+            if together:
+
+                def both(opt_step: Stepper = opt_step, step: Stepper = step) -> None:
+                    opt_step()
+                    step()
+
+                compiled, after = torch.compile(both, backend="eager"), None
+            else:
+                compiled, after = torch.compile(opt_step, backend="eager"), step
             first = 0
             try:
                 for i in range(steps):
                     compiled()
-                    step()
+                    if after is not None:
+                        after()
                     if i == 0:
                         first = int(counters["stats"]["unique_graphs"])
             except Exception as e:
@@ -332,8 +354,9 @@ def bench_torch(quick: bool = False) -> dict[str, Any]:
         "meets_targets": bool(ratio is not None and ratio <= TARGET_RATIO and ours <= TARGET_US),
         "compile": {
             "backend": "eager",
-            "optimizer": "SGD (hand-written step)" if quick else "Adam",
+            "optimizer": "hand-written SGD" if quick else "Adam",
             "steps": compile_steps,
+            "patterns": list(COMPILE_PATTERNS),
             "results": compile_rows,
         },
         "versions": _versions(),
@@ -367,19 +390,23 @@ def format_torch(r: dict[str, Any]) -> str:
         + f"; targets <= {t['ratio_to_fastest']}x and <= {t['us_per_step']} us: {verdict}"
     )
     c = r["compile"]
-    lines.append(
-        f"  torch.compile({c['optimizer']} step, backend={c['backend']}), {c['steps']} steps — graphs (recompiles)"
-    )
-    for k, row in c["results"].items():
-        cells = []
-        for kind in ("float", "tensor"):
-            x = row.get(kind, {})
-            if "error" in x:
-                cells.append(f"{kind} LR: error {x['error'][:60]}")
-            else:
-                extra = "" if x.get("tensor_kept", True) else f", LR tensor replaced by a new {x['lr_type_after']}"
-                cells.append(f"{kind} LR: {x['graphs']} ({x['recompiles']}{extra})")
-        lines.append(f"    {r['schedulers'][k]['label']:48s} " + "; ".join(cells))
+    titles = {
+        "opt_step": f"torch.compile({c['optimizer']} step) alone, sched.step() outside",
+        "opt_step_and_sched_step": f"torch.compile({c['optimizer']} step; sched.step()) together (torch's recipe)",
+    }
+    for pattern, results in c["results"].items():
+        lines.append(f"  {titles[pattern]}, backend={c['backend']}, {c['steps']} steps — graphs (recompiles)")
+        for k, row in results.items():
+            cells = []
+            for kind in ("float", "tensor"):
+                x = row.get(kind, {})
+                if "error" in x:
+                    cells.append(f"{kind} LR: error {x['error'][:60]}")
+                else:
+                    kept = x.get("tensor_kept", True)
+                    extra = "" if kept else f", LR tensor replaced by a new {x['lr_type_after']}"
+                    cells.append(f"{kind} LR: {x['graphs']} ({x['recompiles']}{extra})")
+            lines.append(f"    {r['schedulers'][k]['label']:48s} " + "; ".join(cells))
     v = r["versions"]
     lines.append("  " + ", ".join(f"{k} {val}" for k, val in v.items()) + f", {r['machine']}")
     return "\n".join(lines)

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -55,6 +56,15 @@ _RUN_KEYS = ("total_steps", "steps_per_epoch", "tokens_per_step")
 # step() reads the schedule from blocks of _BLOCK steps, each evaluated in one vectorized call:
 # ~0.07 µs per step amortized instead of ~1 µs per scalar call (NumPy ufunc dispatch).
 _BLOCK = 2048
+try:  # Dynamo's frame callback: None (or False) outside torch.compile
+    from torch._C._dynamo.eval_frame import get_eval_frame_callback as _compile_callback
+except ImportError:  # pragma: no cover  (a torch without Dynamo)
+
+    def _compile_callback() -> Any:  # type: ignore[misc]
+        return None
+
+
+_NO_CALLBACK = (None, False)
 _POLICY_HELP = (
     "'keep_saved' (continue the saved plan), 'use_new' (this scheduler's plan from the saved step), "
     "'replan' (this scheduler's schedules with the saved per-group peaks)"
@@ -310,10 +320,14 @@ class WarmupScheduler(LRScheduler):
 
     Args:
         optimizer: a ``torch.optim.Optimizer``.  Each group's ``lr`` when the scheduler is
-            built is its peak (``base_lr``), recorded in ``group["rampup_base_lr"]``; a group
-            that already carries that key (a second scheduler, or an optimizer state loaded
-            before the scheduler was built) keeps the recorded peak.  Float LRs stay Python
-            floats; tensor LRs are updated in place with ``fill_`` (same tensor object).
+            built is its peak (``base_lr``), recorded in ``group["rampup_base_lr"]`` (and
+            ``group["rampup_uses_optimizer_lr"]``: whether the group took the optimizer's
+            ``lr=``).  A group that already carries that record (an optimizer state loaded
+            before the scheduler was built, or a second scheduler) takes today's
+            ``optimizer.defaults["lr"]`` if it took the optimizer's ``lr=``, else the recorded
+            peak; so a changed ``lr=`` is seen by :meth:`load_state_dict` in either build
+            order.  Float LRs stay Python floats; tensor LRs are updated in place with
+            ``fill_`` (same tensor object).
         schedule: a spec string (``"linear(2%) -> cosine(floor=0.1)"``), a spec dict, a
             :class:`rampup.Spec`, or a :class:`rampup.Schedule` built without ``peak_lr``.
             Levels are fractions of each group's peak (``floor=0.1``); absolute levels
@@ -454,6 +468,7 @@ class WarmupScheduler(LRScheduler):
                 )
         self._plans: list[_Group] = []
         self._own: list[Schedule | None] = []  # resolved group schedules (None = main)
+        self._uses_optimizer_lr: list[bool] = []  # per group: its peak is the optimizer's lr=
         for i, group in enumerate(groups):
             own = None
             if group_schedules is not None and group_schedules[i] is not None:
@@ -468,8 +483,28 @@ class WarmupScheduler(LRScheduler):
         self._apply()
 
     # ---- per-group plans ---------------------------------------------------
+    def _peak_of(self, i: int, group: dict[str, Any]) -> tuple[float, bool]:
+        """A group's peak LR, and whether it is the optimizer's ``lr=`` (``optimizer.defaults["lr"]``)."""
+        default = self.optimizer.defaults.get("lr")
+        if "rampup_base_lr" not in group:
+            # A fresh group: its lr is its peak.  torch gives a group without its own lr the very
+            # object passed as lr=, so identity says which groups took it.
+            return _as_float(group["lr"], f"optimizer.param_groups[{i}]['lr']"), default is not None and (
+                group["lr"] is default
+            )
+        # The group carries a rampup state: loaded with optimizer.load_state_dict before this scheduler
+        # was built (torch replaces the whole group, lr included, by the saved one) or written by another
+        # scheduler.  A group that took the optimizer's lr= takes today's lr= as its peak, exactly as a
+        # fresh group would: a changed peak is then seen in both build orders (load_state_dict raises
+        # or applies on_mismatch).  A group with its own lr keeps the recorded peak: its new value
+        # never reached the optimizer's groups.
+        uses_default = bool(group.get("rampup_uses_optimizer_lr", False)) and default is not None
+        if uses_default:
+            return _as_float(default, "optimizer.defaults['lr']"), True
+        return _as_float(group["rampup_base_lr"], f"optimizer.param_groups[{i}]['rampup_base_lr']"), False
+
     def _new_plan(self, i: int, group: dict[str, Any], own: Schedule | None, mult: float) -> _Group:
-        base = _as_float(group.get("rampup_base_lr", group["lr"]), f"optimizer.param_groups[{i}]['lr']")
+        base, uses_default = self._peak_of(i, group)
         wd = mom = None
         if self._wd_mode != "none":
             if "weight_decay" not in group:
@@ -485,6 +520,7 @@ class WarmupScheduler(LRScheduler):
             key = self._momentum_key(group, i)
             cur = group["betas"][0] if key == "betas" else group["momentum"]
             mom = _as_float(group.get("rampup_base_momentum", cur), f"optimizer.param_groups[{i}]['{key}']")
+        self._uses_optimizer_lr.append(uses_default)  # last: a plan that raised above leaves no trace
         return _Group(None if own is None else own.to_dict(), base, mult, wd, mom)
 
     @staticmethod
@@ -532,6 +568,7 @@ class WarmupScheduler(LRScheduler):
         for i, group in enumerate(self.optimizer.param_groups[: len(self._plans)]):
             plan = self._plans[i]
             group["rampup_base_lr"] = plan.base_lr
+            group["rampup_uses_optimizer_lr"] = self._uses_optimizer_lr[i]
             if plan.base_weight_decay is not None:
                 group["rampup_base_weight_decay"] = plan.base_weight_decay
             if plan.base_momentum is not None:
@@ -613,6 +650,18 @@ class WarmupScheduler(LRScheduler):
                 f"step: got epoch={epoch!r}; accepted: step() without arguments (the schedule is a closed "
                 "form of the number of step() calls; restore a step with load_state_dict or last_step=)"
             )
+        if _compile_callback() not in _NO_CALLBACK:
+            # Called inside a torch.compile'd function (``opt.step(); sched.step()`` together,
+            # torch's "compiling the optimizer with an LR scheduler" recipe): the step runs outside
+            # the graph.  Traced, its list lookups on ``last_epoch`` become guards and every step
+            # would recompile until the recompile limit; outside, the tensor LR is filled in place
+            # and the compiled optimizer step reads it as a graph input, so it compiles once.
+            # Dynamo does not inline step() (see _torchdynamo_disable below); it runs it with its
+            # frame callback set, which would compile nested frames such as _apply on their own:
+            # hence the check, ~0.03 µs per eager step (torch.compiler.is_compiling() ~0.2 µs, a
+            # torch.compiler.disable wrapper around step() ~0.35 µs).
+            _step_outside_graph(self)
+            return
         if len(self.optimizer.param_groups) != len(self._plans):
             self._pick_up_new_groups()
         self.last_epoch += 1
@@ -829,6 +878,21 @@ class WarmupScheduler(LRScheduler):
             f"WarmupScheduler('{self._main.spec}'{', ' + run if run else ''}, last_epoch={self.last_epoch}, "
             f"groups={len(self._plans)})"
         )
+
+
+# torch's own lazy form of torch.compiler.disable (torch.optim uses it): Dynamo is imported at the
+# first call, not at import (~3 s that a run that never compiles should not pay).
+@torch._disable_dynamo
+def _step_outside_graph(sched: WarmupScheduler) -> None:
+    # torch.compile never traces this nor anything it calls (Dynamo's callback is unset in here),
+    # so step() takes its eager path.
+    sched.step()
+
+
+# Dynamo never inlines step() into a compiled function: it breaks the graph at the call (the attribute
+# torch.compiler.disable sets; set here without the wrapper, which costs ~0.35 µs per call) and runs
+# step() itself, where the check above sends it to the eager path.
+WarmupScheduler.step._torchdynamo_disable = True  # type: ignore[attr-defined]
 
 
 def _first(a: float | None, b: float) -> float:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +113,129 @@ def test_bench_curve_quick(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert rc == 0 and "vectorized NumPy" in out
     d = json.loads((tmp_path / "b.json").read_text())
     assert d["steps"] == 100_000 and d["vectorized_ms"] > 0 and d["scalar_us_decay"] > 0
+
+
+# ---- rampup curve on large runs: streamed in chunks, bounded memory, --every ---------------------
+
+CURVE_SPECS = [
+    ("linear(10) -> cosine(floor=0.1)", 100),
+    ("linear(3%) -> wsd(cooldown=20%, shape=1-sqrt)", 1000),
+    ("exponential(7) -> constant(5) -> linear(floor=0.01)", 61),
+    ("constant", 1),
+]
+
+
+@pytest.mark.parametrize(("spec", "total"), CURVE_SPECS)
+@pytest.mark.parametrize("chunk", [7, 1 << 16])
+def test_curve_streamed_output_is_the_unstreamed_text(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, spec: str, total: int, chunk: int
+) -> None:
+    # The text the command printed before it streamed: json.dump of two whole lists, and the CSV lines.
+    import numpy as np
+
+    import rampup
+    import rampup.cli
+
+    monkeypatch.setattr(rampup.cli, "_CURVE_CHUNK", chunk)  # 7: many chunk boundaries, a short last chunk
+    steps = np.arange(total)
+    lr = rampup.parse(spec, total, 3e-4)(steps)
+    rc, out, _ = run(capsys, "curve", spec, "--total-steps", str(total), "--peak-lr", "3e-4", "--json")
+    assert rc == 0
+    assert out == json.dumps({"step": steps.tolist(), "lr": lr.tolist()}) + "\n"
+    assert json.loads(out)["lr"] == lr.tolist()
+    rc, out, _ = run(capsys, "curve", spec, "--total-steps", str(total), "--peak-lr", "3e-4")
+    assert rc == 0
+    assert out == "step,lr\n" + "".join(f"{i},{v!r}\n" for i, v in zip(steps.tolist(), lr.tolist()))
+
+
+@pytest.mark.parametrize(
+    ("total", "every", "steps"),
+    [(10, 4, [0, 4, 8, 9]), (9, 4, [0, 4, 8]), (5, 1, [0, 1, 2, 3, 4]), (3, 100, [0, 2]), (1, 5, [0])],
+)
+def test_curve_every_k_steps_and_the_last(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, total: int, every: int, steps: list[int]
+) -> None:
+    import rampup
+    import rampup.cli
+
+    monkeypatch.setattr(rampup.cli, "_CURVE_CHUNK", 2)
+    sched = rampup.parse("cosine(floor=0.1)", total, 1.0)
+    rc, out, _ = run(capsys, "curve", "cosine(floor=0.1)", "--total-steps", str(total), "--every", str(every), "--json")
+    assert rc == 0 and json.loads(out) == {"step": steps, "lr": [sched(t) for t in steps]}
+    rc, out, _ = run(capsys, "curve", "cosine(floor=0.1)", "--total-steps", str(total), "--every", str(every))
+    assert rc == 0 and out.splitlines() == ["step,lr", *(f"{t},{sched(t)!r}" for t in steps)]
+
+
+def test_curve_steps_beyond_int64_are_a_clean_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: an OverflowError traceback from np.arange.
+    rc, out, err = run(capsys, "curve", "constant", "--total-steps", str(10**20), "--every", str(10**19), "--json")
+    assert rc == 2 and out == ""
+    assert f"--total-steps: got {10**20}; rampup curve writes steps as 64-bit integers" in err
+    rc, out, _ = run(capsys, "curve", "constant", "--total-steps", str(2**63), "--every", str(2**62), "--json")
+    assert rc == 0 and json.loads(out) == {"step": [0, 2**62, 2**63 - 1], "lr": [1.0, 1.0, 1.0]}
+
+
+@pytest.mark.parametrize("every", ["0", "-3"])
+def test_curve_every_must_be_positive(capsys: pytest.CaptureFixture[str], every: str) -> None:
+    rc, out, err = run(capsys, "curve", "constant", "--total-steps", "10", "--every", every)
+    assert rc == 2 and out == ""
+    assert f"--every: got {every}; accepted: an int >= 1" in err
+
+
+def test_curve_checks_every_value_before_writing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A value that is not finite (a schedule bug) is an error before the first byte: never half a document.
+    import numpy as np
+
+    import rampup.cli
+
+    real = rampup.cli._schedule
+
+    def broken(spec: str, a: Any) -> Any:
+        s = real(spec, a)
+        return lambda t: np.where(np.asarray(t) == 150_000, np.nan, s(t))
+
+    monkeypatch.setattr(rampup.cli, "_schedule", broken)
+    rc, out, err = run(capsys, "curve", "linear(10) -> cosine", "--total-steps", "200000", "--json")
+    assert rc == 2 and out == ""
+    assert "the schedule gives nan at step 150000" in err
+
+
+def test_curve_memory_does_not_grow_with_the_run() -> None:
+    # Peak RSS of a 10^6-step JSON curve written to /dev/null vs a 10^3-step one: the unstreamed
+    # command grew by ~94 MB (two Python lists of 10^6 items), the streamed one by a few MB.
+    code = (
+        "import resource, sys\n"
+        "from rampup.cli import main\n"
+        "rc = main(sys.argv[1:])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    rss = []
+    for n in (1_000, 1_000_000):
+        r = subprocess.run(
+            [sys.executable, "-c", code, "curve", "linear(10) -> cosine", "--total-steps", str(n), "--json"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
+        assert r.returncode == 0, r.stderr
+        rss.append(int(r.stderr.split()[-1]))  # KiB on Linux
+    assert rss[1] - rss[0] < 40_000, rss
+
+
+def test_curve_into_a_closed_pipe_exits_quietly() -> None:
+    # `rampup curve ... | head -c 100`: exit 0, nothing on stderr (no BrokenPipeError at exit).
+    p = subprocess.Popen(
+        [sys.executable, "-m", "rampup.cli", "curve", "linear(10) -> cosine", "--total-steps", "10000000", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert p.stdout is not None and p.stderr is not None
+    head = p.stdout.read(100)
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 0
+    assert head.startswith(b'{"step": [0, 1, 2, ') and err == b""

@@ -277,3 +277,88 @@ def test_group_added_before_loading_a_state_that_had_it() -> None:
         got.append(lrs_of(opt2))
     assert got == ref
     assert ref[0] == [0.75, 0.5 * 0.75 * 1.0]  # the rewarm of group 1 ended at step 2
+
+
+# ---- a new peak LR at resume: the same result whichever is built first ----------------------------
+
+
+def _run_to_checkpoint(lr: Any, steps: int = 30) -> tuple[dict[str, Any], dict[str, Any], list[float]]:
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, foreach=False)
+    sched = WarmupScheduler(opt, "linear(10) -> cosine(floor=0.1)", total_steps=100)
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+    return roundtrip(opt.state_dict()), roundtrip(sched.state_dict()), lrs_of(opt)
+
+
+def _resume(order: str, lr: Any, saved_opt: dict[str, Any], saved_sched: dict[str, Any], policy: str) -> Any:
+    opt = torch.optim.AdamW(torch.nn.Linear(2, 1).parameters(), lr=lr, foreach=False)
+    if order == "optimizer state first":
+        opt.load_state_dict(saved_opt)
+        sched = WarmupScheduler(opt, "linear(10) -> cosine(floor=0.1)", total_steps=100)
+    else:
+        sched = WarmupScheduler(opt, "linear(10) -> cosine(floor=0.1)", total_steps=100)
+        opt.load_state_dict(saved_opt)
+    sched.load_state_dict(saved_sched, on_mismatch=policy)
+    return opt, sched
+
+
+ORDERS = ["optimizer state first", "scheduler first"]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("tensor", [False, True])
+def test_new_peak_lr_at_resume_is_seen_in_both_orders(order: str, tensor: bool) -> None:
+    # Before: with the optimizer's state loaded first, torch restored the saved group (lr and
+    # rampup_base_lr) and the new peak 2e-3 was dropped without a word, even with "use_new".
+    def lr(x: float) -> Any:
+        return torch.tensor(x, dtype=torch.float64) if tensor else x
+
+    saved_opt, saved_sched, _ = _run_to_checkpoint(lr(1e-3))
+    m30 = rampup.parse("linear(10) -> cosine(floor=0.1)", total_steps=100)(30)
+    with pytest.raises(ValueError, match=r"groups\[0\]\.base_lr: saved 0\.001, new 0\.002"):
+        _resume(order, lr(2e-3), saved_opt, saved_sched, "error")
+    opt, sched = _resume(order, lr(2e-3), saved_opt, saved_sched, "use_new")
+    assert sched.get_last_lr() == lrs_of(opt) == [2e-3 * m30]
+    assert sched.state_dict()["groups"][0]["base_lr"] == 2e-3
+    opt, sched = _resume(order, lr(2e-3), saved_opt, saved_sched, "keep_saved")
+    assert sched.get_last_lr() == lrs_of(opt) == [1e-3 * m30]
+    opt, sched = _resume(order, lr(2e-3), saved_opt, saved_sched, "replan")
+    assert sched.get_last_lr() == [1e-3 * m30]
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_same_peak_at_resume_continues_exactly_in_both_orders(order: str) -> None:
+    saved_opt, saved_sched, lrs30 = _run_to_checkpoint(1e-3)
+    opt, sched = _resume(order, 1e-3, saved_opt, saved_sched, "error")
+    assert lrs_of(opt) == lrs30 and sched.last_epoch == 30
+
+
+def test_a_group_with_its_own_lr_keeps_the_saved_peak_when_the_optimizer_state_comes_first() -> None:
+    # The documented limit: a group's own lr (given in its param-group dict) is replaced by torch's
+    # load_state_dict before the scheduler exists, so that order continues the saved peak; a group
+    # that took the optimizer's lr= sees the new one.
+    def make(head_lr: float, lr: float) -> torch.optim.Optimizer:
+        a, b = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+        return torch.optim.SGD([{"params": [a]}, {"params": [b], "lr": head_lr}], lr=lr)
+
+    opt = make(0.5, 0.1)
+    sched = WarmupScheduler(opt, "constant")
+    assert [g["rampup_uses_optimizer_lr"] for g in opt.param_groups] == [True, False]
+    saved_opt, saved_sched = roundtrip(opt.state_dict()), roundtrip(sched.state_dict())
+    opt2 = make(0.7, 0.2)
+    opt2.load_state_dict(saved_opt)
+    sched2 = WarmupScheduler(opt2, "constant")
+    assert sched2.base_lrs == [0.2, 0.5]
+    with pytest.raises(ValueError, match=r"groups\[0\]\.base_lr: saved 0\.1, new 0\.2"):
+        sched2.load_state_dict(saved_sched)
+
+
+def test_an_optimizer_state_without_the_marker_keeps_the_saved_peak() -> None:
+    # Optimizer states written before rampup_uses_optimizer_lr existed: the recorded peak, as before.
+    saved_opt, saved_sched, lrs30 = _run_to_checkpoint(1e-3)
+    for g in saved_opt["param_groups"]:
+        del g["rampup_uses_optimizer_lr"]
+    opt, sched = _resume("optimizer state first", 2e-3, saved_opt, saved_sched, "error")
+    assert lrs_of(opt) == lrs30 and sched.base_lrs == [1e-3]
