@@ -41,7 +41,7 @@ from ..core.params import REQUIRED, to_json
 from ..core.phases import INF, Built, Phase
 from ..core.units import Length, RunInfo
 
-__all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "XParam", "const", "fmt", "pow_"]
+__all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "XParam", "const", "fmt", "pow_", "refuse"]
 
 Fn = Callable[[Any, Any], Any]
 
@@ -79,7 +79,7 @@ def _is_int(v: Any) -> bool:
 def _num(where: str, v: Any, xp: XParam) -> float | int:
     if isinstance(v, str):
         try:
-            v = int(v) if v.strip().lstrip("+").isdigit() else float(v)
+            v = int(v) if v.strip().lstrip("+-").isdigit() else float(v)
         except ValueError:
             raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}") from None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -114,13 +114,15 @@ def _xconvert(where: str, v: Any, xp: XParam) -> Any:
 
 
 def _sub_phase(where: str, v: Any, prefix: str) -> Phase:
-    from ..core.phases import WHOLES
+    from ..core.phases import NOT_CLOSED_FORM, WHOLES
 
     if isinstance(v, CompatPhase) and v.name.startswith(prefix):
         return v
     if isinstance(v, dict) and isinstance(v.get("phase"), str):
         name = v["phase"]
         cls = WHOLES.get(name)
+        if cls is None and name in NOT_CLOSED_FORM:
+            raise ValueError(f"{where}: {NOT_CLOSED_FORM[name]}")
         if cls is None or not name.startswith(prefix) or not issubclass(cls, CompatPhase):
             known = sorted(n for n in WHOLES if n.startswith(prefix))
             raise ValueError(f"{where}: unknown {prefix} spec {name!r}; accepted: {', '.join(known)}")
@@ -234,6 +236,15 @@ def pow_(xp: Any, x: Any, y: Any) -> Any:
     if name == "numpy":
         return np.float_power(x, y)
     return xp.power(x, y)
+
+
+def refuse(name: str, api: str, why: str = "it is driven by a metric (it reads the validation loss)") -> None:
+    """Record a scheduler of another library that rampup cannot reproduce: the parser gives this reason."""
+    from ..core.phases import NOT_CLOSED_FORM
+
+    NOT_CLOSED_FORM[name] = (
+        f"{name} ({api}) is not supported: {why}, not a closed form of the step, so no fixed curve reproduces it"
+    )
 
 
 def fmt(x: float) -> str:
