@@ -53,7 +53,8 @@ class XParam:
     Kinds: ``int`` (an int >= 0, kept an int), ``ints`` (a list of them),
     ``count`` (a number >= 0; an int stays an int), ``numbers`` (a list of finite
     numbers), ``phases`` (a list of compat phases, written as nested calls),
-    ``time`` (a composer time: ``100`` / ``'100ba'`` steps, ``'2ep'``, ``'0.5dur'``).
+    ``time`` (a composer time: ``100`` / ``'100ba'`` steps, ``'2ep'``, ``'64sp'``, ``'1e6tok'``, ``'0.5dur'``),
+    ``times`` (a list of them).
     """
 
     kind: str
@@ -68,7 +69,8 @@ class XParam:
             "count": "a number >= 0",
             "numbers": "a list of finite numbers, e.g. [0.1, 0.4, 0.5]",
             "phases": f"a list of {self.prefix} specs, e.g. [{self.prefix}linear_lr(total_iters=5)]",
-            "time": "steps (100 or '100ba'), epochs ('2ep') or a fraction of the run ('0.5dur')",
+            "time": "batches (100 or '100ba'), epochs ('2ep'), samples ('64sp'), tokens ('1e6tok') or '0.5dur'",
+            "times": "a list of composer times, e.g. ['30ep', '60ep'] or [1000, 2000]",
         }[self.kind]
 
 
@@ -101,11 +103,13 @@ def _xconvert(where: str, v: Any, xp: XParam) -> Any:
             raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
         return x
     if k == "time":
-        return _composer_time(where, v)
+        return None if v is None and xp.default is None else _composer_time(where, v)
     if isinstance(v, (str, bytes, dict)) or not isinstance(v, (list, tuple)):
         raise TypeError(f"{where}: got {v!r:.80}; accepted: {xp.accepts()}")
     if k == "ints":
         return tuple(_xconvert(f"{where}[{i}]", e, XParam("int")) for i, e in enumerate(v))
+    if k == "times":
+        return tuple(_composer_time(f"{where}[{i}]", e) for i, e in enumerate(v))
     if k == "numbers":
         return tuple(float(_num(f"{where}[{i}]", e, xp)) for i, e in enumerate(v))
     if k == "phases":
@@ -130,47 +134,11 @@ def _sub_phase(where: str, v: Any, prefix: str) -> Phase:
     raise TypeError(f"{where}: got {v!r:.80}; accepted: a {prefix} spec written as a call, e.g. {prefix}linear_lr(...)")
 
 
-class ComposerTime(Length):
-    """A composer ``Time`` (``'100ba'``, ``'2ep'``, ``'0.5dur'``): steps, epochs or a fraction of the run.
-
-    ``dur`` converts like composer's ``_convert_time``: ``int(x · total_steps)``
-    (truncated, where rampup's ``%`` rounds to nearest).
-    """
-
-    def to_steps(self, run: RunInfo, name: str = "length") -> int:
-        if self.unit != "dur":
-            return super().to_steps(run, name)
-        if run.total_steps is None:
-            raise ValueError(f"{name}: '{self}' is a fraction of the run (composer 'dur') and needs total_steps")
-        return int(self.value * run.total_steps)
-
-
 def _composer_time(where: str, v: Any) -> Length:
-    if isinstance(v, Length):
-        return v
-    if isinstance(v, str):
-        txt = v.strip()
-        for suffix, unit in (("dur", "dur"), ("ba", "steps")):
-            if txt.endswith(suffix):
-                num = txt[: -len(suffix)]
-                try:
-                    x = float(num)
-                except ValueError:
-                    break
-                if not math.isfinite(x) or x < 0 or (unit == "steps" and not x.is_integer()):
-                    break
-                if unit == "steps":
-                    return ComposerTime(int(x), "steps", txt)
-                return ComposerTime(int(x) if x.is_integer() else x, "dur", txt)
-        if txt.endswith("ep"):
-            return Length.parse(txt, where)
-        if txt.isdigit():
-            return Length.parse(int(txt), where)
-        raise ValueError(
-            f"{where}: cannot read {v!r} as a composer time; accepted: steps (100 or '100ba'), epochs ('2ep') "
-            "or a fraction of the run ('0.5dur')"
-        )
-    return Length.parse(v, where)
+    """A composer ``Time`` (``'100ba'``, ``'2ep'``, ``'6400sp'``, ``'1e6tok'``, ``'0.5dur'``): see compat/composer.py."""
+    from .composer import parse_time
+
+    return parse_time(where, v)
 
 
 @dataclass

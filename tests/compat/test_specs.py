@@ -80,6 +80,15 @@ SAMPLES = {
     "composer:cosine_annealing_with_warmup": "composer:cosine_annealing_with_warmup(t_warmup=10ba, t_max=100ba)",
     "composer:polynomial_with_warmup": "composer:polynomial_with_warmup(t_warmup=10ba, t_max=100ba)",
     "composer:constant_with_warmup": "composer:constant_with_warmup(t_warmup=10ba, t_max=100ba)",
+    "composer:multi_step_with_warmup": "composer:multi_step_with_warmup(t_warmup=10ba, milestones=[30ba, 60ba])",
+    "composer:step": "composer:step(step_size=30ba, gamma=0.5)",
+    "composer:multi_step": "composer:multi_step(milestones=[30ba, 60ba], gamma=0.5)",
+    "composer:constant": "composer:constant(alpha=0.5, t_max=10ba)",
+    "composer:linear": "composer:linear(alpha_i=1.0, alpha_f=0.1, t_max=100ba)",
+    "composer:exponential": "composer:exponential(gamma=0.98, decay_period=1ba)",
+    "composer:cosine_annealing": "composer:cosine_annealing(t_max=100ba, alpha_f=0.1)",
+    "composer:cosine_annealing_warm_restarts": "composer:cosine_annealing_warm_restarts(t_0=20ba, t_mult=2.0)",
+    "composer:polynomial": "composer:polynomial(power=2.0, t_max=100ba)",
 }
 STEPS = np.arange(120)
 MODULES = ["composer", "fairseq", "hf", "keras_sched", "optax_sched", "pytorch_warmup", "timm_sched", "torch_sched"]
