@@ -71,6 +71,7 @@ class XParam:
             "phases": f"a list of {self.prefix} specs, e.g. [{self.prefix}linear_lr(total_iters=5)]",
             "time": "batches (100 or '100ba'), epochs ('2ep'), samples ('64sp'), tokens ('1e6tok') or '0.5dur'",
             "times": "a list of composer times, e.g. ['30ep', '60ep'] or [1000, 2000]",
+            "pairs": "a list of [step, scale] pairs (a dict {step: scale} from Python), e.g. [[100, 0.5], [200, 0.1]]",
         }[self.kind]
 
 
@@ -104,6 +105,8 @@ def _xconvert(where: str, v: Any, xp: XParam) -> Any:
         return x
     if k == "time":
         return None if v is None and xp.default is None else _composer_time(where, v)
+    if k == "pairs":
+        return None if v is None and xp.default is None else _pairs(where, v, xp)
     if isinstance(v, (str, bytes, dict)) or not isinstance(v, (list, tuple)):
         raise TypeError(f"{where}: got {v!r:.80}; accepted: {xp.accepts()}")
     if k == "ints":
@@ -115,6 +118,29 @@ def _xconvert(where: str, v: Any, xp: XParam) -> Any:
     if k == "phases":
         return tuple(_sub_phase(f"{where}[{i}]", e, xp.prefix) for i, e in enumerate(v))
     raise AssertionError(k)  # pragma: no cover
+
+
+def _pairs(where: str, v: Any, xp: XParam) -> tuple[tuple[int, float], ...]:
+    """optax's ``boundaries_and_scales``: ``{step: scale}`` as ``((step, scale), ...)`` (steps ints >= 0, scales >= 0)."""
+    if isinstance(v, dict):
+        v = list(v.items())
+    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+        raise TypeError(f"{where}: got {v!r:.80}; accepted: {xp.accepts()}")
+    out = []
+    for i, e in enumerate(v):
+        if isinstance(e, (str, bytes)) or not isinstance(e, (list, tuple)) or len(e) != 2:
+            raise TypeError(f"{where}[{i}]: got {e!r:.60}; accepted: a [step, scale] pair, e.g. [100, 0.5]")
+        b = _xconvert(f"{where}[{i}] step", e[0], XParam("int"))
+        sc = float(_num(f"{where}[{i}] scale", e[1], XParam("count")))
+        if sc < 0:
+            raise ValueError(f"{where}[{i}] scale: got {e[1]!r}; accepted: a number >= 0 (optax raises)")
+        out.append((b, sc))
+    steps = [b for b, _ in out]
+    if len(set(steps)) != len(steps):
+        raise ValueError(
+            f"{where}: step {sorted(b for b in steps if steps.count(b) > 1)[0]} given twice; a dict keeps one"
+        )
+    return tuple(out)
 
 
 def _sub_phase(where: str, v: Any, prefix: str) -> Phase:

@@ -71,6 +71,27 @@ SAMPLES = {
         "warmup_steps=5, decay_steps=50), optax:warmup_cosine_decay_schedule(init_value=0.0, peak_value=0.0005, "
         "warmup_steps=5, decay_steps=50)])"
     ),
+    "optax:constant_schedule": "optax:constant_schedule(value=0.001)",
+    "optax:polynomial_schedule": (
+        "optax:polynomial_schedule(init_value=0.001, end_value=0.0001, power=2.0, transition_steps=100)"
+    ),
+    "optax:linear_schedule": "optax:linear_schedule(init_value=0.0, end_value=0.001, transition_steps=10)",
+    "optax:warmup_constant_schedule": "optax:warmup_constant_schedule(init_value=0.0, peak_value=0.001, warmup_steps=10)",
+    "optax:exponential_decay": (
+        "optax:exponential_decay(init_value=0.001, transition_steps=41, decay_rate=0.5, staircase=true)"
+    ),
+    "optax:cosine_decay_schedule": "optax:cosine_decay_schedule(init_value=0.001, decay_steps=100, alpha=0.1)",
+    "optax:piecewise_constant_schedule": (
+        "optax:piecewise_constant_schedule(init_value=0.001, boundaries_and_scales=[[30, 0.5], [60, 0.1]])"
+    ),
+    "optax:piecewise_interpolate_schedule": (
+        "optax:piecewise_interpolate_schedule(interpolate_type=cosine, init_value=0.0001, "
+        "boundaries_and_scales=[[10, 10.0], [100, 0.01]])"
+    ),
+    "optax:join_schedules": (
+        "optax:join_schedules(schedules=[optax:linear_schedule(init_value=0.0, end_value=0.001, transition_steps=10), "
+        "optax:cosine_decay_schedule(init_value=0.001, decay_steps=90)], boundaries=[10])"
+    ),
     "keras:cosine_decay": (
         "keras:cosine_decay(initial_learning_rate=0.0, decay_steps=90, warmup_target=0.001, warmup_steps=10)"
     ),
