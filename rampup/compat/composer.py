@@ -826,7 +826,8 @@ class CosineAnnealingWarmRestarts(_Composer):
         ends_a, starts_a, lens_a = (np.asarray(x, dtype=np.float64) for x in (ends, starts, lens))
 
         def alpha(k: Any, xp: Any) -> Any:
-            cur = now(k)
+            # Past 2**60 units the step is not a whole number anyway; the clamp keeps cur − start finite (inf − inf).
+            cur = xp.minimum(now(k), 2.0**60)
             name = getattr(xp, "name", "")
             if name == "scalar":
                 j = bisect.bisect_right(ends, cur)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.backend import NUMPY
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.shapes import floor_div
@@ -232,6 +233,11 @@ def _cycle_quirks(self: _Timm, ctx: Ctx, what: str) -> list[str]:
             f"warmup_prefix=false (timm's default): the {what} clock includes the warmup, so at step {w * k} the "
             f"{what} is already {w}/{self.args['t_initial']} of its way down: the peak LR is never reached "
             f"(highest: {best:.4g}×LR)"
+        )
+    if float(self.args["cycle_mul"]) != 1.0:
+        q.append(
+            "cycle_mul != 1: the cycle index is timm's floor(math.log(x, cycle_mul)) with the C library's log, "
+            "reproduced bit for bit (NumPy's log can differ by an ulp and move a restart by one step)"
         )
     if int(self.args["cycle_limit"]) == 0:
         q.append("cycle_limit=0: after the warmup every step is lr_min (timm accepts it; no decay is scheduled)")
@@ -480,6 +486,17 @@ class Step(_StepBase):
         q = []
         if self.args["warmup_t"] and not self.prefix():
             q.append("warmup_prefix=false: the decay_t clock includes the warmup")
+        if not float(d).is_integer():
+            n = (ctx.run.total_steps or 1000 * k) // k
+            us = np.arange(n, dtype=np.float64)
+            odd = us[_py_floordiv(us, float(d), NUMPY) != np.floor(us / float(d))]
+            if odd.size:
+                at = ", ".join(f"{int(u)}" for u in odd[:3])
+                q.append(
+                    f"decay_t={d!r} is not whole: timm computes Python's t // {d!r}, which at t = {at}"
+                    f"{', …' if odd.size > 3 else ''} is one less than ⌊t / {d!r}⌋ (e.g. 11 // 1.1 = 9.0): the "
+                    "decay comes one unit late there"
+                )
         sug = None
         if float(d).is_integer() and g <= 1.0 and (self.prefix() or not self.args["warmup_t"]):
             sug = f"{self.warm_text(ctx, k)}step(every={int(d) * k}, gamma={fmt(g)})"
