@@ -45,7 +45,7 @@ import numpy as np
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.units import Length, RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, fmt, pow_
 
 __all__: list[str] = []
 
@@ -360,6 +360,13 @@ class _WithWarmup(_Composer):
         kt = -(-tm.value // clock.per_batch(tm.unit, self.name))
         return alpha, [(0, "warmup"), (kw, "decay"), (max(kt, kw), "decay")]
 
+    def native(self, clock: _Clock, decay: str) -> str | None:
+        """``linear(W) -> decay(T − W, ...)`` in batches: the same shape, with rampup's step convention."""
+        kw, kt = clock.batches(self.time("t_warmup"), self.name), clock.batches(self.time("t_max"), self.name)
+        if kt <= kw:
+            return None
+        return f"{f'linear({kw}) -> ' if kw else ''}{decay.format(n=kt - kw)}"
+
     def end_quirk(self, clock: _Clock, what: str = "alpha_f") -> str:
         kt = clock.batches(self.time("t_max"), self.name)
         return f"{what} is reached at batch count t_max = {kt}, used from step {kt + 1} on"
@@ -391,7 +398,13 @@ class LinearWithWarmup(_WithWarmup):
 
     def quirks_for(self, clock: _Clock) -> tuple[list[str], str | None]:
         q = [*self.warmup_quirks(clock), self.end_quirk(clock)]
-        return q, None
+        ai, af = float(self.args["alpha_i"]), float(self.args["alpha_f"])
+        sug = (
+            self.native(clock, "linear({n}" + (f", floor={fmt(af)}" if af else "") + ")")
+            if ai == 1.0 and af <= 1.0
+            else None
+        )
+        return q, sug
 
 
 @register
@@ -418,7 +431,9 @@ class CosineAnnealingWithWarmup(_WithWarmup):
         return self.build(clock, 1.0, lambda f, xp: _cosine_anneal(f, xp, af))
 
     def quirks_for(self, clock: _Clock) -> tuple[list[str], str | None]:
-        return [*self.warmup_quirks(clock), self.end_quirk(clock)], None
+        af = float(self.args["alpha_f"])
+        sug = self.native(clock, "cosine({n}" + (f", floor={fmt(af)}" if af else "") + ")")
+        return [*self.warmup_quirks(clock), self.end_quirk(clock)], sug
 
 
 @register
@@ -446,7 +461,10 @@ class PolynomialWithWarmup(_WithWarmup):
         return self.build(clock, 1.0, lambda f, xp: af + pow_(xp, 1.0 - f, p) * (1.0 - af))
 
     def quirks_for(self, clock: _Clock) -> tuple[list[str], str | None]:
-        return [*self.warmup_quirks(clock), self.end_quirk(clock)], None
+        af, p = float(self.args["alpha_f"]), float(self.args["power"])
+        floor = f", floor={fmt(af)}" if af else ""
+        sug = self.native(clock, f"poly({{n}}, power={fmt(p)}{floor})") if p > 0 else None
+        return [*self.warmup_quirks(clock), self.end_quirk(clock)], sug
 
 
 @register

@@ -25,9 +25,11 @@ import numpy as np
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.units import RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_, refuse
 
 __all__: list[str] = []
+
+refuse("optax:reduce_on_plateau", "optax.contrib.reduce_on_plateau")
 
 _RULE = "update t+1 uses schedule(t): optax's count is the number of updates already applied"
 _SRC = "optax/schedules/_schedule.py"
