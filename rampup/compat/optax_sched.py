@@ -97,6 +97,8 @@ def _xla_floor_div(dc: Any, ts: int, xp: Any) -> Any:
     (steps 41, 82, 164, 287, … for ``transition_steps=41``).  A power of two is exact.
     """
     r = np.float32(1.0) / np.float32(ts)
+    # optax's int32 count saturates at 2**31 − 1: farther steps are the same stair (and a float32 cast stays finite)
+    dc = xp.minimum(xp.maximum(dc, -(2.0**31)), 2.0**31 - 1.0)
     name = getattr(xp, "name", "")
     if name == "scalar":
         return float(np.floor(np.float32(dc) * r))
