@@ -1,8 +1,16 @@
-"""optax schedules (``optax:``): warmup + cosine/exponential decay, one-cycle, SGDR.
+"""optax schedules (``optax:``): every closed-form schedule of ``optax.schedules``.
 
 Read from ``optax/schedules/_schedule.py`` and ``_join.py`` (optax 0.2.x).  An
 optax schedule is a function of the optimizer's update count, which is 0 for
-the first update: rampup's ``schedule(t)`` is optax's ``schedule(t)``.  Its
+the first update: rampup's ``schedule(t)`` is optax's ``schedule(t)`` as its
+optimizers evaluate it — inside ``jit``, with the count an int32
+(``scale_by_schedule``, ``inject_hyperparams``), so ``count / T`` is float32
+and XLA computes it as ``count · f32(1/T)``.  That matters where optax floors it
+(``staircase=True``: one stair short at some multiples of ``T``, reproduced) and
+where it takes a non-integer power of ``1 − count/T`` (NaN past the end for many
+``T``: rampup holds the end value and ``explain`` says so); elsewhere it is a
+last-bit difference.  ``optax.contrib.reduce_on_plateau`` reads the loss and is
+refused.  Its
 arguments are absolute values, so these specs are complete: they return the
 optax values when ``peak_lr`` is left out (or equals ``peak_value``; another
 ``peak_lr`` rescales the curve to peak there).  Each phase of a

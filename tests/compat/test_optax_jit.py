@@ -205,9 +205,19 @@ def test_the_staircase_lands_short_inside_jit() -> None:
     s = rampup.parse(f"optax:warmup_exponential_decay_schedule({_args(kw)}, staircase=true)")
     assert s(np.arange(200)).tolist() == want.tolist()
     assert [s(t) for t in (40, 41, 42, 82, 83)] == [1.0, 1.0, 0.5, 0.5, 0.25]
-    from rampup.tools.explain import explain
-
     assert any("count·(1/41)" in n and "41, 82, 164" in n for n in explain(s, 300).notes)
+    # inject_hyperparams (the other way optax optimizers take a schedule) applies the same LRs
+    sched = optax.warmup_exponential_decay_schedule(**kw, staircase=True)
+    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=sched)
+    with jax.enable_x64(False):
+        params = jnp.zeros((), jnp.float32)
+
+        def body(st: Any, _: Any) -> Any:
+            _, st = tx.update(jnp.ones((), jnp.float32), st, params)
+            return st, st.hyperparams["learning_rate"]  # the LR this update used: sched(count before it)
+
+        _, lrs = jax.jit(lambda st: jax.lax.scan(body, st, None, length=200))(tx.init(params))
+    assert np.asarray(lrs, dtype=np.float64).tolist() == want.tolist()
 
 
 def test_arguments_are_checked() -> None:
