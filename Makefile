@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml constraints/dev.txt Makefile
 	# timm's scheduler module needs only torch + numpy; its package __init__ pulls torchvision,
 	# whose PyPI build does not import beside torch 2.13.0, so timm comes without its deps.
 	$(PIP) install -q --disable-pip-version-check --no-deps -c constraints/dev.txt timm
+	# composer (mosaicml) pins torch < 2.13 and imports torchvision and mosaicml-cli: it comes without its deps,
+	# with the small pure-python modules its imports need (tests/compat/test_composer.py stands in for torchvision).
+	$(PIP) install -q --disable-pip-version-check --no-deps -c constraints/dev.txt 'mosaicml==0.32.1' \
+	    mosaicml-cli 'importlib-metadata<9' zipp coolname tabulate backoff gql graphql-core tenacity websockets \
+	    ruamel.yaml questionary prompt_toolkit wcwidth validators
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -41,7 +41,7 @@ from ..core.params import REQUIRED, to_json
 from ..core.phases import INF, Built, Phase
 from ..core.units import Length, RunInfo
 
-__all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "XParam", "const", "fmt", "pow_"]
+__all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "XParam", "const", "fmt", "pow_", "refuse"]
 
 Fn = Callable[[Any, Any], Any]
 
@@ -53,7 +53,8 @@ class XParam:
     Kinds: ``int`` (an int >= 0, kept an int), ``ints`` (a list of them),
     ``count`` (a number >= 0; an int stays an int), ``numbers`` (a list of finite
     numbers), ``phases`` (a list of compat phases, written as nested calls),
-    ``time`` (a composer time: ``100`` / ``'100ba'`` steps, ``'2ep'``, ``'0.5dur'``).
+    ``time`` (a composer time: ``100`` / ``'100ba'`` steps, ``'2ep'``, ``'64sp'``, ``'1e6tok'``, ``'0.5dur'``),
+    ``times`` (a list of them).
     """
 
     kind: str
@@ -68,7 +69,9 @@ class XParam:
             "count": "a number >= 0",
             "numbers": "a list of finite numbers, e.g. [0.1, 0.4, 0.5]",
             "phases": f"a list of {self.prefix} specs, e.g. [{self.prefix}linear_lr(total_iters=5)]",
-            "time": "steps (100 or '100ba'), epochs ('2ep') or a fraction of the run ('0.5dur')",
+            "time": "batches (100 or '100ba'), epochs ('2ep'), samples ('64sp'), tokens ('1e6tok') or '0.5dur'",
+            "times": "a list of composer times, e.g. ['30ep', '60ep'] or [1000, 2000]",
+            "pairs": "a list of [step, scale] pairs (a dict {step: scale} from Python), e.g. [[100, 0.5], [200, 0.1]]",
         }[self.kind]
 
 
@@ -79,7 +82,7 @@ def _is_int(v: Any) -> bool:
 def _num(where: str, v: Any, xp: XParam) -> float | int:
     if isinstance(v, str):
         try:
-            v = int(v) if v.strip().lstrip("+").isdigit() else float(v)
+            v = int(v) if v.strip().lstrip("+-").isdigit() else float(v)
         except ValueError:
             raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}") from None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -101,11 +104,15 @@ def _xconvert(where: str, v: Any, xp: XParam) -> Any:
             raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
         return x
     if k == "time":
-        return _composer_time(where, v)
+        return None if v is None and xp.default is None else _composer_time(where, v)
+    if k == "pairs":
+        return None if v is None and xp.default is None else _pairs(where, v, xp)
     if isinstance(v, (str, bytes, dict)) or not isinstance(v, (list, tuple)):
         raise TypeError(f"{where}: got {v!r:.80}; accepted: {xp.accepts()}")
     if k == "ints":
         return tuple(_xconvert(f"{where}[{i}]", e, XParam("int")) for i, e in enumerate(v))
+    if k == "times":
+        return tuple(_composer_time(f"{where}[{i}]", e) for i, e in enumerate(v))
     if k == "numbers":
         return tuple(float(_num(f"{where}[{i}]", e, xp)) for i, e in enumerate(v))
     if k == "phases":
@@ -113,14 +120,39 @@ def _xconvert(where: str, v: Any, xp: XParam) -> Any:
     raise AssertionError(k)  # pragma: no cover
 
 
+def _pairs(where: str, v: Any, xp: XParam) -> tuple[tuple[int, float], ...]:
+    """optax's ``boundaries_and_scales``: ``{step: scale}`` as ``((step, scale), ...)`` (steps ints >= 0, scales >= 0)."""
+    if isinstance(v, dict):
+        v = list(v.items())
+    if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+        raise TypeError(f"{where}: got {v!r:.80}; accepted: {xp.accepts()}")
+    out = []
+    for i, e in enumerate(v):
+        if isinstance(e, (str, bytes)) or not isinstance(e, (list, tuple)) or len(e) != 2:
+            raise TypeError(f"{where}[{i}]: got {e!r:.60}; accepted: a [step, scale] pair, e.g. [100, 0.5]")
+        b = _xconvert(f"{where}[{i}] step", e[0], XParam("int"))
+        sc = float(_num(f"{where}[{i}] scale", e[1], XParam("count")))
+        if sc < 0:
+            raise ValueError(f"{where}[{i}] scale: got {e[1]!r}; accepted: a number >= 0 (optax raises)")
+        out.append((b, sc))
+    steps = [b for b, _ in out]
+    if len(set(steps)) != len(steps):
+        raise ValueError(
+            f"{where}: step {sorted(b for b in steps if steps.count(b) > 1)[0]} given twice; a dict keeps one"
+        )
+    return tuple(out)
+
+
 def _sub_phase(where: str, v: Any, prefix: str) -> Phase:
-    from ..core.phases import WHOLES
+    from ..core.phases import NOT_CLOSED_FORM, WHOLES
 
     if isinstance(v, CompatPhase) and v.name.startswith(prefix):
         return v
     if isinstance(v, dict) and isinstance(v.get("phase"), str):
         name = v["phase"]
         cls = WHOLES.get(name)
+        if cls is None and name in NOT_CLOSED_FORM:
+            raise ValueError(f"{where}: {NOT_CLOSED_FORM[name]}")
         if cls is None or not name.startswith(prefix) or not issubclass(cls, CompatPhase):
             known = sorted(n for n in WHOLES if n.startswith(prefix))
             raise ValueError(f"{where}: unknown {prefix} spec {name!r}; accepted: {', '.join(known)}")
@@ -128,47 +160,11 @@ def _sub_phase(where: str, v: Any, prefix: str) -> Phase:
     raise TypeError(f"{where}: got {v!r:.80}; accepted: a {prefix} spec written as a call, e.g. {prefix}linear_lr(...)")
 
 
-class ComposerTime(Length):
-    """A composer ``Time`` (``'100ba'``, ``'2ep'``, ``'0.5dur'``): steps, epochs or a fraction of the run.
-
-    ``dur`` converts like composer's ``_convert_time``: ``int(x · total_steps)``
-    (truncated, where rampup's ``%`` rounds to nearest).
-    """
-
-    def to_steps(self, run: RunInfo, name: str = "length") -> int:
-        if self.unit != "dur":
-            return super().to_steps(run, name)
-        if run.total_steps is None:
-            raise ValueError(f"{name}: '{self}' is a fraction of the run (composer 'dur') and needs total_steps")
-        return int(self.value * run.total_steps)
-
-
 def _composer_time(where: str, v: Any) -> Length:
-    if isinstance(v, Length):
-        return v
-    if isinstance(v, str):
-        txt = v.strip()
-        for suffix, unit in (("dur", "dur"), ("ba", "steps")):
-            if txt.endswith(suffix):
-                num = txt[: -len(suffix)]
-                try:
-                    x = float(num)
-                except ValueError:
-                    break
-                if not math.isfinite(x) or x < 0 or (unit == "steps" and not x.is_integer()):
-                    break
-                if unit == "steps":
-                    return ComposerTime(int(x), "steps", txt)
-                return ComposerTime(int(x) if x.is_integer() else x, "dur", txt)
-        if txt.endswith("ep"):
-            return Length.parse(txt, where)
-        if txt.isdigit():
-            return Length.parse(int(txt), where)
-        raise ValueError(
-            f"{where}: cannot read {v!r} as a composer time; accepted: steps (100 or '100ba'), epochs ('2ep') "
-            "or a fraction of the run ('0.5dur')"
-        )
-    return Length.parse(v, where)
+    """A composer ``Time`` (``'100ba'``, ``'2ep'``, ``'6400sp'``, ``'1e6tok'``, ``'0.5dur'``): see compat/composer.py."""
+    from .composer import parse_time
+
+    return parse_time(where, v)
 
 
 @dataclass
@@ -234,6 +230,15 @@ def pow_(xp: Any, x: Any, y: Any) -> Any:
     if name == "numpy":
         return np.float_power(x, y)
     return xp.power(x, y)
+
+
+def refuse(name: str, api: str, why: str = "it is driven by a metric (it reads the validation loss)") -> None:
+    """Record a scheduler of another library that rampup cannot reproduce: the parser gives this reason."""
+    from ..core.phases import NOT_CLOSED_FORM
+
+    NOT_CLOSED_FORM[name] = (
+        f"{name} ({api}) is not supported: {why}, not a closed form of the step, so no fixed curve reproduces it"
+    )
 
 
 def fmt(x: float) -> str:

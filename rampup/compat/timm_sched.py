@@ -25,13 +25,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from ..core.backend import NUMPY
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.shapes import floor_div
 from ..core.units import RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_, refuse
 
 __all__: list[str] = []
+
+refuse("timm:plateau", "timm.scheduler.PlateauLRScheduler")
 
 _RULE = (
     "update t+1 uses _get_lr(t) (t_in_epochs=false) or _get_lr(⌊t/steps_per_epoch⌋) (epochs); "
@@ -46,8 +51,9 @@ _CYCLE = {
     "lr_min": Param("nonneg", 0.0, "lr_min: the floor (absolute)"),
     "cycle_mul": Param("positive", 1.0, "cycle_mul: each cycle is this many times longer"),
     "cycle_decay": Param("nonneg", 1.0, "cycle_decay: each cycle's peak is this times the previous one"),
-    "cycle_limit": Param("posint", 1, "cycle_limit: number of cycles, then lr_min"),
 }
+# timm accepts cycle_limit=0 (every step after the warmup is lr_min), so an int >= 0, not the core's posint.
+_CYCLE_X = {"cycle_limit": XParam("int", 1, "cycle_limit: number of cycles, then lr_min (0: lr_min at once)")}
 
 
 class _Timm(CompatPhase):
@@ -145,13 +151,58 @@ class _Timm(CompatPhase):
         return f"linear({w * k}{', start=' + fmt(init) if init else ''}) -> "
 
 
+def _libm_log(x: Any, xp: Any) -> Any:
+    """``math.log`` elementwise: the C library's log, which timm calls, for floats, NumPy and torch arrays.
+
+    NumPy's SIMD ``log`` differs from libm's in the last bit for some inputs (``log(1.05)`` is one ulp lower),
+    and one ulp decides ``floor(log x / log m)`` where ``x`` is a power of ``m``: the restart step.  NumPy
+    values are computed with NumPy and the few within 1e-9 of a cycle boundary recomputed with ``math.log``.
+    jax (traced under jit) has no libm: there XLA's log is used and a boundary may land one step off.
+    """
+    name = getattr(xp, "name", "")
+    if name == "scalar":
+        return math.log(x)
+    if name == "numpy":
+        return _np_libm_log(np.asarray(x, dtype=np.float64))
+    if name == "torch":
+        import torch
+
+        v = np.asarray(x.detach().cpu().numpy(), dtype=np.float64)
+        return torch.as_tensor(_np_libm_log(v), dtype=x.dtype, device=x.device)
+    return xp.log(x)
+
+
+def _np_libm_log(v: np.ndarray) -> np.ndarray:
+    flat = v.reshape(-1)
+    return np.fromiter((math.log(e) if e > 0 else -math.inf for e in flat.tolist()), np.float64, flat.size).reshape(
+        v.shape
+    )
+
+
+def _cycle_index(self: _Timm, x: Any, xp: Any) -> Any:
+    """timm's ``math.floor(math.log(x, cycle_mul))`` (``log x / log m`` with libm's log, as CPython computes it)."""
+    lm = math.log(float(self.args["cycle_mul"]))
+    name = getattr(xp, "name", "")
+    if name == "scalar":
+        return float(math.floor(math.log(x) / lm)) if x > 0 else -math.inf
+    if name == "numpy":
+        x = np.asarray(x, dtype=np.float64)
+        r = np.log(x) / lm
+        near = np.abs(r - np.round(r)) <= 1e-9 * np.maximum(1.0, np.abs(r))
+        if near.any():
+            r = np.where(near, _np_libm_log(np.where(near, x, 1.0)) / lm, r)
+        return np.floor(r)
+    return xp.floor(_libm_log(x, xp) / lm)
+
+
 def _cycle(self: _Timm, u: Any, xp: Any) -> tuple[Any, Any, Any]:
     """(cycle index i, t_curr, t_i) exactly as timm computes them (``math.log(x, m)`` is ``log x / log m``)."""
     ti, m = float(self.args["t_initial"]), float(self.args["cycle_mul"])
     if self.prefix():
         u = u - self.args["warmup_t"]
     if m != 1.0:
-        i = xp.floor(xp.log(1.0 - u / ti * (1.0 - m)) / math.log(m))
+        # u < 0 (inside a warmup that is not a prefix... never: the warmup piece covers it) would give log of <= 0.
+        i = _cycle_index(self, xp.maximum(1.0 - u / ti * (1.0 - m), 1.0), xp)
         mi = pow_(xp, m, i)
         return i, u - (1.0 - mi) / (1.0 - m) * ti, mi * ti
     i = xp.floor(u / ti)
@@ -183,7 +234,14 @@ def _cycle_quirks(self: _Timm, ctx: Ctx, what: str) -> list[str]:
             f"{what} is already {w}/{self.args['t_initial']} of its way down: the peak LR is never reached "
             f"(highest: {best:.4g}×LR)"
         )
-    if int(self.args["cycle_limit"]) == 1:
+    if float(self.args["cycle_mul"]) != 1.0:
+        q.append(
+            "cycle_mul != 1: the cycle index is timm's floor(math.log(x, cycle_mul)) with the C library's log, "
+            "reproduced bit for bit (NumPy's log can differ by an ulp and move a restart by one step)"
+        )
+    if int(self.args["cycle_limit"]) == 0:
+        q.append("cycle_limit=0: after the warmup every step is lr_min (timm accepts it; no decay is scheduled)")
+    elif int(self.args["cycle_limit"]) == 1:
         q.append(
             f"lr_min is reached at step {int(self.cycle_units()) * k}, one step after the last scheduled step "
             "(the last update is still above it)"
@@ -191,6 +249,34 @@ def _cycle_quirks(self: _Timm, ctx: Ctx, what: str) -> list[str]:
     else:
         q.append("every cycle restarts at its peak without a re-warmup")
     return q
+
+
+def _py_floordiv(u: Any, d: float, xp: Any) -> Any:
+    """Python's float ``u // d`` (timm's ``t // decay_t``), elementwise, for ``d > 0``.
+
+    CPython does not floor the quotient: it computes ``div = (u − fmod(u, d)) / d`` and rounds ``div`` to the
+    nearest whole number, so ``11 // 1.1`` is ``9.0`` (``fmod(11, 1.1)`` is 1.0999…, as ``1.1`` is a bit
+    above 11/10) while ``floor(11 / 1.1)`` is ``10.0``.  ``fmod`` is exact in IEEE arithmetic, so every
+    backend gets the same whole numbers.
+    """
+    name = getattr(xp, "name", "")
+    if name == "scalar":
+        return float(u // d)
+    if name == "numpy":
+        fmod: Any = np.fmod
+    elif name == "torch":
+        import torch
+
+        fmod = torch.fmod
+    else:
+        import jax.numpy as jnp
+
+        fmod = jnp.fmod
+    mod = fmod(u, d)
+    div = (u - mod) / d
+    div = xp.where(mod < 0.0, div - 1.0, div)  # a negative u (d > 0): CPython moves mod into [0, d)
+    fl = xp.floor(div)
+    return xp.where(div - fl > 0.5, fl + 1.0, fl)
 
 
 def _sc() -> Any:
@@ -217,6 +303,7 @@ class Cosine(_Timm):
     name = "timm:cosine"
     api = "timm.scheduler.CosineLRScheduler"
     source = "timm/scheduler/cosine_lr.py"
+    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         **_CYCLE,
         **_COMMON,
@@ -260,6 +347,7 @@ class Poly(_Timm):
     name = "timm:poly"
     api = "timm.scheduler.PolyLRScheduler"
     source = "timm/scheduler/poly_lr.py"
+    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         "power": Param("nonneg", 0.5, "power of the decay"),
         **_CYCLE,
@@ -308,6 +396,7 @@ class Tanh(_Timm):
     name = "timm:tanh"
     api = "timm.scheduler.TanhLRScheduler"
     source = "timm/scheduler/tanh_lr.py"
+    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         "lb": Param("number", -7.0, "lb: tanh argument at the cycle start"),
         "ub": Param("number", 3.0, "ub: tanh argument at the cycle end"),
@@ -390,15 +479,24 @@ class Step(_StepBase):
         d, g = float(self.args["decay_t"]), float(self.args["decay_rate"])
         if self.prefix():
             u = u - self.args["warmup_t"]
-        q = xp.floor(u / d)
-        q = xp.where(q * d > u, q - 1.0, q)  # Python's u // d is the floor of the exact quotient
-        return pow_(xp, g, q)
+        return pow_(xp, g, _py_floordiv(u, d, xp))
 
     def plan(self, ctx: Ctx) -> Plan:
         k, d, g = self.unit(ctx.run), self.args["decay_t"], float(self.args["decay_rate"])
         q = []
         if self.args["warmup_t"] and not self.prefix():
             q.append("warmup_prefix=false: the decay_t clock includes the warmup")
+        if not float(d).is_integer():
+            n = (ctx.run.total_steps or 1000 * k) // k
+            us = np.arange(n, dtype=np.float64)
+            odd = us[_py_floordiv(us, float(d), NUMPY) != np.floor(us / float(d))]
+            if odd.size:
+                at = ", ".join(f"{int(u)}" for u in odd[:3])
+                q.append(
+                    f"decay_t={d!r} is not whole: timm computes Python's t // {d!r}, which at t = {at}"
+                    f"{', …' if odd.size > 3 else ''} is one less than ⌊t / {d!r}⌋ (e.g. 11 // 1.1 = 9.0): the "
+                    "decay comes one unit late there"
+                )
         sug = None
         if float(d).is_integer() and g <= 1.0 and (self.prefix() or not self.args["warmup_t"]):
             sug = f"{self.warm_text(ctx, k)}step(every={int(d) * k}, gamma={fmt(g)})"

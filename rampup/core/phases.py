@@ -31,7 +31,7 @@ from . import shapes
 from .params import REQUIRED, Param, convert, to_json, to_text
 from .units import Length, RunInfo
 
-__all__ = ["DECAYS", "MODIFIERS", "WARMUPS", "WHOLES", "Built", "Phase", "register"]
+__all__ = ["DECAYS", "MODIFIERS", "NOT_CLOSED_FORM", "WARMUPS", "WHOLES", "Built", "Phase", "register"]
 
 INF = math.inf
 
@@ -155,6 +155,9 @@ WARMUPS: dict[str, type[Phase]] = {}
 DECAYS: dict[str, type[Phase]] = {}
 WHOLES: dict[str, type[Phase]] = {}
 MODIFIERS: dict[str, type[Phase]] = {}
+# Other libraries' schedulers that are not a closed form of the step (e.g. driven by a metric): name -> why
+# rampup refuses them.  The parser gives this reason instead of "unknown phase" (filled by rampup.compat).
+NOT_CLOSED_FORM: dict[str, str] = {}
 _BY_ROLE = {"warmup": WARMUPS, "decay": DECAYS, "whole": WHOLES, "modifier": MODIFIERS}
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .backend import NUMPY, SCALAR, as_float_steps, namespace_for
-from .phases import DECAYS, INF, MODIFIERS, WARMUPS, WHOLES, Built, Phase
+from .phases import DECAYS, INF, MODIFIERS, NOT_CLOSED_FORM, WARMUPS, WHOLES, Built, Phase
 from .units import RunInfo
 
 __all__ = ["Schedule", "Segment", "Spec"]
@@ -147,6 +147,8 @@ def _phase_from_dict(d: Any, role: str) -> Phase:
         if name in t:
             args = {k: v for k, v in d.items() if k != "phase"}
             return t[name](**args)
+    if name in NOT_CLOSED_FORM:
+        raise ValueError(f"{role}: {NOT_CLOSED_FORM[name]}")
     known = sorted(set().union(*tables))
     raise ValueError(f"{role}: unknown phase {name!r}; accepted: {', '.join(known)}")
 

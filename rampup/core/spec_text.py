@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .phases import DECAYS, MODIFIERS, WARMUPS, WHOLES, Phase
+from .phases import DECAYS, MODIFIERS, NOT_CLOSED_FORM, WARMUPS, WHOLES, Phase
 
 __all__ = ["SpecSyntaxError", "parse_spec"]
 
@@ -165,6 +165,8 @@ class _Parser:
     ) -> Phase:
         name, pos, args = item
         cls = next((t[name] for t in tables if name in t), None)
+        if cls is None and name in NOT_CLOSED_FORM:
+            raise SpecSyntaxError(self.text, pos, NOT_CLOSED_FORM[name])
         if cls is None:
             known = sorted(set().union(*tables))
             hint = ""

@@ -1,9 +1,10 @@
 """Shared helpers for the compat parity tests: run a real scheduler, compare with the compat spec.
 
 Step convention checked everywhere: rampup's ``schedule(t)`` is the LR the optimizer uses for update
-``t + 1``.  For torch-style schedulers (``LRScheduler``, HF's ``LambdaLR``, composer) that is the LR
-after construction for ``t = 0`` and after the ``t``-th ``scheduler.step()`` otherwise; each helper
-below states its library's rule.
+``t + 1``.  For torch-style schedulers (``LRScheduler``, HF's ``LambdaLR``) that is the LR after
+construction for ``t = 0`` and after the ``t``-th ``scheduler.step()`` otherwise (composer's Trainer steps
+before it advances its timestamp: ``α(max(t − 1, 0))``, see test_composer.py); each helper below states its
+library's rule.
 """
 
 from __future__ import annotations

@@ -71,6 +71,27 @@ SAMPLES = {
         "warmup_steps=5, decay_steps=50), optax:warmup_cosine_decay_schedule(init_value=0.0, peak_value=0.0005, "
         "warmup_steps=5, decay_steps=50)])"
     ),
+    "optax:constant_schedule": "optax:constant_schedule(value=0.001)",
+    "optax:polynomial_schedule": (
+        "optax:polynomial_schedule(init_value=0.001, end_value=0.0001, power=2.0, transition_steps=100)"
+    ),
+    "optax:linear_schedule": "optax:linear_schedule(init_value=0.0, end_value=0.001, transition_steps=10)",
+    "optax:warmup_constant_schedule": "optax:warmup_constant_schedule(init_value=0.0, peak_value=0.001, warmup_steps=10)",
+    "optax:exponential_decay": (
+        "optax:exponential_decay(init_value=0.001, transition_steps=41, decay_rate=0.5, staircase=true)"
+    ),
+    "optax:cosine_decay_schedule": "optax:cosine_decay_schedule(init_value=0.001, decay_steps=100, alpha=0.1)",
+    "optax:piecewise_constant_schedule": (
+        "optax:piecewise_constant_schedule(init_value=0.001, boundaries_and_scales=[[30, 0.5], [60, 0.1]])"
+    ),
+    "optax:piecewise_interpolate_schedule": (
+        "optax:piecewise_interpolate_schedule(interpolate_type=cosine, init_value=0.0001, "
+        "boundaries_and_scales=[[10, 10.0], [100, 0.01]])"
+    ),
+    "optax:join_schedules": (
+        "optax:join_schedules(schedules=[optax:linear_schedule(init_value=0.0, end_value=0.001, transition_steps=10), "
+        "optax:cosine_decay_schedule(init_value=0.001, decay_steps=90)], boundaries=[10])"
+    ),
     "keras:cosine_decay": (
         "keras:cosine_decay(initial_learning_rate=0.0, decay_steps=90, warmup_target=0.001, warmup_steps=10)"
     ),
@@ -80,6 +101,15 @@ SAMPLES = {
     "composer:cosine_annealing_with_warmup": "composer:cosine_annealing_with_warmup(t_warmup=10ba, t_max=100ba)",
     "composer:polynomial_with_warmup": "composer:polynomial_with_warmup(t_warmup=10ba, t_max=100ba)",
     "composer:constant_with_warmup": "composer:constant_with_warmup(t_warmup=10ba, t_max=100ba)",
+    "composer:multi_step_with_warmup": "composer:multi_step_with_warmup(t_warmup=10ba, milestones=[30ba, 60ba])",
+    "composer:step": "composer:step(step_size=30ba, gamma=0.5)",
+    "composer:multi_step": "composer:multi_step(milestones=[30ba, 60ba], gamma=0.5)",
+    "composer:constant": "composer:constant(alpha=0.5, t_max=10ba)",
+    "composer:linear": "composer:linear(alpha_i=1.0, alpha_f=0.1, t_max=100ba)",
+    "composer:exponential": "composer:exponential(gamma=0.98, decay_period=1ba)",
+    "composer:cosine_annealing": "composer:cosine_annealing(t_max=100ba, alpha_f=0.1)",
+    "composer:cosine_annealing_warm_restarts": "composer:cosine_annealing_warm_restarts(t_0=20ba, t_mult=2.0)",
+    "composer:polynomial": "composer:polynomial(power=2.0, t_max=100ba)",
 }
 STEPS = np.arange(120)
 MODULES = ["composer", "fairseq", "hf", "keras_sched", "optax_sched", "pytorch_warmup", "timm_sched", "torch_sched"]

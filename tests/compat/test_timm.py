@@ -57,12 +57,15 @@ def _random(rng: np.random.Generator, kind: str, i: int, lrs: list[float]) -> di
         kw: dict[str, Any] = {
             "t_initial": int(rng.integers(1, 150)),
             "lr_min": float(rng.choice([0.0, lo * rng.uniform(0, 0.5)])),
-            "cycle_mul": float(rng.choice([1.0, 1.0, 1.5, 2.0, 3.0])),
+            # cycle_mul just above 1: timm's libm log decides the restart step to the last bit
+            "cycle_mul": float(rng.choice([1.0, 1.0, 1.5, 2.0, 3.0, 1.05, round(rng.uniform(1.0, 1.3), 2)])),
             "cycle_decay": float(rng.choice([1.0, rng.uniform(0.3, 1)])),
-            "cycle_limit": int(rng.choice([1, 1, 2, 5])),
+            "cycle_limit": int(rng.choice([0, 1, 1, 2, 5, 40])),
             "warmup_prefix": bool(i % 2),
             **warm,
         }
+        if kw["cycle_mul"] != 1.0 or kw["t_initial"] < 5:
+            kw["t_initial"] = int(rng.choice([1, 2, 3, kw["t_initial"]]))  # short cycles: many restarts
         if kind != "tanh" and rng.random() < 0.3:
             kw["k_decay"] = float(rng.uniform(0.5, 2))
         if kind == "poly":
@@ -71,7 +74,8 @@ def _random(rng: np.random.Generator, kind: str, i: int, lrs: list[float]) -> di
             kw["lb"], kw["ub"] = float(rng.uniform(-8, -2)), float(rng.uniform(1, 4))
         return kw
     if kind == "step":
-        d = float(rng.choice([int(rng.integers(1, 50)), rng.uniform(0.5, 30)]))
+        # one-decimal decay_t: Python's t // 1.1 is not floor(t / 1.1)
+        d = float(rng.choice([int(rng.integers(1, 50)), rng.uniform(0.5, 30), round(rng.uniform(0.1, 6), 1)]))
         return {"decay_t": d, "decay_rate": float(rng.uniform(0, 1)), "warmup_prefix": bool(i % 3), **warm}
     if kind == "multistep":
         ms = sorted(int(x) for x in rng.integers(0, 150, int(rng.integers(0, 4))))
@@ -143,3 +147,38 @@ def test_errors_name_the_argument() -> None:
         rampup.WHOLES["timm:cosine"](t_initial=10.0)
     with pytest.raises(ValueError, match="decay_t: got \\[3, 1\\]; accepted: sorted milestones"):
         rampup.parse("timm:multistep(decay_t=[3, 1], t_in_epochs=false)")
+
+
+def test_python_floor_division_of_a_fractional_decay_t() -> None:
+    # timm computes t // decay_t with Python floats: 11 // 1.1 == 9.0 (floor(11 / 1.1) would be 10)
+    s = rampup.parse("timm:step(decay_t=1.1, decay_rate=0.5, t_in_epochs=false)")
+    assert s(11) == 0.5**9 == s(np.arange(12))[11]
+    assert s(np.arange(40)).tolist() == [0.5 ** (t // 1.1) if t else 1.0 for t in range(40)]
+
+
+def test_restart_with_cycle_mul_just_above_one() -> None:
+    # math.log(1.05) is one ulp above NumPy's: with libm's log the second cycle starts at step 2, as in timm
+    spec = "timm:cosine(t_initial=1, cycle_mul=1.05, cycle_limit=2, t_in_epochs=false)"
+    s = rampup.parse(spec)
+    assert s(2) == s(np.arange(3))[2] > 0.0
+    cls = import_timm_scheduler("cosine_lr", "CosineLRScheduler")
+    opt = make_opt([1.0])
+    want = run_timm(cls(opt, t_initial=1, cycle_mul=1.05, cycle_limit=2, t_in_epochs=False), opt, 6, None)
+    assert s(np.arange(6)).tolist() == want[:, 0].tolist()
+    assert [s(t) for t in range(6)] == want[:, 0].tolist()
+
+
+def test_cycle_limit_zero_is_lr_min_after_the_warmup() -> None:
+    s = rampup.parse("timm:cosine(t_initial=10, warmup_t=2, cycle_limit=0, t_in_epochs=false)")
+    assert s(np.arange(5)).tolist() == [0.0, 0.5, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match=r"cycle_limit: got '-1'; accepted: an int >= 0"):
+        rampup.parse("timm:cosine(t_initial=10, cycle_limit=-1, t_in_epochs=false)")
+
+
+def test_plateau_is_refused_as_metric_driven() -> None:
+    with pytest.raises(
+        ValueError, match=r"timm:plateau \(timm.scheduler.PlateauLRScheduler\) is not supported: .*metric"
+    ):
+        rampup.parse("timm:plateau(decay_rate=0.1)")
+    with pytest.raises(ValueError, match=r"decay: timm:plateau .* metric"):
+        rampup.Spec.from_dict({"decay": [{"phase": "timm:plateau"}]})

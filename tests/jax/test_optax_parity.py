@@ -152,8 +152,7 @@ def test_compat_spec_is_optax_without_a_shift(name: str, x64: None) -> None:
     # The 'optax:' compat specs (rampup/compat/optax_sched.py) keep optax's own convention, count for count,
     # for every configuration (also those without a native equivalent: see the sgdr rewarm of 0 below).
     rampup.parse("constant")  # loads the compat registry
-    if f"optax:{name}" not in rampup.WHOLES:
-        pytest.skip(f"the compat spec optax:{name} is not registered")
+    assert f"optax:{name}" in rampup.WHOLES, f"the compat spec optax:{name} is not registered"
     factory, make, seed = FACTORIES[name]
     rng = np.random.default_rng(20240610 + seed)
     counts = np.arange(GRID)
@@ -170,8 +169,7 @@ def test_compat_spec_is_optax_without_a_shift(name: str, x64: None) -> None:
 def test_compat_spec_through_the_adapter_under_jit() -> None:
     # Any compat spec is an optax schedule too (no peak_lr: its values are optax's absolute values).
     rampup.parse("constant")
-    if "optax:warmup_cosine_decay_schedule" not in rampup.WHOLES:
-        pytest.skip("the optax: compat specs are not registered")
+    assert "optax:warmup_cosine_decay_schedule" in rampup.WHOLES, "the optax: compat specs are not registered"
     import rampup.optax as ro
 
     cfg = dict(init_value=1e-5, peak_value=3e-4, warmup_steps=16, decay_steps=128, end_value=3e-5)
