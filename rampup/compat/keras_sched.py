@@ -188,23 +188,23 @@ class CosineDecay(_Keras):
         inv_d = self.recip(dd)
         inv_w = self.recip(ww) if w > 0 else 0.0
         delta = c(top - init) if warm else 0.0
-        # (1 - alpha) and alpha are Python floats in Keras' expression: cast (weakly typed) as constants.
-        one_m_a, a32, pi = c(1.0 - alpha), c(alpha), c(math.pi)
+        # XLA folds the constant factors: step·(1/W)·delta, step·(1/D)·π and ½·(1 − alpha) are one multiply each.
+        k_up = c(inv_w * delta)
+        k_arg = c(inv_d * c(math.pi))
+        k_half = c(0.5 * c(1.0 - alpha))
+        a32 = c(alpha)
         hold = c(dd + ww)
 
         def clip(t: Any, xp: Any) -> Any:
             return xp.minimum(self.step_in(t, xp), hold)
 
         def up(t: Any, xp: Any) -> Any:
-            frac = r(clip(t, xp) * inv_w, xp)
-            return r(delta * frac + init, xp) / own  # a fused multiply-add, as XLA
+            return r(clip(t, xp) * k_up + init, xp) / own  # one fused multiply-add
 
         def down(t: Any, xp: Any) -> Any:
-            s = r(clip(t, xp) - ww, xp)
-            frac = r(s * inv_d, xp)
-            cos = r(xp.cos(r(pi * frac, xp)), xp)
-            decayed = r(one_m_a * r(0.5 * r(1.0 + cos, xp), xp) + a32, xp)
-            return r(top * decayed, xp) / own
+            cos = r(xp.cos(r(r(clip(t, xp) - ww, xp) * k_arg, xp)), xp)
+            decayed = r(r(cos + 1.0, xp) * k_half + a32, xp)
+            return r(decayed * top, xp) / own
 
         lv0 = init / own
         q = []
@@ -253,7 +253,7 @@ class CosineDecayRestarts(_Keras):
         "initial_learning_rate": Param("lr", REQUIRED, "initial_learning_rate: the peak of the first cycle"),
         "first_decay_steps": Param("positive", REQUIRED, "first_decay_steps: length of the first cycle (steps)"),
         "t_mul": Param("number", 2.0, "t_mul: cycle length factor (>= 1)"),
-        "m_mul": Param("fraction", 1.0, "m_mul: peak factor per restart in [0, 1]"),
+        "m_mul": Param("number", 1.0, "m_mul: peak factor per restart in [0, 1]"),
         "alpha": Param("fraction", 0.0, "alpha: the floor as a fraction of initial_learning_rate"),
         "dtype": _DTYPE,
     }
@@ -261,6 +261,8 @@ class CosineDecayRestarts(_Keras):
     def validate(self) -> None:
         tm = float(self.args["t_mul"])
         _check_number(self.name, "t_mul", tm, 1.0 <= tm <= 1e6, "a number in [1, 1e6] (t_mul < 1 ends the cycles)")
+        mm = float(self.args["m_mul"])
+        _check_number(self.name, "m_mul", mm, 0.0 <= mm <= 1.0, "a number in [0, 1] (m_mul > 1 grows without bound)")
 
     def plan(self, ctx: Ctx) -> Plan:
         r, c = self.rounder(), self.c
@@ -271,22 +273,25 @@ class CosineDecayRestarts(_Keras):
         one_m_a = c(1.0 - alpha)  # 1 - alpha with alpha a tensor: one rounding
         geometric = tm != 1.0
         one_m_t = c(1.0 - tm)
+        # XLA's folded constants: step·(1/D)·(1 − t_mul), 1/log(t_mul), 1/(1 − t_mul); x/t_mul^i is x·t_mul^−i.
+        k_log = c(inv_fd * one_m_t)
         inv_log_t = self.recip(c(math.log(tm))) if geometric else 0.0
         inv_one_m_t = self.recip(one_m_t) if geometric else 0.0
 
         def fn(t: Any, xp: Any) -> Any:
-            f = r(self.step_in(t, xp) * inv_fd, xp)
+            x = self.step_in(t, xp)
+            f = r(x * inv_fd, xp)
             if geometric:
-                lg = r(xp.log(r(1.0 - f * one_m_t, xp)), xp)
+                lg = r(xp.log(r(1.0 - x * k_log, xp)), xp)
                 i = xp.floor(r(lg * inv_log_t, xp))
-                ti = r(pow_(xp, tm, i), xp)
-                f = r(r(f - r(1.0 - ti, xp) * inv_one_m_t, xp) / ti, xp)
+                sum_r = r(r(1.0 - r(pow_(xp, tm, i), xp), xp) * inv_one_m_t, xp)
+                f = r(r(f - sum_r, xp) * r(pow_(xp, tm, -i), xp), xp)
             else:
                 i = xp.floor(f)
                 f = r(f - i, xp)
-            m_fac = r(pow_(xp, mm, i), xp)
-            cosd = r(r(0.5 * m_fac, xp) * r(1.0 + r(xp.cos(r(pi * f, xp)), xp), xp), xp)
-            return r(init * r(one_m_a * cosd + alpha, xp), xp) / own
+            half_m = r(r(pow_(xp, mm, i), xp) * 0.5, xp)
+            cosd = r(half_m * r(r(xp.cos(r(f * pi, xp)), xp) + 1.0, xp), xp)
+            return r(r(cosd * one_m_a + alpha, xp) * init, xp) / own
 
         q = [
             "no warmup: the first update runs at the full LR, and every restart jumps straight back to m_mul^i×peak",
@@ -325,10 +330,14 @@ class ExponentialDecay(_Keras):
     params = {
         "initial_learning_rate": Param("lr", REQUIRED, "initial_learning_rate: the LR of the first update"),
         "decay_steps": Param("positive", REQUIRED, "decay_steps: steps per factor decay_rate"),
-        "decay_rate": Param("fraction", REQUIRED, "decay_rate: the factor per decay_steps, in [0, 1]"),
+        "decay_rate": Param("number", REQUIRED, "decay_rate: the factor per decay_steps, in [0, 1]"),
         "staircase": Param("bool", False, "staircase: decay in whole steps of decay_steps"),
         "dtype": _DTYPE,
     }
+
+    def validate(self) -> None:
+        g = float(self.args["decay_rate"])
+        _check_number(self.name, "decay_rate", g, 0.0 <= g <= 1.0, "a number in [0, 1] (a rate > 1 grows without bound)")
 
     def plan(self, ctx: Ctx) -> Plan:
         r, c = self.rounder(), self.c
@@ -340,7 +349,7 @@ class ExponentialDecay(_Keras):
             p = r(self.step_in(t, xp) * inv, xp)
             if stair:
                 p = xp.floor(p)
-            return r(init * r(pow_(xp, rate, p), xp), xp) / own
+            return r(r(pow_(xp, rate, p), xp) * init, xp) / own
 
         q = ["no warmup: the first update runs at the full LR"]
         late = self.late_multiples(d, 10**6) if stair else []
@@ -384,11 +393,12 @@ class InverseTimeDecay(_Keras):
         init, d, rate = c(self.args["initial_learning_rate"]), c(self.args["decay_steps"]), c(self.args["decay_rate"])
         inv, stair = self.recip(d), bool(self.args["staircase"])
 
+        k_rate = c(inv * rate)  # XLA folds step·(1/D)·rate into one multiply (no staircase)
+
         def fn(t: Any, xp: Any) -> Any:
-            p = r(self.step_in(t, xp) * inv, xp)
-            if stair:
-                p = xp.floor(p)
-            return r(init / r(1.0 + rate * p, xp), xp) / own
+            x = self.step_in(t, xp)
+            den = r(xp.floor(r(x * inv, xp)) * rate + 1.0, xp) if stair else r(x * k_rate + 1.0, xp)
+            return r(init / den, xp) / own
 
         q = ["no warmup: the first update runs at the full LR", "the LR never reaches a floor: it falls as 1/t"]
         late = self.late_multiples(d, 10**6) if stair else []
@@ -473,10 +483,10 @@ class PolynomialDecay(_Keras):
                 mult = xp.where(s == 0.0, 1.0, -xp.floor(-r(s * inv, xp)))
                 # step·(1/decay_steps) can round down to an integer just above a multiple of decay_steps: then
                 # 1 − p < 0 and Keras takes a negative number to the power (NaN); rampup gives end there.
-                om = xp.maximum(r(1.0 - r(s / r(d * mult, xp), xp), xp), 0.0)
+                om = xp.maximum(r(1.0 - r(s / r(mult * d, xp), xp), xp), 0.0)
             else:
-                om = r(1.0 - xp.minimum(s, d) * inv, xp)
-            return r(diff * r(pow_(xp, om, power), xp) + end, xp) / own
+                om = r(1.0 - xp.minimum(s, d) * inv, xp)  # a fused multiply-add: 1 − p exactly, then rounded
+            return r(r(pow_(xp, om, power), xp) * diff + end, xp) / own
 
         q = ["no warmup: the first update runs at the full LR"]
         rest = r(1.0 - d * inv, None)  # 1 - p at t >= decay_steps, one rounding (fused) as XLA
