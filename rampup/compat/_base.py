@@ -114,7 +114,7 @@ def _xconvert(where: str, v: Any, xp: XParam) -> Any:
 
 
 def _sub_phase(where: str, v: Any, prefix: str) -> Phase:
-    from ..core.phases import WHOLES
+    from ..core.phases import UNSUPPORTED, WHOLES
 
     if isinstance(v, CompatPhase) and v.name.startswith(prefix):
         return v
@@ -123,7 +123,8 @@ def _sub_phase(where: str, v: Any, prefix: str) -> Phase:
         cls = WHOLES.get(name)
         if cls is None or not name.startswith(prefix) or not issubclass(cls, CompatPhase):
             known = sorted(n for n in WHOLES if n.startswith(prefix))
-            raise ValueError(f"{where}: unknown {prefix} spec {name!r}; accepted: {', '.join(known)}")
+            why = f" ({UNSUPPORTED[name]})" if name in UNSUPPORTED else ""
+            raise ValueError(f"{where}: unknown {prefix} spec {name!r}{why}; accepted: {', '.join(known)}")
         return cls(**{k: x for k, x in v.items() if k != "phase"})
     raise TypeError(f"{where}: got {v!r:.80}; accepted: a {prefix} spec written as a call, e.g. {prefix}linear_lr(...)")
 

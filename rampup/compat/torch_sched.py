@@ -50,7 +50,7 @@ from typing import Any
 
 from ..core.backend import SCALAR
 from ..core.params import REQUIRED, Param
-from ..core.phases import register
+from ..core.phases import UNSUPPORTED, register
 from ..core.shapes import floor_div
 from ..core.units import RunInfo
 from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
@@ -569,6 +569,201 @@ class OneCycleLR(_Torch):
             sug = f"{shape}({w}, start={fmt(1.0 / div)}) -> {shape}({n - w}, floor={fmt(1.0 / (div * fdiv))})"
         return Plan(pieces, q, sug if n > 1 else None)
 
+
+@register
+class CyclicLR(_Torch):
+    r"""torch ``CyclicLR``: triangles between ``base_lr`` and ``max_lr``, ``step_size_up`` steps up, ``step_size_down`` down.
+
+    With ``T = up + down``: ``cycle = ⌊1 + t/T⌋``, ``x = 1 + t/T − cycle``,
+    ``s = x/(up/T)`` while ``x <= up/T``, else ``(x − 1)/(up/T − 1)``; the LR is
+    ``base + (max − base)·s·f`` with ``f = 1`` (``triangular``),
+    ``1/2^(cycle − 1)`` (``triangular2``) or ``gamma^t`` (``exp_range``).
+    ``base_lr`` and ``max_lr`` are absolute LRs (torch overwrites the groups'
+    LR with ``base_lr``), so the spec is complete; another ``peak_lr`` rescales
+    it to peak there.  rampup schedules the LR only: torch's default
+    ``cycle_momentum=True`` also cycles momentum (or Adam's beta1), which a
+    rampup schedule does not, so the spec takes ``cycle_momentum=false`` only.
+    A custom ``scale_fn`` is a Python callable, which a spec cannot hold.
+
+    >>> from rampup import parse
+    >>> s = parse("torch:cyclic_lr(base_lr=0.1, max_lr=1.0, step_size_up=2, cycle_momentum=false)")
+    >>> s(range(6)).round(4).tolist()
+    [0.1, 0.55, 1.0, 0.55, 0.1, 0.55]
+    """
+
+    name = "torch:cyclic_lr"
+    api = "torch.optim.lr_scheduler.CyclicLR"
+    own_peak = "max_lr"
+    params = {
+        "base_lr": Param("nonneg", REQUIRED, "base_lr: the bottom of each cycle, an absolute LR"),
+        "max_lr": Param("lr", REQUIRED, "max_lr: the top of each cycle, an absolute LR"),
+        "mode": Param("choice", "triangular", "mode", ("triangular", "triangular2", "exp_range")),
+        "gamma": Param("fraction", 1.0, "gamma: exp_range's factor per step, in [0, 1]"),
+        "cycle_momentum": Param("bool", True, "cycle_momentum: must be false (rampup schedules the LR only)"),
+    }
+    xparams = {
+        "step_size_up": XParam("count", 2000, "step_size_up: steps from base_lr up to max_lr (> 0)"),
+        "step_size_down": XParam("count", None, "step_size_down: steps back down (default: step_size_up)"),
+    }
+
+    def validate(self) -> None:
+        if self.args["cycle_momentum"]:
+            raise ValueError(
+                "torch:cyclic_lr: cycle_momentum: got true (torch's default); accepted: false. torch's CyclicLR with "
+                "cycle_momentum=True also cycles the optimizer's momentum (or Adam's beta1) inversely to the LR, "
+                "which a rampup schedule (an LR curve) does not do: pass cycle_momentum=false here, and to torch for "
+                "the same training"
+            )
+        if not float(self.args["step_size_up"]) > 0:
+            raise ValueError(
+                f"torch:cyclic_lr: step_size_up: got {self.args['step_size_up']!r}; accepted: a number > 0 "
+                "(torch divides by it: ZeroDivisionError)"
+            )
+        b, m = float(self.args["base_lr"]), float(self.args["max_lr"])
+        if b > m:
+            raise ValueError(f"torch:cyclic_lr: base_lr: got {b!r} above max_lr={m!r}; accepted: base_lr <= max_lr")
+
+    def plan(self, ctx: Ctx) -> Plan:
+        up = float(self.args["step_size_up"])
+        down = float(self.args["step_size_down"]) if self.args["step_size_down"] is not None else up
+        total = up + down
+        ratio = up / total
+        b, m = float(self.args["base_lr"]), float(self.args["max_lr"])
+        mode, g = self.args["mode"], float(self.args["gamma"])
+        height = m - b
+
+        def fn(t: Any, xp: Any) -> Any:
+            q = t / total
+            cycle = xp.floor(1.0 + q)
+            x = 1.0 + q - cycle
+            s_up = x / ratio
+            s = xp.where(x <= ratio, s_up, (x - 1.0) / (ratio - 1.0)) if ratio != 1.0 else s_up
+            h = height * s
+            if mode == "triangular2":
+                h = h * (1.0 / pow_(xp, 2.0, cycle - 1.0))
+            elif mode == "exp_range":
+                h = h * pow_(xp, g, t)
+            return (b + h) / m
+
+        q = [
+            f"the first update uses base_lr = {fmt(b / m)}×max_lr; max_lr is reached at step step_size_up={fmt(up)}",
+            "torch's default cycle_momentum=True also cycles momentum; this spec is CyclicLR(..., "
+            "cycle_momentum=False), the LR only",
+        ]
+        if mode == "triangular2":
+            q.append("triangular2: each cycle's height is half the previous one")
+        return Plan([Piece(INF, "warmup" if up > 0 and b < m else "decay", fn)], q, None)
+
+
+# The schedulers whose step is ``group["lr"] *= factor(t)/factor(t−1)`` (torch's "chainable" form):
+# in a ChainedScheduler their factors multiply.
+_CHAINABLE = (
+    "torch:linear_lr",
+    "torch:constant_lr",
+    "torch:step_lr",
+    "torch:multi_step_lr",
+    "torch:exponential_lr",
+    "torch:polynomial_lr",
+    "torch:chained_scheduler",
+)
+
+
+@register
+class ChainedScheduler(_Torch):
+    r"""torch ``ChainedScheduler``: every sub-scheduler steps the same LR each step, so their factors multiply.
+
+    ``lr(t) = base · Π_j f_j(t)`` for torch's multiplicative ("chainable")
+    schedulers: ``linear_lr``, ``constant_lr``, ``step_lr``,
+    ``multi_step_lr``, ``exponential_lr``, ``polynomial_lr`` (and a nested
+    ``chained_scheduler``).  Schedulers that set the LR from their own base
+    (``cosine_annealing_lr``, whose recursion restarts from the base LR after
+    each trough, ``cosine_annealing_warm_restarts``, ``cyclic_lr``,
+    ``one_cycle_lr``) would overwrite the others' factors: refused.
+
+    >>> from rampup import parse
+    >>> s = parse("torch:chained_scheduler(schedulers=[torch:constant_lr(factor=0.5, total_iters=2), "
+    ...           "torch:exponential_lr(gamma=0.5)])")
+    >>> s(range(4)).tolist()
+    [0.5, 0.25, 0.25, 0.125]
+    """
+
+    name = "torch:chained_scheduler"
+    api = "torch.optim.lr_scheduler.ChainedScheduler"
+    params = {}
+    xparams = {
+        "schedulers": XParam("phases", REQUIRED, "schedulers: torch: specs stepped together", prefix="torch:"),
+    }
+
+    def validate(self) -> None:
+        subs = self.args["schedulers"]
+        if not subs:
+            raise ValueError("torch:chained_scheduler: schedulers: got []; accepted: at least one torch: spec (as torch)")
+        for i, sub in enumerate(subs):
+            if sub.name not in _CHAINABLE:
+                why = (
+                    "its recursion restarts from the base LR after each trough, dropping the other factors"
+                    if sub.name == "torch:cosine_annealing_lr"
+                    else "it sets the LR from its own base, overwriting the other schedulers' factors"
+                )
+                raise ValueError(
+                    f"torch:chained_scheduler: schedulers[{i}]: {sub.name} is not supported inside chained_scheduler "
+                    f"({why}); accepted: {', '.join(_CHAINABLE)}"
+                )
+
+    def horizon(self, run: RunInfo) -> int | None:
+        hs = [h for h in (s.horizon(run) for s in self.args["schedulers"]) if h]
+        return run.total_steps or (max(hs) if hs else None)
+
+    def plan(self, ctx: Ctx) -> Plan:
+        plans = [s.plan(ctx) for s in self.args["schedulers"]]
+        ends = sorted({float(p.end) for sp in plans for p in sp.pieces if p.end != INF})
+        fns = [_piecewise(sp.pieces) for sp in plans]
+
+        def product(t: Any, xp: Any) -> Any:
+            v = fns[0](t, xp)
+            for f in fns[1:]:
+                v = v * f(t, xp)
+            return v
+
+        role = "warmup" if any(p.pieces[0].role == "warmup" for p in plans) else "decay"
+        pieces = [Piece(e, role if i == 0 else "decay", product) for i, e in enumerate(ends)]
+        pieces.append(Piece(INF, "decay", product))
+        quirks = [f"schedulers[{j}] ({s.name}): {x}" for j, (s, sp) in enumerate(zip(self.args["schedulers"], plans))
+                  for x in sp.quirks]
+        quirks.append("chained: the sub-schedulers' factors multiply at every step")
+        return Plan(pieces, quirks, None)
+
+
+def _piecewise(pieces: list[Piece]) -> Any:
+    """One function of the absolute step from consecutive pieces (for products of whole curves)."""
+    if len(pieces) == 1:
+        return pieces[0].fn
+
+    begins = [0.0] + [float(p.end) for p in pieces[:-1]]
+
+    def fn(t: Any, xp: Any) -> Any:
+        out = pieces[-1].fn(xp.maximum(t, begins[-1]), xp)
+        for p, lo in zip(reversed(pieces[:-1]), reversed(begins[:-1])):
+            # each piece is evaluated inside its own range only (past it a formula may be undefined, e.g. a
+            # negative base to a fractional power), and the where picks it where it applies
+            inside = xp.clip(t, lo, max(lo, float(p.end) - 1.0))
+            out = xp.where(t < p.end, p.fn(inside, xp), out)
+        return out
+
+    return fn
+
+
+UNSUPPORTED.update(
+    {
+        "torch:lambda_lr": "torch's LambdaLR multiplies the LR by an arbitrary Python callable lr_lambda(epoch), which a "
+        "spec (data) cannot hold: write the curve as a rampup spec, e.g. 'linear(500) -> cosine'",
+        "torch:multiplicative_lr": "torch's MultiplicativeLR multiplies the LR by an arbitrary Python callable "
+        "lr_lambda(epoch) every step, which a spec (data) cannot hold: write the curve as a rampup spec; a constant "
+        "factor is torch:exponential_lr(gamma=...)",
+        "torch:reduce_lr_on_plateau": "torch's ReduceLROnPlateau is driven by a validation metric, not by the step, "
+        "so it is not a function of the step: keep it in torch, or use a step-based spec",
+    }
+)
 
 _SEQUENTIAL_OK = (
     "torch:linear_lr",

@@ -155,6 +155,9 @@ WARMUPS: dict[str, type[Phase]] = {}
 DECAYS: dict[str, type[Phase]] = {}
 WHOLES: dict[str, type[Phase]] = {}
 MODIFIERS: dict[str, type[Phase]] = {}
+# Names of other libraries' schedules that no spec can reproduce, and why (e.g. a callable or a metric
+# drives them): the parser says so instead of only "unknown".
+UNSUPPORTED: dict[str, str] = {}
 _BY_ROLE = {"warmup": WARMUPS, "decay": DECAYS, "whole": WHOLES, "modifier": MODIFIERS}
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .backend import NUMPY, SCALAR, as_float_steps, namespace_for
-from .phases import DECAYS, INF, MODIFIERS, WARMUPS, WHOLES, Built, Phase
+from .phases import DECAYS, INF, MODIFIERS, UNSUPPORTED, WARMUPS, WHOLES, Built, Phase
 from .units import RunInfo
 
 __all__ = ["Schedule", "Segment", "Spec"]
@@ -148,7 +148,8 @@ def _phase_from_dict(d: Any, role: str) -> Phase:
             args = {k: v for k, v in d.items() if k != "phase"}
             return t[name](**args)
     known = sorted(set().union(*tables))
-    raise ValueError(f"{role}: unknown phase {name!r}; accepted: {', '.join(known)}")
+    why = f" ({UNSUPPORTED[name]})" if name in UNSUPPORTED else ""
+    raise ValueError(f"{role}: unknown phase {name!r}{why}; accepted: {', '.join(known)}")
 
 
 class Segment:

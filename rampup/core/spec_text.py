@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .phases import DECAYS, MODIFIERS, WARMUPS, WHOLES, Phase
+from .phases import DECAYS, MODIFIERS, UNSUPPORTED, WARMUPS, WHOLES, Phase
 
 __all__ = ["SpecSyntaxError", "parse_spec"]
 
@@ -183,6 +183,8 @@ class _Parser:
                     "rampup.torch.WarmupScheduler(optimizer, 'auto -> ...'); its export_spec() gives the fixed "
                     "curve this parser takes)"
                 )
+            elif name in UNSUPPORTED:
+                hint = f" ({UNSUPPORTED[name]})"
             elif role != "warmup" and name in WARMUPS and name not in DECAYS:
                 hint = f" ({name!r} is a warmup: follow it with a decay, e.g. '{name}(...) -> constant')"
             raise SpecSyntaxError(self.text, pos, f"unknown {role} {name!r}{hint}; accepted: {', '.join(known)}")
