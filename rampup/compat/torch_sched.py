@@ -774,7 +774,23 @@ _SEQUENTIAL_OK = (
     "torch:cosine_annealing_lr",
     "torch:cosine_annealing_warm_restarts",
     "torch:polynomial_lr",
+    "torch:one_cycle_lr",
+    "torch:cyclic_lr",
+    "torch:sequential_lr",
 )
+# Schedulers whose first value in a SequentialLR is the group's LR times their factor (torch steps their
+# recursive form from ``group["lr"] = group["initial_lr"]`` at construction); the others read their base
+# from ``base_lrs`` or their own absolute LRs.
+_FROM_GROUP_LR = (
+    "torch:linear_lr",
+    "torch:constant_lr",
+    "torch:step_lr",
+    "torch:multi_step_lr",
+    "torch:exponential_lr",
+    "torch:cosine_annealing_lr",
+    "torch:polynomial_lr",
+)
+_ABSOLUTE = ("torch:one_cycle_lr", "torch:cyclic_lr")
 
 
 @register
@@ -785,9 +801,22 @@ class SequentialLR(_Torch):
     ``torch:sequential_lr(schedulers=[torch:linear_lr(...), torch:cosine_annealing_lr(...)], milestones=[m])``.
     At a milestone torch restarts the next scheduler at its step 0 (its closed
     form) and steps it from there, so the curve is the sub-specs joined at the
-    milestones, each seeing ``t − m_{j−1}``.  ``one_cycle_lr`` and nested
-    ``sequential_lr`` are not accepted (torch's ``OneCycleLR`` rewrites the
-    groups' ``initial_lr``).
+    milestones, each seeing ``t − m_{j−1}``.  The schedulers are taken to be
+    constructed in list order (``SequentialLR(opt, [A(opt), B(opt)], ...)``),
+    which decides their base LR in torch:
+
+    * ``one_cycle_lr`` overwrites the groups' ``initial_lr`` with
+      ``max_lr/div_factor``, and ``cyclic_lr`` sets it to ``base_lr`` when it
+      is constructed first: every scheduler constructed after them runs off that
+      LR instead of the optimizer's, and the first scheduler (stepped from
+      ``group["lr"] = initial_lr``) off the last one.
+    * A nested ``sequential_lr`` works in torch only as the first scheduler
+      (past a milestone torch calls ``get_lr()`` on it: ``NotImplementedError``),
+      and there its clock runs one step ahead of its schedulers: each of its
+      milestones takes effect one step early.  ``chained_scheduler`` inside
+      ``sequential_lr`` is refused: past a milestone torch raises the same
+      error, and as the first scheduler its sub-schedulers take one extra,
+      non-initial step at construction.
 
     >>> from rampup import parse
     >>> s = parse("torch:sequential_lr(schedulers=[torch:constant_lr(factor=0.5, total_iters=9), "
@@ -808,12 +837,57 @@ class SequentialLR(_Torch):
         subs, ms = self.args["schedulers"], self.args["milestones"]
         if not subs:
             raise ValueError("torch:sequential_lr: schedulers: got []; accepted: at least one torch: spec (as torch)")
-        for i, s in enumerate(subs):
-            if s.name not in _SEQUENTIAL_OK:
+        names = [x.name for x in subs]
+        for i, sub in enumerate(subs):
+            where = f"torch:sequential_lr: schedulers[{i}]"
+            if sub.name == "torch:chained_scheduler":
                 raise ValueError(
-                    f"torch:sequential_lr: schedulers[{i}]: {s.name} is not supported inside sequential_lr; "
-                    f"accepted: {', '.join(_SEQUENTIAL_OK)}"
+                    f"{where}: torch:chained_scheduler is not supported inside sequential_lr: past a milestone torch "
+                    "raises NotImplementedError (ChainedScheduler has no get_lr), and as the first scheduler its "
+                    "sub-schedulers take an extra non-initial step at construction (ExponentialLR multiplies by gamma "
+                    "twice); accepted: " + ", ".join(_SEQUENTIAL_OK)
                 )
+            if sub.name not in _SEQUENTIAL_OK:
+                raise ValueError(
+                    f"{where}: {sub.name} is not supported inside sequential_lr; accepted: {', '.join(_SEQUENTIAL_OK)}"
+                )
+            if sub.name == "torch:sequential_lr":
+                if i > 0:
+                    raise ValueError(
+                        f"{where}: a nested torch:sequential_lr works in torch only as the first scheduler: at its "
+                        "milestone torch calls its get_lr() and raises NotImplementedError; accepted: write its "
+                        "schedulers into this list, with its milestones shifted by the milestone before it"
+                    )
+                inner = [x.name for x in sub.args["schedulers"]]
+                first = sub.args["schedulers"][0]
+                if first.name == "torch:cosine_annealing_lr" or (
+                    first.name == "torch:polynomial_lr" and str(first.args["total_iters"]) == "0"
+                ):
+                    raise ValueError(
+                        f"{where}: a nested torch:sequential_lr may not start with {first.to_text()}: torch gives its "
+                        "first scheduler an extra, non-initial step at construction (a cosine ratio, or a division "
+                        "by total_iters=0); accepted: another first scheduler"
+                    )
+                if any(n in _ABSOLUTE or n == "torch:sequential_lr" for n in inner) or any(
+                    n in _ABSOLUTE for n in names
+                ):
+                    raise ValueError(
+                        f"{where}: a nested torch:sequential_lr may not hold, or sit next to, one_cycle_lr, cyclic_lr "
+                        "or another sequential_lr (their effect on torch's base LRs through nesting is not "
+                        "reproduced); accepted: one level of nesting of the other schedulers"
+                    )
+        if names.count("torch:one_cycle_lr") > 1:
+            raise ValueError(
+                "torch:sequential_lr: schedulers: got several torch:one_cycle_lr; accepted: at most one (torch keeps "
+                "OneCycleLR's initial/max/min LR in the param groups, so the last one constructed overrides the "
+                "others' max_lr, div_factor and final_div_factor)"
+            )
+        if names[0] == "torch:cosine_annealing_lr" and "torch:one_cycle_lr" in names[1:]:
+            raise ValueError(
+                "torch:sequential_lr: schedulers[0]: torch:cosine_annealing_lr before a one_cycle_lr is not "
+                "supported: torch steps the cosine from one_cycle's initial LR but restarts it from its own base "
+                "after the trough; accepted: another first scheduler, or one_cycle_lr first"
+            )
         if len(ms) != len(subs) - 1:
             raise ValueError(
                 f"torch:sequential_lr: milestones: got {len(ms)} for {len(subs)} schedulers; accepted: one fewer "
@@ -829,29 +903,83 @@ class SequentialLR(_Torch):
         ms = self.args["milestones"]
         return None if last is None else (ms[-1] if ms else 0) + last
 
+    def bases(self, ctx: Ctx) -> list[float]:
+        """The level each scheduler's curve multiplies (see the class docstring), in list order."""
+        init: float | None = None
+        out = []
+        for sub in self.args["schedulers"]:
+            if sub.name == "torch:one_cycle_lr":
+                top = 1.0 if sub.args["max_lr"] is None else sub.level_of("max_lr", float(sub.args["max_lr"]), ctx)
+                init = top / float(sub.args["div_factor"])
+            elif sub.name == "torch:cyclic_lr" and init is None:
+                init = sub.lv("base_lr", ctx)
+            elif init is None:
+                init = 1.0
+            out.append(init)
+        subs = self.args["schedulers"]
+        if subs[0].name in _FROM_GROUP_LR or subs[0].name == "torch:sequential_lr":
+            out[0] = float(init if init is not None else 1.0)
+        return out
+
+    def scale_of(self, sub: CompatPhase, base: float, ctx: Ctx) -> float:
+        """What multiplies ``sub.plan``'s values: its base, or its own peak for absolute schedulers."""
+        if sub.name == "torch:one_cycle_lr":
+            return 1.0 if sub.args["max_lr"] is None else sub.level_of("max_lr", float(sub.args["max_lr"]), ctx)
+        if sub.name == "torch:cyclic_lr":
+            return sub.level_of("max_lr", float(sub.args["max_lr"]), ctx)
+        return base
+
     def plan(self, ctx: Ctx) -> Plan:
         subs, ms = self.args["schedulers"], list(self.args["milestones"])
+        return self.join(ctx, subs, ms, [self.scale_of(s, b, ctx) for s, b in zip(subs, self.bases(ctx))])
+
+    def join(self, ctx: Ctx, subs: Any, ms: list[int], scales: list[float]) -> Plan:
         starts, ends = [0, *ms], [*ms, INF]
         pieces: list[Piece] = []
         quirks: list[str] = []
         natives: list[str] | None = []
-        for j, (sub, lo, hi) in enumerate(zip(subs, starts, ends)):
-            sp = sub.plan(ctx)
+        for j, (sub, lo, hi, k) in enumerate(zip(subs, starts, ends, scales)):
+            if hi <= lo:
+                continue  # a milestone at step 0 (a nested sequential_lr): this scheduler is never used
+            if sub.name == "torch:sequential_lr":
+                # torch's nested SequentialLR counts one step ahead of its schedulers (see the class docstring)
+                inner_ms = [m - 1 for m in sub.args["milestones"]]
+                inner_scales = [k] * len(sub.args["schedulers"])
+                inner_scales[0] *= _extra_first_step(sub.args["schedulers"][0], ctx)
+                sp = sub.join(ctx, sub.args["schedulers"], inner_ms, inner_scales)
+                sp.quirks.insert(0, "a nested sequential_lr's milestones take effect one step early (torch's clock)")
+                k = 1.0
+            else:
+                sp = sub.plan(ctx)
+            if k != 1.0 and sub.name in ("torch:cosine_annealing_lr", "torch:cosine_annealing_warm_restarts"):
+                eta = _eta(sub, ctx)
+                if eta != 0.0 and eta != 1.0:
+                    # eta_min is absolute: torch anneals between it and the base k, eta + (k − eta)·c(t);
+                    # the sub-plan gives eta + (1 − eta)·c(t)
+                    sp.pieces = [Piece(p.end, p.role, _rebase(p.fn, eta, k)) for p in sp.pieces]
+                    k = 1.0
             begin = lo
             for p in sp.pieces:
                 end = min(lo + p.end, hi) if p.end != INF else hi
                 if end <= begin:
                     continue
-                pieces.append(Piece(end, p.role if j == 0 else "decay", _shift(p.fn, float(lo))))
+                pieces.append(Piece(end, p.role if j == 0 else "decay", _shift(p.fn, float(lo), k)))
                 begin = end
                 if end == hi:
                     break
             quirks += [f"schedulers[{j}] ({sub.name}): {x}" for x in sp.quirks if "first update" not in x or j == 0]
+            if k != 1.0 and sub.name not in _ABSOLUTE:
+                quirks.append(
+                    f"schedulers[{j}] ({sub.name}) runs off {k:.4g}×LR: a one_cycle_lr or cyclic_lr in this list "
+                    "set the groups' initial_lr, which torch takes as its base"
+                )
             if natives is not None:
-                part = sub.native(ctx, hi - lo)
+                part = sub.native(ctx, hi - lo) if isinstance(sub, _Torch) and k == 1.0 else None
                 natives = None if part is None else natives + part
         jumps = []
         for m in ms:
+            if m <= 0 or not pieces:
+                continue
             before = pieces_value(pieces, m - 1)
             after = pieces_value(pieces, m)
             if not math.isclose(before, after, rel_tol=0.05):
@@ -867,6 +995,23 @@ class SequentialLR(_Torch):
         return Plan(pieces, quirks, sug)
 
 
+def _rebase(fn: Any, eta: float, k: float) -> Any:
+    def g(t: Any, xp: Any) -> Any:
+        return eta + (k - eta) * ((fn(t, xp) - eta) / (1.0 - eta))
+
+    return g
+
+
+def _extra_first_step(sub: CompatPhase, ctx: Ctx) -> float:
+    """The factor of the non-initial step torch gives the first scheduler of a nested SequentialLR at step 0."""
+    if sub.name == "torch:exponential_lr":
+        return float(sub.args["gamma"])
+    if sub.name == "torch:polynomial_lr":
+        n = sub.n("total_iters", ctx.run)
+        return float(((1.0 - 0 / n) / (1.0 - (0 - 1) / n)) ** float(sub.args["power"]))
+    return 1.0  # linear, constant, step, multi_step: their step-0 branch tests last_epoch == 0, not the mode
+
+
 def pieces_value(pieces: list[Piece], t: int) -> float:
     prev = 0.0
     for p in pieces:
@@ -876,8 +1021,15 @@ def pieces_value(pieces: list[Piece], t: int) -> float:
     return float(pieces[-1].fn(float(t), SCALAR))  # pragma: no cover
 
 
-def _shift(fn: Any, lo: float) -> Any:
-    def g(t: Any, xp: Any) -> Any:
-        return fn(t - lo, xp)
+def _shift(fn: Any, lo: float, k: float = 1.0) -> Any:
+    if k == 1.0:
 
-    return g
+        def g(t: Any, xp: Any) -> Any:
+            return fn(t - lo, xp)
+
+        return g
+
+    def gk(t: Any, xp: Any) -> Any:
+        return fn(t - lo, xp) * k
+
+    return gk
