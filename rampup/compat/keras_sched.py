@@ -111,7 +111,8 @@ class _Keras(CompatPhase):
         """Steps ``k·d`` (k >= 1, below ``upto``) where ``(k·d)·(1/d)`` rounds below ``k``."""
         if not float(d).is_integer():
             return []
-        r, inv, out = self.rounder(), self.recip(self.c(d)), []
+        r, inv = self.rounder(), self.recip(self.c(d))
+        out: list[int] = []
         k = 1
         while k * d < upto and k <= 100_000 and len(out) < limit:
             if math.floor(r(r(k * d, None) * inv, None)) < k:
@@ -337,7 +338,9 @@ class ExponentialDecay(_Keras):
 
     def validate(self) -> None:
         g = float(self.args["decay_rate"])
-        _check_number(self.name, "decay_rate", g, 0.0 <= g <= 1.0, "a number in [0, 1] (a rate > 1 grows without bound)")
+        _check_number(
+            self.name, "decay_rate", g, 0.0 <= g <= 1.0, "a number in [0, 1] (a rate > 1 grows without bound)"
+        )
 
     def plan(self, ctx: Ctx) -> Plan:
         r, c = self.rounder(), self.c
@@ -472,7 +475,11 @@ class PolynomialDecay(_Keras):
     def plan(self, ctx: Ctx) -> Plan:
         r, c = self.rounder(), self.c
         own = self.own_level()
-        init, end, d = c(self.args["initial_learning_rate"]), c(self.args["end_learning_rate"]), c(self.args["decay_steps"])
+        init, end, d = (
+            c(self.args["initial_learning_rate"]),
+            c(self.args["end_learning_rate"]),
+            c(self.args["decay_steps"]),
+        )
         power, diff, cyc = c(self.args["power"]), c(init - end), bool(self.args["cycle"])
         # ops.ceil(step / self.decay_steps) divides by the Python float: XLA folds 1/decay_steps in float32
         inv = self.recip(d)
@@ -498,7 +505,9 @@ class PolynomialDecay(_Keras):
                 f"LR stops {miss:.3g} from end_learning_rate and stays there"
             )
         if cyc:
-            q.append("cycle=true: the LR jumps back up at every multiple of decay_steps, each decay longer than the last")
+            q.append(
+                "cycle=true: the LR jumps back up at every multiple of decay_steps, each decay longer than the last"
+            )
         q += CosineDecay.precision_quirks(self)  # type: ignore[arg-type]
         sug = None
         if not cyc and init > end and float(self.args["decay_steps"]).is_integer() and power > 0:
@@ -559,18 +568,22 @@ class PiecewiseConstantDecay(_Keras):
         vals = [self.c(x) for x in self.args["values"]]
         # ops.cast(boundary, int32) truncates toward zero; steps are >= 0.
         bounds = [float(math.trunc(x)) for x in self.args["boundaries"]]
-        pieces = []
+        pieces: list[Piece] = []
         begin = 0.0
         for j, b in enumerate(bounds):
             end = max(b + 1.0, begin)
             if end > begin:
-                pieces.append(Piece(end, "warmup" if vals[j] < vals[j + 1] and not pieces else "decay", const(vals[j] / own)))
+                pieces.append(
+                    Piece(end, "warmup" if vals[j] < vals[j + 1] and not pieces else "decay", const(vals[j] / own))
+                )
                 begin = end
         pieces.append(Piece(INF, "decay", const(vals[-1] / own)))
         q = []
         frac = [x for x in self.args["boundaries"] if not float(x).is_integer()]
         if frac:
-            q.append(f"Keras casts boundaries to int32 steps: {', '.join(map(repr, frac))} act as whole steps (truncated)")
+            q.append(
+                f"Keras casts boundaries to int32 steps: {', '.join(map(repr, frac))} act as whole steps (truncated)"
+            )
         q.append("each boundary is the last step of its value: the new value starts at boundary + 1")
         q += CosineDecay.precision_quirks(self)  # type: ignore[arg-type]
         return Plan(pieces, q, None)

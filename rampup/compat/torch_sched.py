@@ -697,7 +697,9 @@ class ChainedScheduler(_Torch):
     def validate(self) -> None:
         subs = self.args["schedulers"]
         if not subs:
-            raise ValueError("torch:chained_scheduler: schedulers: got []; accepted: at least one torch: spec (as torch)")
+            raise ValueError(
+                "torch:chained_scheduler: schedulers: got []; accepted: at least one torch: spec (as torch)"
+            )
         for i, sub in enumerate(subs):
             if sub.name not in _CHAINABLE:
                 why = (
@@ -728,8 +730,11 @@ class ChainedScheduler(_Torch):
         role = "warmup" if any(p.pieces[0].role == "warmup" for p in plans) else "decay"
         pieces = [Piece(e, role if i == 0 else "decay", product) for i, e in enumerate(ends)]
         pieces.append(Piece(INF, "decay", product))
-        quirks = [f"schedulers[{j}] ({s.name}): {x}" for j, (s, sp) in enumerate(zip(self.args["schedulers"], plans))
-                  for x in sp.quirks]
+        quirks = [
+            f"schedulers[{j}] ({s.name}): {x}"
+            for j, (s, sp) in enumerate(zip(self.args["schedulers"], plans))
+            for x in sp.quirks
+        ]
         quirks.append("chained: the sub-schedulers' factors multiply at every step")
         return Plan(pieces, quirks, None)
 
@@ -958,7 +963,7 @@ class SequentialLR(_Torch):
                     # the sub-plan gives eta + (1 − eta)·c(t)
                     sp.pieces = [Piece(p.end, p.role, _rebase(p.fn, eta, k)) for p in sp.pieces]
                     k = 1.0
-            begin = lo
+            begin: float = lo
             for p in sp.pieces:
                 end = min(lo + p.end, hi) if p.end != INF else hi
                 if end <= begin:

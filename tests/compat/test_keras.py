@@ -74,7 +74,10 @@ def _random(rng: np.random.Generator, kind: str, i: int) -> tuple[Any, dict]:
     """(Keras class, kwargs) of a random configuration; the first ones are edge cases."""
     init = float(10 ** rng.uniform(-5, 0))
     if kind == "cosine_decay":
-        kw: dict[str, Any] = {"initial_learning_rate": init, "decay_steps": [1, 2][i] if i < 2 else int(rng.integers(1, 500))}
+        kw: dict[str, Any] = {
+            "initial_learning_rate": init,
+            "decay_steps": [1, 2][i] if i < 2 else int(rng.integers(1, 500)),
+        }
         kw["alpha"] = float(rng.choice([0.0, 1.0, rng.uniform(0, 1)]))
         if i % 3:
             kw["initial_learning_rate"] = float(rng.choice([0.0, init]))
@@ -113,7 +116,10 @@ def _random(rng: np.random.Generator, kind: str, i: int) -> tuple[Any, dict]:
         }
     if kind == "piecewise_constant_decay":
         nb = int(rng.integers(1, 6))
-        b = sorted(float(rng.choice([int(rng.integers(0, N_EVAL)), round(float(rng.uniform(0, N_EVAL)), 1)])) for _ in range(nb))
+        b = sorted(
+            float(rng.choice([int(rng.integers(0, N_EVAL)), round(float(rng.uniform(0, N_EVAL)), 1)]))
+            for _ in range(nb)
+        )
         if i == 0:
             b = [0.0, 0.0, 5.0]  # a repeated boundary and one at step 0
         vals = [float(rng.choice([0.0, 10 ** rng.uniform(-5, 0)])) for _ in range(len(b) + 1)]
@@ -149,7 +155,7 @@ def _cycle_starts(kw: dict, n: int) -> set[int]:
         if s > n:
             break
         if abs(s - round(s)) < 1e-4 * max(1.0, s):
-            out.add(int(round(s)))
+            out.add(round(s))
         k += 1
     return out
 
@@ -225,8 +231,15 @@ def _fit_lrs(sched: Any, n: int) -> np.ndarray:
         seen.append(float(np.asarray(model.layers[0].kernel.value)[0, 0]))
 
     x = np.zeros((n, 1), np.float32)
-    model.fit(x, x, batch_size=1, epochs=1, verbose=0, shuffle=False,
-              callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=record)])
+    model.fit(
+        x,
+        x,
+        batch_size=1,
+        epochs=1,
+        verbose=0,
+        shuffle=False,
+        callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=record)],
+    )
     return np.asarray(seen)
 
 
@@ -234,7 +247,9 @@ def test_model_fit_uses_the_jit_values() -> None:
     """A real ``model.fit``: update t + 1 uses schedule(t) as jit computes it (the staircase drops late at 41)."""
     sched = KS.ExponentialDecay(1.0, 41, 0.5, staircase=True)
     lrs = _fit_lrs(sched, 90)
-    spec = rampup.parse("keras:exponential_decay(initial_learning_rate=1.0, decay_steps=41, decay_rate=0.5, staircase=true)")
+    spec = rampup.parse(
+        "keras:exponential_decay(initial_learning_rate=1.0, decay_steps=41, decay_rate=0.5, staircase=true)"
+    )
     assert lrs.tolist() == spec(np.arange(90)).tolist()
     assert lrs[41] == 1.0 and lrs[42] == 0.5  # step·(1/41) < 1 at step 41 under XLA; 41/41 = 1 in Python
     assert float(sched(41)) == 0.5  # eager Keras divides exactly: the jit value is the one training uses
@@ -298,8 +313,12 @@ def test_round_trip_and_quirks() -> None:
             continue
         assert rampup.Spec.parse(str(spec)) == spec
         assert rampup.Spec.from_dict(spec.to_dict()) == spec
-    e = explain(rampup.parse("keras:exponential_decay(initial_learning_rate=0.1, decay_steps=41, "
-                                    "decay_rate=0.5, staircase=true)"), total_steps=200)
+    e = explain(
+        rampup.parse(
+            "keras:exponential_decay(initial_learning_rate=0.1, decay_steps=41, decay_rate=0.5, staircase=true)"
+        ),
+        total_steps=200,
+    )
     assert any("one step late at step(s) 41, 82" in n for n in e.notes), e.notes
     assert any("float32" in n for n in e.notes)
     e = explain(rampup.parse("keras:piecewise_constant_decay(boundaries=[2.7], values=[0.1, 0.01])"))
@@ -331,7 +350,9 @@ def test_errors() -> None:
     with pytest.raises(ValueError, match=r"decay_steps: got 79\.0; .* LR is NaN .* e\.g\. 77"):
         rampup.parse("keras:polynomial_decay(initial_learning_rate=0.1, decay_steps=79, power=0.5)")
     with pytest.raises(ValueError, match="dtype: got 'float16'"):
-        rampup.parse("keras:exponential_decay(initial_learning_rate=0.1, decay_steps=10, decay_rate=0.5, dtype=float16)")
+        rampup.parse(
+            "keras:exponential_decay(initial_learning_rate=0.1, decay_steps=10, decay_rate=0.5, dtype=float16)"
+        )
 
 
 def test_extreme_steps_hold_a_finite_value() -> None:

@@ -359,7 +359,8 @@ def test_every_torch_scheduler_is_covered_or_refused_with_a_reason() -> None:
     from rampup.core.phases import UNSUPPORTED, WHOLES
 
     names = [
-        n for n, c in vars(S).items()
+        n
+        for n, c in vars(S).items()
         if inspect.isclass(c) and issubclass(c, S.LRScheduler) and not n.startswith("_") and n != "LRScheduler"
     ]
     assert "CyclicLR" in names and "ChainedScheduler" in names
@@ -415,13 +416,22 @@ def test_new_errors_name_the_argument() -> None:
 def test_explain_names_the_torch_quirks() -> None:
     from rampup.tools.explain import explain
 
-    e = explain(rampup.parse("torch:cyclic_lr(base_lr=0.001, max_lr=0.01, step_size_up=5, cycle_momentum=false)"),
-                total_steps=30)
+    e = explain(
+        rampup.parse("torch:cyclic_lr(base_lr=0.001, max_lr=0.01, step_size_up=5, cycle_momentum=false)"),
+        total_steps=30,
+    )
     assert any("cycle_momentum" in n for n in e.notes), e.notes
-    e = explain(rampup.parse(
-        "torch:sequential_lr(schedulers=[torch:one_cycle_lr(total_steps=10), torch:exponential_lr(gamma=0.9)], "
-        "milestones=[10])", peak_lr=0.1), total_steps=30)
+    e = explain(
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:one_cycle_lr(total_steps=10), torch:exponential_lr(gamma=0.9)], "
+            "milestones=[10])",
+            peak_lr=0.1,
+        ),
+        total_steps=30,
+    )
     assert any("runs off 0.04×LR" in n for n in e.notes), e.notes
-    e = explain(rampup.parse("torch:chained_scheduler(schedulers=[torch:linear_lr(), torch:exponential_lr(gamma=0.9)])"),
-                total_steps=30)
+    e = explain(
+        rampup.parse("torch:chained_scheduler(schedulers=[torch:linear_lr(), torch:exponential_lr(gamma=0.9)])"),
+        total_steps=30,
+    )
     assert any("factors multiply" in n for n in e.notes), e.notes
