@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.backend import NUMPY
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.units import RunInfo
@@ -88,6 +89,40 @@ class _Keras(CompatPhase):
     source = _SRC
     step_rule = _RULE
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._check_range()
+
+    def _check_range(self) -> None:
+        """Refuse what Keras would overflow, flush to 0, or turn into NaN (probed over the whole step range)."""
+        f32 = self.args["dtype"] == "float32"
+        values = [(k, v) for k, v in self.args.items() if isinstance(v, float) and not isinstance(v, bool)]
+        values += [(f"{k}[{i}]", x) for k in self.xparams for i, x in enumerate(self.args[k] or ())]
+        for key, v in values:
+            if f32 and v != 0.0 and not 2.0**-126 <= abs(v) <= float(np.finfo(np.float32).max):
+                raise ValueError(
+                    f"{self.name}: {key}: got {v!r}; accepted: 0 or a magnitude in [1.2e-38, 3.4e38] (Keras computes "
+                    "in float32, where it would overflow or be flushed to 0; dtype=float64 for float64 Keras)"
+                )
+        probe = np.array([0.0, 1.0, 2.0, 3.0, 1e3, 1e6, _INT32_MAX - 1.0, _INT32_MAX, 1e308])
+        try:
+            plan = self.plan(Ctx(RunInfo(), None, None))
+        except ValueError:
+            return  # a length in epochs or a run fraction: checked when the run is known
+        begin = 0.0
+        with np.errstate(all="ignore"):
+            for p in plan.pieces:
+                inside = probe[(probe >= begin) & (probe < p.end)]
+                v = np.asarray(p.fn(inside, NUMPY), dtype=np.float64)
+                bad = ~np.isfinite(v) | (v < 0)
+                if bad.any():
+                    raise ValueError(
+                        f"{self.name}: these arguments give LR {float(v[bad][0])!r} at step {inside[bad][0]:.0f} (as Keras "
+                        f"would): {self.to_text()}; accepted: arguments whose products stay within "
+                        f"{self.args['dtype']} (e.g. a smaller decay_rate, a longer decay_steps)"
+                    )
+                begin = p.end
+
     def rounder(self) -> Any:
         return _f32 if self.args["dtype"] == "float32" else _f64
 
@@ -104,8 +139,15 @@ class _Keras(CompatPhase):
         return self.c(1.0 / d)
 
     def own_level(self) -> float:
+        """The spec's own peak as Keras holds it (in its dtype): the curves are multiples of it."""
         own = self.own_peak_value()
-        return float(own) if own else 1.0
+        return self.c(float(own)) if own else 1.0
+
+    def _reference(self, peak_lr: float | None) -> tuple[float | None, float]:
+        # Without peak_lr the values are Keras's own, peak included (0.1 is 0.10000000149 in float32).
+        ref, scale = super()._reference(peak_lr)
+        own = self.own_level()
+        return (own if ref is not None and self.own_peak_value() else ref), (scale if peak_lr is not None else own)
 
     def late_multiples(self, d: float, upto: int, limit: int = 3) -> list[int]:
         """Steps ``k·d`` (k >= 1, below ``upto``) where ``(k·d)·(1/d)`` rounds below ``k``."""

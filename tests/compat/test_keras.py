@@ -355,6 +355,32 @@ def test_errors() -> None:
         )
 
 
+def test_extreme_arguments_are_refused_not_nan() -> None:
+    """Arguments Keras would overflow, flush to 0 or turn into NaN are refused with the argument named."""
+    with pytest.raises(
+        ValueError, match=r"decay_rate: got 1e\+300; accepted: 0 or a magnitude in \[1\.2e-38, 3\.4e38\]"
+    ):
+        rampup.parse("keras:inverse_time_decay(initial_learning_rate=0.1, decay_steps=1, decay_rate=1e300)")
+    with pytest.raises(ValueError, match=r"initial_learning_rate: got 1e-320"):
+        rampup.parse("keras:exponential_decay(initial_learning_rate=1e-320, decay_steps=1, decay_rate=0.5)")
+    with pytest.raises(ValueError, match=r"give LR nan at step 0 \(as Keras would\)"):
+        rampup.parse(
+            "keras:inverse_time_decay(initial_learning_rate=0.1, decay_steps=1e-300, decay_rate=1e300, dtype=float64)"
+        )
+    with pytest.raises(ValueError, match=r"give LR nan at step"):
+        rampup.parse("keras:cosine_decay_restarts(initial_learning_rate=0.1, first_decay_steps=1e-37, t_mul=1.0)")
+
+
+def test_values_are_kerass_float32_values() -> None:
+    """Without peak_lr a spec gives Keras's own numbers, the float32 peak included."""
+    s = rampup.parse("keras:exponential_decay(initial_learning_rate=0.1, decay_steps=3, decay_rate=0.5)")
+    want = _jit_values(KS.ExponentialDecay(0.1, 3, 0.5), 7)
+    assert s(0) == float(np.float32(0.1)) == want[0]
+    assert s(np.arange(7)).tolist() == want.tolist()
+    # peak_lr rescales the curve to peak there, as for every spec
+    assert rampup.parse(str(s.spec), peak_lr=0.1)(0) == 0.1
+
+
 def test_extreme_steps_hold_a_finite_value() -> None:
     """Past Keras' int32 counter the value of step 2^31 − 1 is held; nothing overflows."""
     for spec in (
