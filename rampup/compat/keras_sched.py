@@ -113,11 +113,11 @@ class _Keras(CompatPhase):
         with np.errstate(all="ignore"):
             for p in plan.pieces:
                 inside = probe[(probe >= begin) & (probe < p.end)]
-                v = np.asarray(p.fn(inside, NUMPY), dtype=np.float64)
-                bad = ~np.isfinite(v) | (v < 0)
+                lrs = np.asarray(p.fn(inside, NUMPY), dtype=np.float64)
+                bad = ~np.isfinite(lrs) | (lrs < 0)
                 if bad.any():
                     raise ValueError(
-                        f"{self.name}: these arguments give LR {float(v[bad][0])!r} at step {inside[bad][0]:.0f} (as Keras "
+                        f"{self.name}: these arguments give LR {float(lrs[bad][0])!r} at step {inside[bad][0]:.0f} (as Keras "
                         f"would): {self.to_text()}; accepted: arguments whose products stay within "
                         f"{self.args['dtype']} (e.g. a smaller decay_rate, a longer decay_steps)"
                     )
