@@ -31,6 +31,12 @@ itself changes the curve, which these specs reproduce:
   torch's extrapolated value at ``t = total_steps`` and holds the final value
   (at ``t = total_steps − 1``) after it.
 
+``torch:cyclic_lr`` is ``CyclicLR`` (LR only: ``cycle_momentum=false``), and
+``torch:chained_scheduler`` is ``ChainedScheduler``, the product of its
+multiplicative sub-schedulers.  ``LambdaLR``/``MultiplicativeLR`` (a Python
+callable) and ``ReduceLROnPlateau`` (metric-driven) cannot be specs: their
+names are refused with that reason.
+
 ``torch:sequential_lr(schedulers=[...], milestones=[...])`` is ``SequentialLR``:
 scheduler ``j`` starts at milestone ``m_{j−1}`` from its own step 0 (torch
 calls its closed form at step 0 there, then steps it recursively), so it is the
@@ -618,6 +624,15 @@ class CyclicLR(_Torch):
             raise ValueError(
                 f"torch:cyclic_lr: step_size_up: got {self.args['step_size_up']!r}; accepted: a number > 0 "
                 "(torch divides by it: ZeroDivisionError)"
+            )
+        up = float(self.args["step_size_up"])
+        down = self.args["step_size_down"]
+        total = up + (up if down is None else float(down))
+        if not 1.0 <= total <= 1e300 or not up / total > 0.0:
+            raise ValueError(
+                f"torch:cyclic_lr: step_size_up: got {self.args['step_size_up']!r} with step_size_down={down!r}; "
+                "accepted: a cycle (their sum) of 1 to 1e300 steps, of which step_size_up is not a vanishing part "
+                "(else t/cycle or 0/0 overflows to NaN)"
             )
         b, m = float(self.args["base_lr"]), float(self.args["max_lr"])
         if b > m:

@@ -383,6 +383,12 @@ def test_new_errors_name_the_argument() -> None:
         rampup.parse("torch:cyclic_lr(base_lr=0.001, max_lr=0.01)")
     with pytest.raises(ValueError, match=r"step_size_up: got 0; accepted: a number > 0"):
         rampup.parse("torch:cyclic_lr(base_lr=0.001, max_lr=0.01, step_size_up=0, cycle_momentum=false)")
+    with pytest.raises(ValueError, match=r"step_size_up: got 1e\+308 with step_size_down=1e\+308"):
+        rampup.parse(
+            "torch:cyclic_lr(base_lr=0.0, max_lr=0.01, step_size_up=1e308, step_size_down=1e308, cycle_momentum=false)"
+        )
+    with pytest.raises(ValueError, match=r"step_size_up: got 1e-300 with step_size_down=None; accepted: a cycle"):
+        rampup.parse("torch:cyclic_lr(base_lr=0.0, max_lr=0.01, step_size_up=1e-300, cycle_momentum=false)")
     with pytest.raises(ValueError, match=r"base_lr: got 0\.1 above max_lr=0\.01"):
         rampup.parse("torch:cyclic_lr(base_lr=0.1, max_lr=0.01, cycle_momentum=false)")
     with pytest.raises(ValueError, match=r"gamma: got '?1\.5'?"):
@@ -435,3 +441,17 @@ def test_explain_names_the_torch_quirks() -> None:
         total_steps=30,
     )
     assert any("factors multiply" in n for n in e.notes), e.notes
+
+
+def test_new_specs_stay_finite_at_extreme_steps() -> None:
+    for text in (
+        "torch:cyclic_lr(base_lr=0.0, max_lr=0.01, step_size_up=3, mode=triangular2, cycle_momentum=false)",
+        "torch:cyclic_lr(base_lr=0.001, max_lr=0.01, step_size_up=0.5, step_size_down=0.5, mode=exp_range, "
+        "gamma=0.0, cycle_momentum=false)",
+        "torch:chained_scheduler(schedulers=[torch:polynomial_lr(total_iters=3, power=0.5), torch:exponential_lr(gamma=0.5)])",
+        "torch:sequential_lr(schedulers=[torch:one_cycle_lr(total_steps=9), torch:exponential_lr(gamma=0.9)], milestones=[9])",
+    ):
+        s = rampup.parse(text, peak_lr=0.01)
+        v = s(np.array([0.0, 1.0, 2.0, 3.0, 1e6, 2.0**53, 1e308]))
+        assert np.all(np.isfinite(v)) and np.all(v >= 0.0) and v.max() <= 0.01 * (1 + 1e-12), (text, v)
+        assert [s(float(t)) for t in (0.0, 1.0, 1e308)] == [v[0], v[1], v[-1]]
