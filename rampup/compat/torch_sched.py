@@ -797,6 +797,7 @@ _SEQUENTIAL_OK = (
     "torch:one_cycle_lr",
     "torch:cyclic_lr",
     "torch:sequential_lr",
+    "torch:chained_scheduler",
 )
 # Schedulers whose first value in a SequentialLR is the group's LR times their factor (torch steps their
 # recursive form from ``group["lr"] = group["initial_lr"]`` at construction); the others read their base
@@ -833,10 +834,11 @@ class SequentialLR(_Torch):
     * A nested ``sequential_lr`` works in torch only as the first scheduler
       (past a milestone torch calls ``get_lr()`` on it: ``NotImplementedError``),
       and there its clock runs one step ahead of its schedulers: each of its
-      milestones takes effect one step early.  ``chained_scheduler`` inside
-      ``sequential_lr`` is refused: past a milestone torch raises the same
-      error, and as the first scheduler its sub-schedulers take one extra,
-      non-initial step at construction.
+      milestones takes effect one step early, and its first scheduler takes
+      an extra, non-initial step at construction (``ExponentialLR``
+      multiplies by ``gamma`` once more, ``PolynomialLR`` by
+      ``(T/(T+1))^power``).  The same holds for a ``chained_scheduler``: first
+      only, and each of its schedulers takes that extra step.
 
     >>> from rampup import parse
     >>> s = parse("torch:sequential_lr(schedulers=[torch:constant_lr(factor=0.5, total_iters=9), "
@@ -860,12 +862,11 @@ class SequentialLR(_Torch):
         names = [x.name for x in subs]
         for i, sub in enumerate(subs):
             where = f"torch:sequential_lr: schedulers[{i}]"
-            if sub.name == "torch:chained_scheduler":
+            if sub.name == "torch:chained_scheduler" and i > 0:
                 raise ValueError(
-                    f"{where}: torch:chained_scheduler is not supported inside sequential_lr: past a milestone torch "
-                    "raises NotImplementedError (ChainedScheduler has no get_lr), and as the first scheduler its "
-                    "sub-schedulers take an extra non-initial step at construction (ExponentialLR multiplies by gamma "
-                    "twice); accepted: " + ", ".join(_SEQUENTIAL_OK)
+                    f"{where}: a torch:chained_scheduler works in torch's SequentialLR only as the first scheduler: at "
+                    "its milestone torch calls its get_lr() and raises NotImplementedError; accepted: it first, or "
+                    "its product written as one scheduler"
                 )
             if sub.name not in _SEQUENTIAL_OK:
                 raise ValueError(
@@ -888,14 +889,26 @@ class SequentialLR(_Torch):
                         "first scheduler an extra, non-initial step at construction (a cosine ratio, or a division "
                         "by total_iters=0); accepted: another first scheduler"
                     )
-                if any(n in _ABSOLUTE or n == "torch:sequential_lr" for n in inner) or any(
+                if any(n in _ABSOLUTE or n in ("torch:sequential_lr", "torch:chained_scheduler") for n in inner) or any(
                     n in _ABSOLUTE for n in names
                 ):
                     raise ValueError(
                         f"{where}: a nested torch:sequential_lr may not hold, or sit next to, one_cycle_lr, cyclic_lr "
-                        "or another sequential_lr (their effect on torch's base LRs through nesting is not "
+                        "or another sequential_lr or chained_scheduler (their effect on torch's base LRs through nesting is not "
                         "reproduced); accepted: one level of nesting of the other schedulers"
                     )
+        for i, sub in enumerate(subs[1:], 1):
+            if sub.name in ("torch:linear_lr", "torch:polynomial_lr") and str(sub.args["total_iters"]) == "0":
+                raise ValueError(
+                    f"torch:sequential_lr: schedulers[{i}]: {sub.to_text()}: at its milestone torch computes its "
+                    "closed form, which divides by total_iters=0 (ZeroDivisionError); accepted: total_iters >= 1"
+                )
+        if names[0] == "torch:chained_scheduler" and _has_zero_poly(subs[0]):
+            raise ValueError(
+                "torch:sequential_lr: schedulers[0]: a chained_scheduler first in a sequential_lr may not hold a "
+                "polynomial_lr with total_iters=0: torch steps it once more at construction and divides by "
+                "total_iters (ZeroDivisionError); accepted: total_iters >= 1"
+            )
         if names.count("torch:one_cycle_lr") > 1:
             raise ValueError(
                 "torch:sequential_lr: schedulers: got several torch:one_cycle_lr; accepted: at most one (torch keeps "
@@ -937,7 +950,7 @@ class SequentialLR(_Torch):
                 init = 1.0
             out.append(init)
         subs = self.args["schedulers"]
-        if subs[0].name in _FROM_GROUP_LR or subs[0].name == "torch:sequential_lr":
+        if subs[0].name in _FROM_GROUP_LR or subs[0].name in ("torch:sequential_lr", "torch:chained_scheduler"):
             out[0] = float(init if init is not None else 1.0)
         return out
 
@@ -969,8 +982,16 @@ class SequentialLR(_Torch):
                 sp = sub.join(ctx, sub.args["schedulers"], inner_ms, inner_scales)
                 sp.quirks.insert(0, "a nested sequential_lr's milestones take effect one step early (torch's clock)")
                 k = 1.0
+            elif j > 0 and sub.name == "torch:constant_lr" and str(sub.args["total_iters"]) == "0":
+                # torch restarts it with its closed form, factor + (0 >= 0)·(1 − factor) = 1, and its recursion
+                # then never changes it (alone, the recursion keeps factor for ever)
+                sp = Plan([Piece(INF, "decay", const(1.0))], ["total_iters=0 after a milestone: the full LR"])
             else:
                 sp = sub.plan(ctx)
+                if sub.name == "torch:chained_scheduler":
+                    # as the first scheduler torch steps each of its schedulers once more, non-initially
+                    k *= _extra_first_step(sub, ctx)
+                    sp.quirks.insert(0, "first in a sequential_lr, its schedulers take an extra step at construction")
             if k != 1.0 and sub.name in ("torch:cosine_annealing_lr", "torch:cosine_annealing_warm_restarts"):
                 eta = _eta(sub, ctx)
                 if eta != 0.0 and eta != 1.0:
@@ -1022,10 +1043,18 @@ def _rebase(fn: Any, eta: float, k: float) -> Any:
     return g
 
 
+def _has_zero_poly(sub: CompatPhase) -> bool:
+    if sub.name == "torch:polynomial_lr":
+        return str(sub.args["total_iters"]) == "0"
+    return any(_has_zero_poly(x) for x in sub.args.get("schedulers") or ())
+
+
 def _extra_first_step(sub: CompatPhase, ctx: Ctx) -> float:
     """The factor of the non-initial step torch gives the first scheduler of a nested SequentialLR at step 0."""
     if sub.name == "torch:exponential_lr":
         return float(sub.args["gamma"])
+    if sub.name == "torch:chained_scheduler":
+        return math.prod(_extra_first_step(x, ctx) for x in sub.args["schedulers"])
     if sub.name == "torch:polynomial_lr":
         n = sub.n("total_iters", ctx.run)
         return float(((1.0 - 0 / n) / (1.0 - (0 - 1) / n)) ** float(sub.args["power"]))

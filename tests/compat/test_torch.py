@@ -147,6 +147,8 @@ def _sub(rng: np.random.Generator, lrs: list[float]) -> tuple[str, Any, dict]:
     cls, kw = _random(rng, kind, 5, lrs)
     if kind == "cosine_annealing_lr":
         kw["eta_min"] = 0.0 if rng.random() < 0.5 else kw["eta_min"]
+    if kind in ("linear_lr", "polynomial_lr") and kw["total_iters"] == 0:
+        kw["total_iters"] = 1  # after a milestone torch divides by 0 (refused, see test_errors_name_the_argument)
     return kind, cls, kw
 
 
@@ -192,10 +194,30 @@ def test_errors_name_the_argument() -> None:
         rampup.parse(
             "torch:sequential_lr(schedulers=[torch:step_lr(step_size=2), torch:step_lr(step_size=3)], milestones=[])"
         )
-    with pytest.raises(ValueError, match="torch:chained_scheduler is not supported inside sequential_lr"):
+    with pytest.raises(ValueError, match="chained_scheduler works in torch's SequentialLR only as the first"):
         rampup.parse(
-            "torch:sequential_lr(schedulers=[torch:chained_scheduler(schedulers=[torch:step_lr(step_size=2)])], "
-            "milestones=[])"
+            "torch:sequential_lr(schedulers=[torch:step_lr(step_size=2), "
+            "torch:chained_scheduler(schedulers=[torch:step_lr(step_size=2)])], milestones=[3])"
+        )
+    with pytest.raises(ValueError, match=r"schedulers\[1\]: torch:linear_lr\(total_iters=0\): at its milestone"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:step_lr(step_size=2), torch:linear_lr(total_iters=0)], milestones=[3])"
+        )
+    s = rampup.parse(
+        "torch:sequential_lr(schedulers=[torch:step_lr(step_size=2), torch:constant_lr(factor=0.5, total_iters=0)], "
+        "milestones=[3])"
+    )
+    opt = make_opt([1.0])
+    want = step_torch(
+        opt,
+        S.SequentialLR(opt, [S.StepLR(opt, step_size=2), S.ConstantLR(opt, factor=0.5, total_iters=0)], milestones=[3]),
+        8,
+    )
+    assert s(np.arange(8)).tolist() == want[:, 0].tolist() == [1.0, 1.0, 0.1, 1.0, 1.0, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="polynomial_lr with total_iters=0"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:chained_scheduler(schedulers=[torch:polynomial_lr(total_iters=0)])"
+            ", torch:step_lr(step_size=2)], milestones=[3])"
         )
     with pytest.raises(ValueError, match=r"unknown torch: spec 'hf:linear'"):
         rampup.parse("torch:sequential_lr(schedulers=[hf:linear(num_warmup_steps=1)], milestones=[])")
@@ -287,6 +309,7 @@ def test_sequential_with_one_cycle_cyclic_and_nesting_matches_torch() -> None:
         opt = make_opt([lr])
         texts, scheds = [], []
         nested = i % 4 == 0
+        chained_first = i % 4 == 2
         for j in range(k):
             if nested and j == 0:
                 a, b = _chainable(rng, [lr]), _sub(rng, [lr])
@@ -299,6 +322,15 @@ def test_sequential_with_one_cycle_cyclic_and_nesting_matches_torch() -> None:
                 )
                 scheds.append(inner)
                 kinds_seen.add("nested")
+                continue
+            if chained_first and j == 0:
+                subs = [_chainable(rng, [lr]) for _ in range(int(rng.integers(1, 4)))]
+                for sub in subs:
+                    if sub[0] == "polynomial_lr" and sub[2]["total_iters"] == 0:
+                        sub[2]["total_iters"] = 7  # refused here: torch divides by 0 (see the errors test)
+                scheds.append(S.ChainedScheduler([cls(opt, **kw) for _, cls, kw in subs]))
+                texts.append(f"torch:chained_scheduler(schedulers=[{', '.join(_spec(n, kw) for n, _, kw in subs)}])")
+                kinds_seen.add("chained")
                 continue
             choice = int(rng.integers(0, 4)) if not nested else 0
             if choice == 1 and not any("one_cycle" in t for t in texts):
@@ -330,7 +362,7 @@ def test_sequential_with_one_cycle_cyclic_and_nesting_matches_torch() -> None:
         assert_close(got[:, None], want, lr, spec)
         s = rampup.Spec.parse(spec)
         assert str(s) == spec and rampup.Spec.from_dict(s.to_dict()) == s
-    assert kinds_seen == {"nested", "one_cycle", "cyclic"}
+    assert kinds_seen == {"nested", "one_cycle", "cyclic", "chained"}
 
 
 def test_nested_specs_round_trip_exactly() -> None:
