@@ -29,6 +29,10 @@ jax = pytest.importorskip("jax")
 keras = pytest.importorskip("keras")
 jnp = jax.numpy
 KS = keras.optimizers.schedules
+if keras.backend.backend() != "jax":  # pragma: no cover - tests/keras/conftest.py selects jax before Keras loads
+    pytest.skip(
+        f"the keras: specs reproduce Keras on JAX; this process runs {keras.backend.backend()}", allow_module_level=True
+    )
 
 N_CONFIGS = 40
 N_EVAL = 1500
