@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.backend import SCALAR
-from ..core.params import REQUIRED, to_json
+from ..core.params import REQUIRED, to_json, to_text
 from ..core.phases import INF, Built, Phase
 from ..core.units import Length, RunInfo
 
@@ -296,6 +296,20 @@ class CompatPhase(Phase):
             return to_json(v)
 
         return {"phase": self.name, **{k: js(v) for k, v in self.given.items()}}
+
+    def to_text(self) -> str:
+        # A nested spec is always written as a call: the parser reads a list element only as ``name(...)``,
+        # so ``[torch:linear_lr()]`` must not print back as ``[torch:linear_lr]``.
+        def txt(v: Any) -> str:
+            if isinstance(v, Phase):
+                t = v.to_text()
+                return t if t.endswith(")") else t + "()"
+            if isinstance(v, tuple):
+                return "[" + ", ".join(txt(x) for x in v) + "]"
+            return to_text(v)
+
+        parts = [f"{k}={txt(v)}" for k, v in self.given.items()]
+        return f"{self.name}({', '.join(parts)})" if parts else self.name
 
     # ---- to override ---------------------------------------------------------
     def plan(self, ctx: Ctx) -> Plan:  # pragma: no cover - abstract

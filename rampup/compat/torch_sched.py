@@ -31,6 +31,12 @@ itself changes the curve, which these specs reproduce:
   torch's extrapolated value at ``t = total_steps`` and holds the final value
   (at ``t = total_steps − 1``) after it.
 
+``torch:cyclic_lr`` is ``CyclicLR`` (LR only: ``cycle_momentum=false``), and
+``torch:chained_scheduler`` is ``ChainedScheduler``, the product of its
+multiplicative sub-schedulers.  ``LambdaLR``/``MultiplicativeLR`` (a Python
+callable) and ``ReduceLROnPlateau`` (metric-driven) cannot be specs: their
+names are refused with that reason.
+
 ``torch:sequential_lr(schedulers=[...], milestones=[...])`` is ``SequentialLR``:
 scheduler ``j`` starts at milestone ``m_{j−1}`` from its own step 0 (torch
 calls its closed form at step 0 there, then steps it recursively), so it is the
@@ -50,7 +56,7 @@ from typing import Any
 
 from ..core.backend import SCALAR
 from ..core.params import REQUIRED, Param
-from ..core.phases import register
+from ..core.phases import NOT_CLOSED_FORM, register
 from ..core.shapes import floor_div
 from ..core.units import RunInfo
 from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
@@ -570,6 +576,215 @@ class OneCycleLR(_Torch):
         return Plan(pieces, q, sug if n > 1 else None)
 
 
+@register
+class CyclicLR(_Torch):
+    r"""torch ``CyclicLR``: triangles between ``base_lr`` and ``max_lr``, ``step_size_up`` steps up, ``step_size_down`` down.
+
+    With ``T = up + down``: ``cycle = ⌊1 + t/T⌋``, ``x = 1 + t/T − cycle``,
+    ``s = x/(up/T)`` while ``x <= up/T``, else ``(x − 1)/(up/T − 1)``; the LR is
+    ``base + (max − base)·s·f`` with ``f = 1`` (``triangular``),
+    ``1/2^(cycle − 1)`` (``triangular2``) or ``gamma^t`` (``exp_range``).
+    ``base_lr`` and ``max_lr`` are absolute LRs (torch overwrites the groups'
+    LR with ``base_lr``), so the spec is complete; another ``peak_lr`` rescales
+    it to peak there.  rampup schedules the LR only: torch's default
+    ``cycle_momentum=True`` also cycles momentum (or Adam's beta1), which a
+    rampup schedule does not, so the spec takes ``cycle_momentum=false`` only.
+    A custom ``scale_fn`` is a Python callable, which a spec cannot hold.
+
+    >>> from rampup import parse
+    >>> s = parse("torch:cyclic_lr(base_lr=0.1, max_lr=1.0, step_size_up=2, cycle_momentum=false)")
+    >>> s(range(6)).round(4).tolist()
+    [0.1, 0.55, 1.0, 0.55, 0.1, 0.55]
+    """
+
+    name = "torch:cyclic_lr"
+    api = "torch.optim.lr_scheduler.CyclicLR"
+    own_peak = "max_lr"
+    params = {
+        "base_lr": Param("nonneg", REQUIRED, "base_lr: the bottom of each cycle, an absolute LR"),
+        "max_lr": Param("lr", REQUIRED, "max_lr: the top of each cycle, an absolute LR"),
+        "mode": Param("choice", "triangular", "mode", ("triangular", "triangular2", "exp_range")),
+        "gamma": Param("fraction", 1.0, "gamma: exp_range's factor per step, in [0, 1]"),
+        "cycle_momentum": Param("bool", True, "cycle_momentum: must be false (rampup schedules the LR only)"),
+    }
+    xparams = {
+        "step_size_up": XParam("count", 2000, "step_size_up: steps from base_lr up to max_lr (> 0)"),
+        "step_size_down": XParam("count", None, "step_size_down: steps back down (default: step_size_up)"),
+    }
+
+    def validate(self) -> None:
+        if self.args["cycle_momentum"]:
+            raise ValueError(
+                "torch:cyclic_lr: cycle_momentum: got true (torch's default); accepted: false. torch's CyclicLR with "
+                "cycle_momentum=True also cycles the optimizer's momentum (or Adam's beta1) inversely to the LR, "
+                "which a rampup schedule (an LR curve) does not do: pass cycle_momentum=false here, and to torch for "
+                "the same training"
+            )
+        if not float(self.args["step_size_up"]) > 0:
+            raise ValueError(
+                f"torch:cyclic_lr: step_size_up: got {self.args['step_size_up']!r}; accepted: a number > 0 "
+                "(torch divides by it: ZeroDivisionError)"
+            )
+        up = float(self.args["step_size_up"])
+        down = self.args["step_size_down"]
+        total = up + (up if down is None else float(down))
+        if not 1.0 <= total <= 1e300 or not up / total > 0.0:
+            raise ValueError(
+                f"torch:cyclic_lr: step_size_up: got {self.args['step_size_up']!r} with step_size_down={down!r}; "
+                "accepted: a cycle (their sum) of 1 to 1e300 steps, of which step_size_up is not a vanishing part "
+                "(else t/cycle or 0/0 overflows to NaN)"
+            )
+        b, m = float(self.args["base_lr"]), float(self.args["max_lr"])
+        if b > m:
+            raise ValueError(f"torch:cyclic_lr: base_lr: got {b!r} above max_lr={m!r}; accepted: base_lr <= max_lr")
+
+    def plan(self, ctx: Ctx) -> Plan:
+        up = float(self.args["step_size_up"])
+        down = float(self.args["step_size_down"]) if self.args["step_size_down"] is not None else up
+        total = up + down
+        ratio = up / total
+        b, m = float(self.args["base_lr"]), float(self.args["max_lr"])
+        mode, g = self.args["mode"], float(self.args["gamma"])
+        height = m - b
+
+        def fn(t: Any, xp: Any) -> Any:
+            q = t / total
+            cycle = xp.floor(1.0 + q)
+            x = 1.0 + q - cycle
+            s_up = x / ratio
+            s = xp.where(x <= ratio, s_up, (x - 1.0) / (ratio - 1.0)) if ratio != 1.0 else s_up
+            h = height * s
+            if mode == "triangular2":
+                h = h * (1.0 / pow_(xp, 2.0, cycle - 1.0))
+            elif mode == "exp_range":
+                h = h * pow_(xp, g, t)
+            return (b + h) / m
+
+        q = [
+            f"the first update uses base_lr = {fmt(b / m)}×max_lr; max_lr is reached at step step_size_up={fmt(up)}",
+            "torch's default cycle_momentum=True also cycles momentum; this spec is CyclicLR(..., "
+            "cycle_momentum=False), the LR only",
+        ]
+        if mode == "triangular2":
+            q.append("triangular2: each cycle's height is half the previous one")
+        return Plan([Piece(INF, "warmup" if up > 0 and b < m else "decay", fn)], q, None)
+
+
+# The schedulers whose step is ``group["lr"] *= factor(t)/factor(t−1)`` (torch's "chainable" form):
+# in a ChainedScheduler their factors multiply.
+_CHAINABLE = (
+    "torch:linear_lr",
+    "torch:constant_lr",
+    "torch:step_lr",
+    "torch:multi_step_lr",
+    "torch:exponential_lr",
+    "torch:polynomial_lr",
+    "torch:chained_scheduler",
+)
+
+
+@register
+class ChainedScheduler(_Torch):
+    r"""torch ``ChainedScheduler``: every sub-scheduler steps the same LR each step, so their factors multiply.
+
+    ``lr(t) = base · Π_j f_j(t)`` for torch's multiplicative ("chainable")
+    schedulers: ``linear_lr``, ``constant_lr``, ``step_lr``,
+    ``multi_step_lr``, ``exponential_lr``, ``polynomial_lr`` (and a nested
+    ``chained_scheduler``).  Schedulers that set the LR from their own base
+    (``cosine_annealing_lr``, whose recursion restarts from the base LR after
+    each trough, ``cosine_annealing_warm_restarts``, ``cyclic_lr``,
+    ``one_cycle_lr``) would overwrite the others' factors: refused.
+
+    >>> from rampup import parse
+    >>> s = parse("torch:chained_scheduler(schedulers=[torch:constant_lr(factor=0.5, total_iters=2), "
+    ...           "torch:exponential_lr(gamma=0.5)])")
+    >>> s(range(4)).tolist()
+    [0.5, 0.25, 0.25, 0.125]
+    """
+
+    name = "torch:chained_scheduler"
+    api = "torch.optim.lr_scheduler.ChainedScheduler"
+    params = {}
+    xparams = {
+        "schedulers": XParam("phases", REQUIRED, "schedulers: torch: specs stepped together", prefix="torch:"),
+    }
+
+    def validate(self) -> None:
+        subs = self.args["schedulers"]
+        if not subs:
+            raise ValueError(
+                "torch:chained_scheduler: schedulers: got []; accepted: at least one torch: spec (as torch)"
+            )
+        for i, sub in enumerate(subs):
+            if sub.name not in _CHAINABLE:
+                why = (
+                    "its recursion restarts from the base LR after each trough, dropping the other factors"
+                    if sub.name == "torch:cosine_annealing_lr"
+                    else "it sets the LR from its own base, overwriting the other schedulers' factors"
+                )
+                raise ValueError(
+                    f"torch:chained_scheduler: schedulers[{i}]: {sub.name} is not supported inside chained_scheduler "
+                    f"({why}); accepted: {', '.join(_CHAINABLE)}"
+                )
+
+    def horizon(self, run: RunInfo) -> int | None:
+        hs = [h for h in (s.horizon(run) for s in self.args["schedulers"]) if h]
+        return run.total_steps or (max(hs) if hs else None)
+
+    def plan(self, ctx: Ctx) -> Plan:
+        plans = [s.plan(ctx) for s in self.args["schedulers"]]
+        ends = sorted({float(p.end) for sp in plans for p in sp.pieces if p.end != INF})
+        fns = [_piecewise(sp.pieces) for sp in plans]
+
+        def product(t: Any, xp: Any) -> Any:
+            v = fns[0](t, xp)
+            for f in fns[1:]:
+                v = v * f(t, xp)
+            return v
+
+        role = "warmup" if any(p.pieces[0].role == "warmup" for p in plans) else "decay"
+        pieces = [Piece(e, role if i == 0 else "decay", product) for i, e in enumerate(ends)]
+        pieces.append(Piece(INF, "decay", product))
+        quirks = [
+            f"schedulers[{j}] ({s.name}): {x}"
+            for j, (s, sp) in enumerate(zip(self.args["schedulers"], plans))
+            for x in sp.quirks
+        ]
+        quirks.append("chained: the sub-schedulers' factors multiply at every step")
+        return Plan(pieces, quirks, None)
+
+
+def _piecewise(pieces: list[Piece]) -> Any:
+    """One function of the absolute step from consecutive pieces (for products of whole curves)."""
+    if len(pieces) == 1:
+        return pieces[0].fn
+
+    begins = [0.0] + [float(p.end) for p in pieces[:-1]]
+
+    def fn(t: Any, xp: Any) -> Any:
+        out = pieces[-1].fn(xp.maximum(t, begins[-1]), xp)
+        for p, lo in zip(reversed(pieces[:-1]), reversed(begins[:-1])):
+            # each piece is evaluated inside its own range only (past it a formula may be undefined, e.g. a
+            # negative base to a fractional power), and the where picks it where it applies
+            inside = xp.clip(t, lo, max(lo, float(p.end) - 1.0))
+            out = xp.where(t < p.end, p.fn(inside, xp), out)
+        return out
+
+    return fn
+
+
+NOT_CLOSED_FORM.update(
+    {
+        "torch:lambda_lr": "torch's LambdaLR multiplies the LR by an arbitrary Python callable lr_lambda(epoch), which a "
+        "spec (data) cannot hold: write the curve as a rampup spec, e.g. 'linear(500) -> cosine'",
+        "torch:multiplicative_lr": "torch's MultiplicativeLR multiplies the LR by an arbitrary Python callable "
+        "lr_lambda(epoch) every step, which a spec (data) cannot hold: write the curve as a rampup spec; a constant "
+        "factor is torch:exponential_lr(gamma=...)",
+        "torch:reduce_lr_on_plateau": "torch's ReduceLROnPlateau is driven by a validation metric, not by the step, "
+        "so it is not a function of the step: keep it in torch, or use a step-based spec",
+    }
+)
+
 _SEQUENTIAL_OK = (
     "torch:linear_lr",
     "torch:constant_lr",
@@ -579,7 +794,24 @@ _SEQUENTIAL_OK = (
     "torch:cosine_annealing_lr",
     "torch:cosine_annealing_warm_restarts",
     "torch:polynomial_lr",
+    "torch:one_cycle_lr",
+    "torch:cyclic_lr",
+    "torch:sequential_lr",
+    "torch:chained_scheduler",
 )
+# Schedulers whose first value in a SequentialLR is the group's LR times their factor (torch steps their
+# recursive form from ``group["lr"] = group["initial_lr"]`` at construction); the others read their base
+# from ``base_lrs`` or their own absolute LRs.
+_FROM_GROUP_LR = (
+    "torch:linear_lr",
+    "torch:constant_lr",
+    "torch:step_lr",
+    "torch:multi_step_lr",
+    "torch:exponential_lr",
+    "torch:cosine_annealing_lr",
+    "torch:polynomial_lr",
+)
+_ABSOLUTE = ("torch:one_cycle_lr", "torch:cyclic_lr")
 
 
 @register
@@ -590,9 +822,23 @@ class SequentialLR(_Torch):
     ``torch:sequential_lr(schedulers=[torch:linear_lr(...), torch:cosine_annealing_lr(...)], milestones=[m])``.
     At a milestone torch restarts the next scheduler at its step 0 (its closed
     form) and steps it from there, so the curve is the sub-specs joined at the
-    milestones, each seeing ``t − m_{j−1}``.  ``one_cycle_lr`` and nested
-    ``sequential_lr`` are not accepted (torch's ``OneCycleLR`` rewrites the
-    groups' ``initial_lr``).
+    milestones, each seeing ``t − m_{j−1}``.  The schedulers are taken to be
+    constructed in list order (``SequentialLR(opt, [A(opt), B(opt)], ...)``),
+    which decides their base LR in torch:
+
+    * ``one_cycle_lr`` overwrites the groups' ``initial_lr`` with
+      ``max_lr/div_factor``, and ``cyclic_lr`` sets it to ``base_lr`` when it
+      is constructed first: every scheduler constructed after them runs off that
+      LR instead of the optimizer's, and the first scheduler (stepped from
+      ``group["lr"] = initial_lr``) off the last one.
+    * A nested ``sequential_lr`` works in torch only as the first scheduler
+      (past a milestone torch calls ``get_lr()`` on it: ``NotImplementedError``),
+      and there its clock runs one step ahead of its schedulers: each of its
+      milestones takes effect one step early, and its first scheduler takes
+      an extra, non-initial step at construction (``ExponentialLR``
+      multiplies by ``gamma`` once more, ``PolynomialLR`` by
+      ``(T/(T+1))^power``).  The same holds for a ``chained_scheduler``: first
+      only, and each of its schedulers takes that extra step.
 
     >>> from rampup import parse
     >>> s = parse("torch:sequential_lr(schedulers=[torch:constant_lr(factor=0.5, total_iters=9), "
@@ -613,12 +859,68 @@ class SequentialLR(_Torch):
         subs, ms = self.args["schedulers"], self.args["milestones"]
         if not subs:
             raise ValueError("torch:sequential_lr: schedulers: got []; accepted: at least one torch: spec (as torch)")
-        for i, s in enumerate(subs):
-            if s.name not in _SEQUENTIAL_OK:
+        names = [x.name for x in subs]
+        for i, sub in enumerate(subs):
+            where = f"torch:sequential_lr: schedulers[{i}]"
+            if sub.name == "torch:chained_scheduler" and i > 0:
                 raise ValueError(
-                    f"torch:sequential_lr: schedulers[{i}]: {s.name} is not supported inside sequential_lr; "
-                    f"accepted: {', '.join(_SEQUENTIAL_OK)}"
+                    f"{where}: a torch:chained_scheduler works in torch's SequentialLR only as the first scheduler: at "
+                    "its milestone torch calls its get_lr() and raises NotImplementedError; accepted: it first, or "
+                    "its product written as one scheduler"
                 )
+            if sub.name not in _SEQUENTIAL_OK:
+                raise ValueError(
+                    f"{where}: {sub.name} is not supported inside sequential_lr; accepted: {', '.join(_SEQUENTIAL_OK)}"
+                )
+            if sub.name == "torch:sequential_lr":
+                if i > 0:
+                    raise ValueError(
+                        f"{where}: a nested torch:sequential_lr works in torch only as the first scheduler: at its "
+                        "milestone torch calls its get_lr() and raises NotImplementedError; accepted: write its "
+                        "schedulers into this list, with its milestones shifted by the milestone before it"
+                    )
+                inner = [x.name for x in sub.args["schedulers"]]
+                first = sub.args["schedulers"][0]
+                if first.name == "torch:cosine_annealing_lr" or (
+                    first.name == "torch:polynomial_lr" and str(first.args["total_iters"]) == "0"
+                ):
+                    raise ValueError(
+                        f"{where}: a nested torch:sequential_lr may not start with {first.to_text()}: torch gives its "
+                        "first scheduler an extra, non-initial step at construction (a cosine ratio, or a division "
+                        "by total_iters=0); accepted: another first scheduler"
+                    )
+                if any(n in _ABSOLUTE or n in ("torch:sequential_lr", "torch:chained_scheduler") for n in inner) or any(
+                    n in _ABSOLUTE for n in names
+                ):
+                    raise ValueError(
+                        f"{where}: a nested torch:sequential_lr may not hold, or sit next to, one_cycle_lr, cyclic_lr "
+                        "or another sequential_lr or chained_scheduler (their effect on torch's base LRs through nesting is not "
+                        "reproduced); accepted: one level of nesting of the other schedulers"
+                    )
+        for i, sub in enumerate(subs[1:], 1):
+            if sub.name in ("torch:linear_lr", "torch:polynomial_lr") and str(sub.args["total_iters"]) == "0":
+                raise ValueError(
+                    f"torch:sequential_lr: schedulers[{i}]: {sub.to_text()}: at its milestone torch computes its "
+                    "closed form, which divides by total_iters=0 (ZeroDivisionError); accepted: total_iters >= 1"
+                )
+        if names[0] == "torch:chained_scheduler" and _has_zero_poly(subs[0]):
+            raise ValueError(
+                "torch:sequential_lr: schedulers[0]: a chained_scheduler first in a sequential_lr may not hold a "
+                "polynomial_lr with total_iters=0: torch steps it once more at construction and divides by "
+                "total_iters (ZeroDivisionError); accepted: total_iters >= 1"
+            )
+        if names.count("torch:one_cycle_lr") > 1:
+            raise ValueError(
+                "torch:sequential_lr: schedulers: got several torch:one_cycle_lr; accepted: at most one (torch keeps "
+                "OneCycleLR's initial/max/min LR in the param groups, so the last one constructed overrides the "
+                "others' max_lr, div_factor and final_div_factor)"
+            )
+        if names[0] == "torch:cosine_annealing_lr" and "torch:one_cycle_lr" in names[1:]:
+            raise ValueError(
+                "torch:sequential_lr: schedulers[0]: torch:cosine_annealing_lr before a one_cycle_lr is not "
+                "supported: torch steps the cosine from one_cycle's initial LR but restarts it from its own base "
+                "after the trough; accepted: another first scheduler, or one_cycle_lr first"
+            )
         if len(ms) != len(subs) - 1:
             raise ValueError(
                 f"torch:sequential_lr: milestones: got {len(ms)} for {len(subs)} schedulers; accepted: one fewer "
@@ -634,29 +936,91 @@ class SequentialLR(_Torch):
         ms = self.args["milestones"]
         return None if last is None else (ms[-1] if ms else 0) + last
 
+    def bases(self, ctx: Ctx) -> list[float]:
+        """The level each scheduler's curve multiplies (see the class docstring), in list order."""
+        init: float | None = None
+        out = []
+        for sub in self.args["schedulers"]:
+            if sub.name == "torch:one_cycle_lr":
+                top = 1.0 if sub.args["max_lr"] is None else sub.level_of("max_lr", float(sub.args["max_lr"]), ctx)
+                init = top / float(sub.args["div_factor"])
+            elif sub.name == "torch:cyclic_lr" and init is None:
+                init = sub.lv("base_lr", ctx)
+            elif init is None:
+                init = 1.0
+            out.append(init)
+        subs = self.args["schedulers"]
+        if subs[0].name in _FROM_GROUP_LR or subs[0].name in ("torch:sequential_lr", "torch:chained_scheduler"):
+            out[0] = float(init if init is not None else 1.0)
+        return out
+
+    def scale_of(self, sub: CompatPhase, base: float, ctx: Ctx) -> float:
+        """What multiplies ``sub.plan``'s values: its base, or its own peak for absolute schedulers."""
+        if sub.name == "torch:one_cycle_lr":
+            return 1.0 if sub.args["max_lr"] is None else sub.level_of("max_lr", float(sub.args["max_lr"]), ctx)
+        if sub.name == "torch:cyclic_lr":
+            return sub.level_of("max_lr", float(sub.args["max_lr"]), ctx)
+        return base
+
     def plan(self, ctx: Ctx) -> Plan:
         subs, ms = self.args["schedulers"], list(self.args["milestones"])
+        return self.join(ctx, subs, ms, [self.scale_of(s, b, ctx) for s, b in zip(subs, self.bases(ctx))])
+
+    def join(self, ctx: Ctx, subs: Any, ms: list[int], scales: list[float]) -> Plan:
         starts, ends = [0, *ms], [*ms, INF]
         pieces: list[Piece] = []
         quirks: list[str] = []
         natives: list[str] | None = []
-        for j, (sub, lo, hi) in enumerate(zip(subs, starts, ends)):
-            sp = sub.plan(ctx)
-            begin = lo
+        for j, (sub, lo, hi, k) in enumerate(zip(subs, starts, ends, scales)):
+            if hi <= lo:
+                continue  # a milestone at step 0 (a nested sequential_lr): this scheduler is never used
+            if sub.name == "torch:sequential_lr":
+                # torch's nested SequentialLR counts one step ahead of its schedulers (see the class docstring)
+                inner_ms = [m - 1 for m in sub.args["milestones"]]
+                inner_scales = [k] * len(sub.args["schedulers"])
+                inner_scales[0] *= _extra_first_step(sub.args["schedulers"][0], ctx)
+                sp = sub.join(ctx, sub.args["schedulers"], inner_ms, inner_scales)
+                sp.quirks.insert(0, "a nested sequential_lr's milestones take effect one step early (torch's clock)")
+                k = 1.0
+            elif j > 0 and sub.name == "torch:constant_lr" and str(sub.args["total_iters"]) == "0":
+                # torch restarts it with its closed form, factor + (0 >= 0)·(1 − factor) = 1, and its recursion
+                # then never changes it (alone, the recursion keeps factor for ever)
+                sp = Plan([Piece(INF, "decay", const(1.0))], ["total_iters=0 after a milestone: the full LR"])
+            else:
+                sp = sub.plan(ctx)
+                if sub.name == "torch:chained_scheduler":
+                    # as the first scheduler torch steps each of its schedulers once more, non-initially
+                    k *= _extra_first_step(sub, ctx)
+                    sp.quirks.insert(0, "first in a sequential_lr, its schedulers take an extra step at construction")
+            if k != 1.0 and sub.name in ("torch:cosine_annealing_lr", "torch:cosine_annealing_warm_restarts"):
+                eta = _eta(sub, ctx)
+                if eta != 0.0 and eta != 1.0:
+                    # eta_min is absolute: torch anneals between it and the base k, eta + (k − eta)·c(t);
+                    # the sub-plan gives eta + (1 − eta)·c(t)
+                    sp.pieces = [Piece(p.end, p.role, _rebase(p.fn, eta, k)) for p in sp.pieces]
+                    k = 1.0
+            begin: float = lo
             for p in sp.pieces:
                 end = min(lo + p.end, hi) if p.end != INF else hi
                 if end <= begin:
                     continue
-                pieces.append(Piece(end, p.role if j == 0 else "decay", _shift(p.fn, float(lo))))
+                pieces.append(Piece(end, p.role if j == 0 else "decay", _shift(p.fn, float(lo), k)))
                 begin = end
                 if end == hi:
                     break
             quirks += [f"schedulers[{j}] ({sub.name}): {x}" for x in sp.quirks if "first update" not in x or j == 0]
+            if k != 1.0 and sub.name not in _ABSOLUTE:
+                quirks.append(
+                    f"schedulers[{j}] ({sub.name}) runs off {k:.4g}×LR: a one_cycle_lr or cyclic_lr in this list "
+                    "set the groups' initial_lr, which torch takes as its base"
+                )
             if natives is not None:
-                part = sub.native(ctx, hi - lo)
+                part = sub.native(ctx, hi - lo) if isinstance(sub, _Torch) and k == 1.0 else None
                 natives = None if part is None else natives + part
         jumps = []
         for m in ms:
+            if m <= 0 or not pieces:
+                continue
             before = pieces_value(pieces, m - 1)
             after = pieces_value(pieces, m)
             if not math.isclose(before, after, rel_tol=0.05):
@@ -672,6 +1036,31 @@ class SequentialLR(_Torch):
         return Plan(pieces, quirks, sug)
 
 
+def _rebase(fn: Any, eta: float, k: float) -> Any:
+    def g(t: Any, xp: Any) -> Any:
+        return eta + (k - eta) * ((fn(t, xp) - eta) / (1.0 - eta))
+
+    return g
+
+
+def _has_zero_poly(sub: CompatPhase) -> bool:
+    if sub.name == "torch:polynomial_lr":
+        return str(sub.args["total_iters"]) == "0"
+    return any(_has_zero_poly(x) for x in sub.args.get("schedulers") or ())
+
+
+def _extra_first_step(sub: CompatPhase, ctx: Ctx) -> float:
+    """The factor of the non-initial step torch gives the first scheduler of a nested SequentialLR at step 0."""
+    if sub.name == "torch:exponential_lr":
+        return float(sub.args["gamma"])
+    if sub.name == "torch:chained_scheduler":
+        return math.prod(_extra_first_step(x, ctx) for x in sub.args["schedulers"])
+    if sub.name == "torch:polynomial_lr":
+        n = sub.n("total_iters", ctx.run)
+        return float(((1.0 - 0 / n) / (1.0 - (0 - 1) / n)) ** float(sub.args["power"]))
+    return 1.0  # linear, constant, step, multi_step: their step-0 branch tests last_epoch == 0, not the mode
+
+
 def pieces_value(pieces: list[Piece], t: int) -> float:
     prev = 0.0
     for p in pieces:
@@ -681,8 +1070,15 @@ def pieces_value(pieces: list[Piece], t: int) -> float:
     return float(pieces[-1].fn(float(t), SCALAR))  # pragma: no cover
 
 
-def _shift(fn: Any, lo: float) -> Any:
-    def g(t: Any, xp: Any) -> Any:
-        return fn(t - lo, xp)
+def _shift(fn: Any, lo: float, k: float = 1.0) -> Any:
+    if k == 1.0:
 
-    return g
+        def g(t: Any, xp: Any) -> Any:
+            return fn(t - lo, xp)
+
+        return g
+
+    def gk(t: Any, xp: Any) -> Any:
+        return fn(t - lo, xp) * k
+
+    return gk

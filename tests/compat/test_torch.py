@@ -147,6 +147,8 @@ def _sub(rng: np.random.Generator, lrs: list[float]) -> tuple[str, Any, dict]:
     cls, kw = _random(rng, kind, 5, lrs)
     if kind == "cosine_annealing_lr":
         kw["eta_min"] = 0.0 if rng.random() < 0.5 else kw["eta_min"]
+    if kind in ("linear_lr", "polynomial_lr") and kw["total_iters"] == 0:
+        kw["total_iters"] = 1  # after a milestone torch divides by 0 (refused, see test_errors_name_the_argument)
     return kind, cls, kw
 
 
@@ -192,8 +194,31 @@ def test_errors_name_the_argument() -> None:
         rampup.parse(
             "torch:sequential_lr(schedulers=[torch:step_lr(step_size=2), torch:step_lr(step_size=3)], milestones=[])"
         )
-    with pytest.raises(ValueError, match="torch:one_cycle_lr is not supported inside sequential_lr"):
-        rampup.parse("torch:sequential_lr(schedulers=[torch:one_cycle_lr(total_steps=9)], milestones=[])")
+    with pytest.raises(ValueError, match="chained_scheduler works in torch's SequentialLR only as the first"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:step_lr(step_size=2), "
+            "torch:chained_scheduler(schedulers=[torch:step_lr(step_size=2)])], milestones=[3])"
+        )
+    with pytest.raises(ValueError, match=r"schedulers\[1\]: torch:linear_lr\(total_iters=0\): at its milestone"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:step_lr(step_size=2), torch:linear_lr(total_iters=0)], milestones=[3])"
+        )
+    s = rampup.parse(
+        "torch:sequential_lr(schedulers=[torch:step_lr(step_size=2), torch:constant_lr(factor=0.5, total_iters=0)], "
+        "milestones=[3])"
+    )
+    opt = make_opt([1.0])
+    want = step_torch(
+        opt,
+        S.SequentialLR(opt, [S.StepLR(opt, step_size=2), S.ConstantLR(opt, factor=0.5, total_iters=0)], milestones=[3]),
+        8,
+    )
+    assert s(np.arange(8)).tolist() == want[:, 0].tolist() == [1.0, 1.0, 0.1, 1.0, 1.0, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="polynomial_lr with total_iters=0"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:chained_scheduler(schedulers=[torch:polynomial_lr(total_iters=0)])"
+            ", torch:step_lr(step_size=2)], milestones=[3])"
+        )
     with pytest.raises(ValueError, match=r"unknown torch: spec 'hf:linear'"):
         rampup.parse("torch:sequential_lr(schedulers=[hf:linear(num_warmup_steps=1)], milestones=[])")
     with pytest.raises(ValueError, match="a nested call takes named arguments only"):
@@ -207,3 +232,258 @@ def test_errors_name_the_argument() -> None:
     assert np.allclose(b, 2.0 * a, rtol=1e-14)  # peak_lr is the peak: it rescales an absolute spec
     with pytest.raises(ValueError, match="T_mult: got 0"):
         rampup.parse("torch:cosine_annealing_warm_restarts(T_0=5, T_mult=0)")
+
+
+def _cyclic(rng: np.random.Generator, lr: float, i: int) -> dict:
+    up = [1, 2000][i] if i < 2 else int(rng.integers(1, 60))
+    kw: dict[str, Any] = {
+        "base_lr": float(lr * rng.choice([0.0, rng.uniform(0, 1), 1.0])),
+        "max_lr": lr,
+        "step_size_up": float(up) + (0.5 if i % 5 == 4 else 0.0),
+        "mode": str(rng.choice(["triangular", "triangular2", "exp_range"])),
+    }
+    if i % 3:
+        kw["step_size_down"] = int(rng.choice([0, 1, rng.integers(1, 60)]))
+    if kw["mode"] == "exp_range":
+        kw["gamma"] = float(rng.choice([1.0, 0.0, rng.uniform(0.95, 1.0)]))
+    return kw
+
+
+def test_cyclic_matches_torch() -> None:
+    rng = np.random.default_rng(21)
+    for i in range(N_CONFIGS):
+        lr = float(10 ** rng.uniform(-4, 0))
+        kw = _cyclic(rng, lr, i)
+        steps = int(rng.integers(1, 300))
+        opt = make_opt([lr, lr])
+        want = step_torch(opt, S.CyclicLR(opt, **kw, cycle_momentum=False), steps)
+        spec = _spec("cyclic_lr", {**kw, "cycle_momentum": False})
+        got = rampup.parse(spec)(np.arange(steps))  # absolute: no peak_lr needed
+        assert_close(np.stack([got, got], axis=1), want, lr, spec)
+
+
+def _chainable(rng: np.random.Generator, lrs: list[float]) -> tuple[str, Any, dict]:
+    kind = str(rng.choice(["linear_lr", "constant_lr", "step_lr", "multi_step_lr", "exponential_lr", "polynomial_lr"]))
+    cls, kw = _random(rng, kind, 5, lrs)
+    return kind, cls, kw
+
+
+def test_chained_matches_torch() -> None:
+    rng = np.random.default_rng(22)
+    for _ in range(N_CONFIGS):
+        lrs = _groups(rng)
+        subs = [_chainable(rng, lrs) for _ in range(int(rng.integers(1, 4)))]
+        steps = int(rng.integers(1, 300))
+        opt = make_opt(lrs)
+        want = step_torch(opt, S.ChainedScheduler([cls(opt, **kw) for _, cls, kw in subs]), steps)
+        spec = f"torch:chained_scheduler(schedulers=[{', '.join(_spec(n, kw) for n, _, kw in subs)}])"
+        assert_close(compat_curve(spec, lrs, steps), want, max(lrs), spec)
+        s = rampup.Spec.parse(spec)
+        assert str(s) == spec and rampup.Spec.from_dict(s.to_dict()) == s
+
+
+def _step_until_error(opt: Any, sched: Any, n: int) -> np.ndarray:
+    """Like step_torch, but stops where torch raises (OneCycleLR stepped past its total_steps)."""
+    import warnings
+
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n):
+            out.append([float(g["lr"]) for g in opt.param_groups])
+            try:
+                sched.step()
+            except ValueError:
+                break
+    return np.asarray(out)
+
+
+def test_sequential_with_one_cycle_cyclic_and_nesting_matches_torch() -> None:
+    """one_cycle_lr / cyclic_lr anywhere, and a nested sequential_lr first, constructed in list order as users do."""
+    rng = np.random.default_rng(23)
+    kinds_seen = set()
+    for i in range(N_CONFIGS):
+        lr = float(10 ** rng.uniform(-4, 0))
+        k = int(rng.integers(2, 4))
+        ms = sorted(int(x) for x in rng.choice(np.arange(1, 120), k - 1, replace=False))
+        opt = make_opt([lr])
+        texts, scheds = [], []
+        nested = i % 4 == 0
+        chained_first = i % 4 == 2
+        for j in range(k):
+            if nested and j == 0:
+                a, b = _chainable(rng, [lr]), _sub(rng, [lr])
+                if a[0] == "polynomial_lr" and a[2]["total_iters"] == 0:
+                    a[2]["total_iters"] = 7  # refused first in a nested sequential_lr (torch divides by 0)
+                m = int(rng.integers(1, 20))
+                inner = S.SequentialLR(opt, [a[1](opt, **a[2]), b[1](opt, **b[2])], milestones=[m])
+                texts.append(
+                    f"torch:sequential_lr(schedulers=[{_spec(a[0], a[2])}, {_spec(b[0], b[2])}], milestones=[{m}])"
+                )
+                scheds.append(inner)
+                kinds_seen.add("nested")
+                continue
+            if chained_first and j == 0:
+                subs = [_chainable(rng, [lr]) for _ in range(int(rng.integers(1, 4)))]
+                for sub in subs:
+                    if sub[0] == "polynomial_lr" and sub[2]["total_iters"] == 0:
+                        sub[2]["total_iters"] = 7  # refused here: torch divides by 0 (see the errors test)
+                scheds.append(S.ChainedScheduler([cls(opt, **kw) for _, cls, kw in subs]))
+                texts.append(f"torch:chained_scheduler(schedulers=[{', '.join(_spec(n, kw) for n, _, kw in subs)}])")
+                kinds_seen.add("chained")
+                continue
+            choice = int(rng.integers(0, 4)) if not nested else 0
+            if choice == 1 and not any("one_cycle" in t for t in texts):
+                kw: dict[str, Any] = {
+                    "total_steps": int(rng.integers(2, 100)),
+                    "pct_start": float(rng.uniform(0.1, 0.9)),
+                    "anneal_strategy": str(rng.choice(["cos", "linear"])),
+                    "div_factor": float(rng.uniform(2, 30)),
+                }
+                scheds.append(S.OneCycleLR(opt, max_lr=lr, **kw, cycle_momentum=False))
+                texts.append(_spec("one_cycle_lr", kw))
+                kinds_seen.add("one_cycle")
+            elif choice == 2:
+                kw = _cyclic(rng, lr, 7)
+                scheds.append(S.CyclicLR(opt, **kw, cycle_momentum=False))
+                texts.append(_spec("cyclic_lr", {**kw, "cycle_momentum": False}))
+                kinds_seen.add("cyclic")
+            else:
+                name, cls, kw = _sub(rng, [lr])
+                if j == 0 and name == "torch:cosine_annealing_lr":
+                    name, cls, kw = "step_lr", S.StepLR, {"step_size": 3, "gamma": 0.5}
+                scheds.append(cls(opt, **kw))
+                texts.append(_spec(name, kw))
+        if texts[0].startswith("torch:cosine_annealing_lr") and any("one_cycle" in t for t in texts[1:]):
+            continue  # refused (see test_errors_name_the_argument)
+        spec = f"torch:sequential_lr(schedulers=[{', '.join(texts)}], milestones={_txt(ms)})"
+        want = _step_until_error(opt, S.SequentialLR(opt, schedulers=scheds, milestones=ms), int(rng.integers(50, 250)))
+        got = rampup.parse(spec, peak_lr=lr)(np.arange(len(want)))
+        assert_close(got[:, None], want, lr, spec)
+        s = rampup.Spec.parse(spec)
+        assert str(s) == spec and rampup.Spec.from_dict(s.to_dict()) == s
+    assert kinds_seen == {"nested", "one_cycle", "cyclic", "chained"}
+
+
+def test_nested_specs_round_trip_exactly() -> None:
+    """str and dict forms read back to the same spec; a nested call without arguments keeps its '()'."""
+    texts = [
+        "torch:sequential_lr(schedulers=[torch:linear_lr(), torch:step_lr(step_size=3)], milestones=[5])",
+        "torch:sequential_lr(schedulers=[torch:sequential_lr(schedulers=[torch:linear_lr(), "
+        "torch:exponential_lr(gamma=0.5)], milestones=[2]), torch:constant_lr()], milestones=[7])",
+        "torch:chained_scheduler(schedulers=[torch:linear_lr(), torch:chained_scheduler(schedulers=["
+        "torch:exponential_lr(gamma=0.9), torch:constant_lr()])])",
+        "torch:cyclic_lr(base_lr=0.001, max_lr=0.01, step_size_up=4.5, cycle_momentum=false)",
+    ]
+    for text in texts:
+        spec = rampup.Spec.parse(text)
+        assert str(spec) == text
+        assert rampup.Spec.parse(str(spec)) == spec
+        d = spec.to_dict()
+        assert rampup.Spec.from_dict(d) == spec and rampup.Spec.from_dict(d).to_dict() == d
+        assert str(rampup.Spec.from_dict(d)) == text
+
+
+def test_every_torch_scheduler_is_covered_or_refused_with_a_reason() -> None:
+    import inspect
+    import re
+
+    from rampup.core.phases import NOT_CLOSED_FORM, WHOLES
+
+    names = [
+        n
+        for n, c in vars(S).items()
+        if inspect.isclass(c) and issubclass(c, S.LRScheduler) and not n.startswith("_") and n != "LRScheduler"
+    ]
+    assert "CyclicLR" in names and "ChainedScheduler" in names
+    for n in names:
+        snake = "torch:" + re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", n).lower().replace("_l_r", "_lr")
+        snake = snake.replace("reduce_lron_plateau", "reduce_lr_on_plateau")
+        assert snake in WHOLES or snake in NOT_CLOSED_FORM, (n, snake)
+    for name, why in NOT_CLOSED_FORM.items():
+        if name.startswith("torch:"):
+            with pytest.raises(ValueError, match=re.escape(why[:40])):
+                rampup.parse(f"{name}(x=1)")
+    with pytest.raises(ValueError, match="driven by a validation metric"):
+        rampup.Spec.from_dict({"decay": [{"phase": "torch:reduce_lr_on_plateau"}]})
+    with pytest.raises(ValueError, match="arbitrary Python callable"):
+        rampup.parse("torch:sequential_lr(schedulers=[torch:lambda_lr()], milestones=[])")
+
+
+def test_new_errors_name_the_argument() -> None:
+    with pytest.raises(ValueError, match=r"cycle_momentum: got true .* accepted: false"):
+        rampup.parse("torch:cyclic_lr(base_lr=0.001, max_lr=0.01)")
+    with pytest.raises(ValueError, match=r"step_size_up: got 0; accepted: a number > 0"):
+        rampup.parse("torch:cyclic_lr(base_lr=0.001, max_lr=0.01, step_size_up=0, cycle_momentum=false)")
+    with pytest.raises(ValueError, match=r"step_size_up: got 1e\+308 with step_size_down=1e\+308"):
+        rampup.parse(
+            "torch:cyclic_lr(base_lr=0.0, max_lr=0.01, step_size_up=1e308, step_size_down=1e308, cycle_momentum=false)"
+        )
+    with pytest.raises(ValueError, match=r"step_size_up: got 1e-300 with step_size_down=None; accepted: a cycle"):
+        rampup.parse("torch:cyclic_lr(base_lr=0.0, max_lr=0.01, step_size_up=1e-300, cycle_momentum=false)")
+    with pytest.raises(ValueError, match=r"base_lr: got 0\.1 above max_lr=0\.01"):
+        rampup.parse("torch:cyclic_lr(base_lr=0.1, max_lr=0.01, cycle_momentum=false)")
+    with pytest.raises(ValueError, match=r"gamma: got '?1\.5'?"):
+        rampup.parse("torch:cyclic_lr(base_lr=0.001, max_lr=0.01, mode=exp_range, gamma=1.5, cycle_momentum=false)")
+    with pytest.raises(ValueError, match="cosine_annealing_lr is not supported inside chained_scheduler"):
+        rampup.parse("torch:chained_scheduler(schedulers=[torch:cosine_annealing_lr(T_max=5)])")
+    with pytest.raises(ValueError, match="schedulers: got \\[\\]"):
+        rampup.parse("torch:chained_scheduler(schedulers=[])")
+    with pytest.raises(ValueError, match="works in torch only as the first scheduler"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:constant_lr(), torch:sequential_lr(schedulers=[torch:linear_lr()], "
+            "milestones=[])], milestones=[3])"
+        )
+    with pytest.raises(ValueError, match="got several torch:one_cycle_lr; accepted: at most one"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:one_cycle_lr(total_steps=9), torch:one_cycle_lr(total_steps=9)], "
+            "milestones=[3])"
+        )
+    with pytest.raises(ValueError, match="cosine_annealing_lr before a one_cycle_lr"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:cosine_annealing_lr(T_max=5), torch:one_cycle_lr(total_steps=9)], "
+            "milestones=[3])"
+        )
+    with pytest.raises(ValueError, match=r"max_lr=0\.01 is an absolute LR"):
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:constant_lr(), torch:cyclic_lr(base_lr=0.0, max_lr=0.01, "
+            "cycle_momentum=false)], milestones=[3])"
+        )
+
+
+def test_explain_names_the_torch_quirks() -> None:
+    from rampup.tools.explain import explain
+
+    e = explain(
+        rampup.parse("torch:cyclic_lr(base_lr=0.001, max_lr=0.01, step_size_up=5, cycle_momentum=false)"),
+        total_steps=30,
+    )
+    assert any("cycle_momentum" in n for n in e.notes), e.notes
+    e = explain(
+        rampup.parse(
+            "torch:sequential_lr(schedulers=[torch:one_cycle_lr(total_steps=10), torch:exponential_lr(gamma=0.9)], "
+            "milestones=[10])",
+            peak_lr=0.1,
+        ),
+        total_steps=30,
+    )
+    assert any("runs off 0.04×LR" in n for n in e.notes), e.notes
+    e = explain(
+        rampup.parse("torch:chained_scheduler(schedulers=[torch:linear_lr(), torch:exponential_lr(gamma=0.9)])"),
+        total_steps=30,
+    )
+    assert any("factors multiply" in n for n in e.notes), e.notes
+
+
+def test_new_specs_stay_finite_at_extreme_steps() -> None:
+    for text in (
+        "torch:cyclic_lr(base_lr=0.0, max_lr=0.01, step_size_up=3, mode=triangular2, cycle_momentum=false)",
+        "torch:cyclic_lr(base_lr=0.001, max_lr=0.01, step_size_up=0.5, step_size_down=0.5, mode=exp_range, "
+        "gamma=0.0, cycle_momentum=false)",
+        "torch:chained_scheduler(schedulers=[torch:polynomial_lr(total_iters=3, power=0.5), torch:exponential_lr(gamma=0.5)])",
+        "torch:sequential_lr(schedulers=[torch:one_cycle_lr(total_steps=9), torch:exponential_lr(gamma=0.9)], milestones=[9])",
+    ):
+        s = rampup.parse(text, peak_lr=0.01)
+        v = s(np.array([0.0, 1.0, 2.0, 3.0, 1e6, 2.0**53, 1e308]))
+        assert np.all(np.isfinite(v)) and np.all(v >= 0.0) and v.max() <= 0.01 * (1 + 1e-12), (text, v)
+        assert [s(float(t)) for t in (0.0, 1.0, 1e308)] == [v[0], v[1], v[-1]]
