@@ -139,3 +139,67 @@ def test_demo_verdicts_on_the_readme_figures_and_on_a_failed_run() -> None:
     assert [r["ok"] for r in rows] == [True, False, False, False, False]
     assert "1/5 verdicts agree" in verdict_text(rows, quick=True, machine="x")
     assert "  !! Post-LN with a 100-step warmup learns" in verdict_text(rows, quick=True, machine="x")
+
+
+# --- AutoWarmup: the end of the warmup is visible without configuring logging ------------------------
+
+
+def _auto_run(**kw: Any) -> Any:
+    torch = pytest.importorskip("torch")
+    from rampup.torch import AutoWarmup, WarmupScheduler
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: two threads only contend (seconds instead of 0.1 s on a loaded machine)
+    try:
+        return _loop(torch, AutoWarmup, WarmupScheduler, **kw)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _loop(torch: Any, AutoWarmup: Any, WarmupScheduler: Any, **kw: Any) -> Any:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(16, 8), torch.nn.Flatten(), torch.nn.Linear(32, 16))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    wrapped = kw.pop("wrapped", False)
+    sched = (
+        WarmupScheduler(opt, "auto -> cosine(floor=0.1)", total_steps=40)
+        if wrapped
+        else AutoWarmup(opt, "auto -> cosine(floor=0.1)", total_steps=40, **kw)
+    )
+    if wrapped:
+        sched.announce = False
+    g = torch.Generator().manual_seed(1)
+    for _ in range(40):  # a nanoGPT-style loop: random token batches, next-token loss
+        x = torch.randint(0, 16, (8, 5), generator=g)
+        loss = torch.nn.functional.cross_entropy(model(x[:, :4]), x[:, 4])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    assert sched.done
+    return sched
+
+
+def test_auto_warmup_end_prints_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    sched = _auto_run()
+    err = capsys.readouterr().err
+    end = next(e for e in sched.events if e.get("event") == "warmup_end")
+    assert err == (
+        f"rampup: auto warmup (update) ends at step {end['step']} ({sched.warmup_steps} warmup steps): "
+        f"{end['reason']} (AutoWarmup(announce=False) silences this line)\n"
+    )
+    assert sched.warmup_steps == end["step"] + 1 and 1 <= sched.warmup_steps <= 20  # envelope: half of 40
+
+
+def test_auto_warmup_notice_opt_out_and_logging(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    _auto_run(announce=False)
+    _auto_run(wrapped=True)  # WarmupScheduler("auto -> ...") returns the AutoWarmup: its attribute
+    assert capsys.readouterr().err == ""
+    with caplog.at_level("INFO", logger="rampup.auto"):  # logging configured: the line goes there only
+        _auto_run()
+    assert capsys.readouterr().err == ""
+    assert [r.getMessage().startswith("auto warmup (update) ends at step") for r in caplog.records] == [True]
+    with pytest.raises(TypeError, match="announce: got 'no'; accepted: True or False"):
+        _auto_run(announce="no")
