@@ -209,9 +209,8 @@ def plot_curves(results: dict[str, Any]) -> Any:
                 continue
             rs = [r for r in results["runs"] if r["arm"] == a["name"]]
             ax.plot(smooth(_mean_curve(rs), 10), lw=1.3, label=a["label"].split(", ", 1)[1])
-        for k, ls in (("unigram", "--"), ("bigram", ":")):
-            ax.axhline(refs[k], color="gray", lw=0.8, ls=ls)
-            ax.text(0, refs[k], f" {k} {refs[k]:.2f}", fontsize=7, color="gray", va="bottom")
+        for k, ls in (("unigram", "--"), ("bigram", ":")):  # in the legend: a text on the line hid the curves
+            ax.axhline(refs[k], color="gray", lw=0.8, ls=ls, label=f"{k} level {refs[k]:.2f}")
         ax.set_title(f"{title}: train loss (mean over seeds, 10-step average)", fontsize=9)
         ax.set_xlabel("optimizer step")
         ax.set_ylim(1.5, 4.5)

@@ -189,10 +189,9 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     ``AutoWarmup(opt, "auto -> cosine(floor=0.1)")`` (what ``WarmupScheduler`` builds for that
     spec) — at seed 0; writes ``e1/auto.json`` and ``e1/auto.png``.
     """
-    import numpy as np
 
     from ..experiments import e1
-    from ..experiments.common import _bar, jsonable, pyplot, smooth
+    from ..experiments.common import _bar, jsonable, pyplot
     from ..torch.auto_runs import Arm, run_lm
 
     steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
@@ -220,25 +219,11 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     }
     e1_dir = os.path.join(out, "e1")
     atomic_write_text(os.path.join(e1_dir, "auto.json"), json.dumps(jsonable({**summary, "run": r}), indent=1) + "\n")
-    plt = pyplot()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
-    curves = [("automatic warmup", r)] + [
-        (_label(e1_res, n), fixed[n]) for n in ("post_warmup", "post_none") if n in fixed
-    ]
-    for i, (label, run) in enumerate(curves):
-        ax.plot(np.asarray(run["lr"]), color=f"C{i}", lw=1.2, label=label)
-        bx.plot(smooth(np.asarray(run["train_loss"], dtype=float)), color=f"C{i}", lw=1.0, label=label)
-    ax.set(xlabel="optimizer update", ylabel="learning rate", title="LR each update used")
-    bx.set(xlabel="optimizer update", ylabel="training loss (smoothed)", title="E1 Post-LN, AdamW, LR 1e-2, seed 0")
-    bx.axhline(e1_res["reference_levels"]["unigram"], color="gray", ls=":", lw=0.8)
-    ax.legend(fontsize=7)
-    for a in (ax, bx):
-        a.grid(alpha=0.3)
-    fig.tight_layout()
     from .plot import save_figure
 
+    fig = plot_auto(e1_res, r)
     save_figure(fig, os.path.join(e1_dir, "auto.png"))
-    plt.close(fig)
+    pyplot().close(fig)
     vs = ", ".join(f"{_label(e1_res, n)}: {v:.3f}" for n, v in summary["vs"].items())
     lines = [
         "## Automatic warmup on E1 (no warmup length given)",
@@ -256,6 +241,33 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
         "",
     ]
     return lines, summary
+
+
+def plot_auto(e1_res: dict[str, Any], r: dict[str, Any]) -> Any:
+    """``e1/auto.png``: the LR each update used and the training loss, automatic warmup beside E1's seed 0."""
+    import numpy as np
+
+    from ..experiments.common import pyplot, smooth
+
+    fixed = {x["arm"]: x for x in e1_res["runs"] if x["seed"] == 0}
+    plt = pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
+    curves = [("automatic warmup", r)] + [
+        (_label(e1_res, n), fixed[n]) for n in ("post_warmup", "post_none") if n in fixed
+    ]
+    for i, (label, run) in enumerate(curves):
+        ax.plot(np.asarray(run["lr"]), color=f"C{i}", lw=1.2, label=label)
+        bx.plot(smooth(np.asarray(run["train_loss"], dtype=float)), color=f"C{i}", lw=1.0, label=label)
+    ax.set(xlabel="optimizer update", ylabel="learning rate", title="LR each update used")
+    bx.set(xlabel="optimizer update", ylabel="training loss (smoothed)", title="E1 Post-LN, AdamW, LR 1e-2, seed 0")
+    unigram = e1_res["reference_levels"]["unigram"]
+    bx.axhline(unigram, color="gray", ls=":", lw=0.8, label=f"unigram level {unigram:.2f} (collapsed)")
+    ax.legend(fontsize=7)
+    bx.legend(fontsize=7)
+    for a in (ax, bx):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def _label(res: dict[str, Any], name: str) -> str:
