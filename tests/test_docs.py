@@ -117,9 +117,31 @@ def test_every_shape_has_a_page_with_runnable_code() -> None:
     for name in rampup.MODIFIERS:
         if ":" not in name:  # compat modifiers (pw:...) are on docs/compat.md
             assert f"shapes/modifier/{name}.md" in gen
-    # The formula is the class docstring's first paragraph, not a copy.
+    # The formula is the class docstring's first paragraph, not a copy: on the page as math (TeX for KaTeX).
     first_line = (rampup.WARMUPS["linear"].__doc__ or "").split("\n")[0]
-    assert first_line and first_line.replace("``", "`") in gen["shapes/warmup/linear.md"]
+    formula = re.search(r"``(.+?)``", first_line)
+    assert formula and formula.group(1) == "η_t = η_0 + (η_max − η_0)·min(1, (t + 1)/T_w)"
+    tex = r"$\eta_t = \eta_0 + (\eta_{\max} - \eta_0) \cdot \min(1, (t + 1)/T_w)$"
+    assert f"Linear warmup: {tex}." in gen["shapes/warmup/linear.md"]
+
+
+def test_formulas_become_tex_and_argument_names_stay_code() -> None:
+    res = doctest.testmod(GEN, optionflags=doctest.ELLIPSIS)
+    assert res.attempted >= 2 and res.failed == 0
+    page = PAGES["shapes/decay/step.md"]
+    assert (
+        r"$\eta = \eta_{\max} \cdot \gamma^{\lfloor s/\mathrm{every}\rfloor}$" in page
+        and "exactly `every` steps" in page
+    )
+    assert GEN.to_tex("T_w = round(2/(1 − β2))") == r"T_w = \operatorname{round}(2/(1 - \beta_2))"
+    assert (
+        GEN.to_tex("η = max(f, η_max·sqrt(τ/(τ + s + 1)))")
+        == r"\eta = \max(f, \eta_{\max} \cdot \sqrt{\tau /(\tau + s + 1)})"
+    )
+    assert GEN.to_tex("peak_lr · d_model^(−1/2)") == r"\mathrm{peak\_lr} \cdot d_{\mathrm{model}}^{-1/2}"
+    assert not GEN.is_formula("every") and GEN.is_formula("r_t")
+    with pytest.raises(GEN.DocsError, match="unbalanced parentheses"):
+        GEN.to_tex("x^(1 + 2")
 
 
 def test_our_pages_carry_checked_examples() -> None:

@@ -87,7 +87,7 @@ def plot_schedules(
             textcoords="offset points",
             xytext=(-6 if right else 6, 6 + 11 * i),
             ha="right" if right else "left",
-            fontsize=7,
+            fontsize=8,
             color=c,
         )
         left = e.floor_step < 0.3 * e.total_steps
@@ -97,7 +97,7 @@ def plot_schedules(
             textcoords="offset points",
             xytext=(6 if left else -6, 6 + 11 * i),
             ha="left" if left else "right",
-            fontsize=7,
+            fontsize=8,
             color=c,
         )
     ax.set_xlabel("optimizer step (0 = first update)")
@@ -107,7 +107,7 @@ def plot_schedules(
     else:
         ax.margins(y=0.06 + 0.04 * len(schedules) if annotate else 0.05)  # room for the stacked labels
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.12), frameon=False)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.12), frameon=False)
     if title:
         ax.set_title(title, fontsize=9)
     return fig
