@@ -203,3 +203,24 @@ def test_auto_warmup_notice_opt_out_and_logging(
     assert [r.getMessage().startswith("auto warmup (update) ends at step") for r in caplog.records] == [True]
     with pytest.raises(TypeError, match="announce: got 'no'; accepted: True or False"):
         _auto_run(announce="no")
+
+
+def test_make_demo_installs_only_what_the_demo_uses() -> None:
+    # `make demo` must not build the 2.8 GB development stack: its stamp installs the package with the extras
+    # the demo imports, and `make test`'s stamp builds on it in the same .venv.
+    make = (ROOT / "Makefile").read_text()
+    rules = {m.group(1): m.group(2) for m in __import__("re").finditer(r"(?m)^([$(). \w/-]+):([^\n]*)$", make)}
+    assert rules["demo"].split() == ["$(DEMO_STAMP)"]
+    assert rules["$(STAMP)"].split() == ["$(DEMO_STAMP)"]
+    demo_recipe = make.split("$(DEMO_STAMP):", 1)[1].split("\n\n", 1)[0]
+    installs = [line for line in demo_recipe.splitlines() if "pip install" in line or "$(PIP) install" in line]
+    assert len(installs) == 1 and installs[0].rstrip().endswith("-e '.[torch,plot,progress]'")
+    assert " -q" not in installs[0]  # the set-up shows its progress
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {r.split(">")[0] for x in ("torch", "plot", "progress") for r in extras[x]} == {
+        "torch",
+        "matplotlib",
+        "tqdm",
+    }
