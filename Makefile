@@ -26,16 +26,11 @@ $(DEMO_STAMP): pyproject.toml constraints/dev.txt Makefile
 
 $(STAMP): $(DEMO_STAMP)
 	@echo "==> set-up (test): adding the development stack to $(VENV): test tools, jax, keras, ray, lightning, transformers, ..."
-	# --no-compile, then compileall on every core: pip byte-compiles the ~15,000 files of the stack one after
-	# another (~47 s of CPU); the .pyc files must exist, since CI may run with PYTHONDONTWRITEBYTECODE.
-	$(PIP) install --no-compile --disable-pip-version-check --progress-bar on -c constraints/dev.txt -e '.[dev,torch,plot,experiments]' \
+	$(PIP) install --disable-pip-version-check --progress-bar on -c constraints/dev.txt -e '.[dev,torch,plot,experiments]' \
 	    transformers pytorch-warmup jax optax keras lightning accelerate 'ray[tune]' optuna scikit-learn tensorboard
 	# timm's scheduler module needs only torch + numpy; its package __init__ pulls torchvision,
 	# whose PyPI build does not import beside torch 2.13.0, so timm comes without its deps.
 	$(PIP) install --disable-pip-version-check --no-deps -c constraints/dev.txt timm
-	@echo "==> set-up (test): byte-compiling the new packages on every core"
-	@# exit 1 means some files did not compile: packages ship files for other Pythons, which pip skips too
-	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || test $$? -eq 1
 	@touch $(STAMP)
 
 venv: $(STAMP)
