@@ -1,34 +1,47 @@
 # Two entry points that work on a fresh machine: `make demo` and `make test`.
-# Each creates .venv itself. torch is pinned to the CPU wheel in constraints/dev.txt.
+# Each creates .venv itself; `make demo` installs only what the demo uses. torch is pinned to the CPU wheel in constraints/dev.txt.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 PYTEST_ARGS ?=
 
 .PHONY: all venv demo test lint typecheck unit docs bench clean
 
 all: test
 
-$(STAMP): pyproject.toml constraints/dev.txt Makefile
+# Two install levels in the same .venv.  `make demo` needs only the package with its torch, plot and
+# progress extras (~1 GB, about a minute with the torch wheel cached); `make test` adds the development
+# stack (jax, keras, ray, lightning, transformers, ... ~3 GB) on top.  pip runs without -q so the set-up
+# shows what it is doing: one line per package it collects and installs.
+$(DEMO_STAMP): pyproject.toml constraints/dev.txt Makefile
+	@echo "==> set-up (demo): creating $(VENV) and installing rampup[torch,plot,progress] (torch is the big one)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --disable-pip-version-check -c constraints/dev.txt -e '.[dev,torch,plot,experiments]' \
+	$(PIP) install --disable-pip-version-check --progress-bar on -c constraints/dev.txt -e '.[torch,plot,progress]'
+	@touch $(DEMO_STAMP)
+	@echo "==> set-up done: $$(du -sh $(VENV) | cut -f1) in $(VENV)"
+
+$(STAMP): $(DEMO_STAMP)
+	@echo "==> set-up (test): adding the development stack to $(VENV): test tools, jax, keras, ray, lightning, transformers, ..."
+	$(PIP) install --disable-pip-version-check --progress-bar on -c constraints/dev.txt -e '.[dev,torch,plot,experiments]' \
 	    transformers pytorch-warmup jax optax keras lightning accelerate 'ray[tune]' optuna scikit-learn tensorboard
 	# timm's scheduler module needs only torch + numpy; its package __init__ pulls torchvision,
 	# whose PyPI build does not import beside torch 2.13.0, so timm comes without its deps.
-	$(PIP) install -q --disable-pip-version-check --no-deps -c constraints/dev.txt timm
+	$(PIP) install --disable-pip-version-check --no-deps -c constraints/dev.txt timm
 	# composer (mosaicml) pins torch < 2.13 and imports torchvision and mosaicml-cli: it comes without its deps,
 	# with the small pure-python modules its imports need (tests/compat/test_composer.py stands in for torchvision).
-	$(PIP) install -q --disable-pip-version-check --no-deps -c constraints/dev.txt 'mosaicml==0.32.1' \
+	$(PIP) install --disable-pip-version-check --no-deps -c constraints/dev.txt 'mosaicml==0.32.1' \
 	    mosaicml-cli 'importlib-metadata<9' zipp coolname tabulate backoff gql graphql-core tenacity websockets \
 	    ruamel.yaml questionary prompt_toolkit wcwidth validators
 	@touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
+	@echo "==> running the demo: rampup demo --out demo-output"
 	$(VENV)/bin/rampup demo --out demo-output
 
 lint: $(STAMP)

@@ -162,6 +162,85 @@ def shape_entries() -> list[tuple[str, str, type[Phase]]]:
     return out
 
 
+# Formulas in the docstrings are plain text (η_t = η_0 + (η_max − η_0)·min(1, (t + 1)/T_w)), readable in
+# help() and in an editor; on the site they become TeX that KaTeX renders (pymdownx.arithmatex, mkdocs.yml).
+_MATH_CHARS = set("ητβγπρδ∞·−^⌊≤<=")
+_SYMBOLS = {"η": r"\eta ", "τ": r"\tau ", "π": r"\pi ", "γ": r"\gamma ", "β": r"\beta ", "·": r" \cdot ", "−": "-"}
+_SYMBOLS.update({"ρ": r"\rho ", "δ": r"\delta ", "∞": r"\infty ", "≤": r" \le ", "⌊": r"\lfloor ", "⌋": r"\rfloor "})
+_STRICT_CHARS = set("ητβγπρδ∞·−^⌊≤")
+_FUNCS = {"min": r"\min", "max": r"\max", "cos": r"\cos", "round": r"\operatorname{round}"}
+
+
+def is_formula(code: str) -> bool:
+    """A code span of a docstring summary that is math (``η_t = …``, ``r_t``), not an argument name (``every``)."""
+    return bool(set(code) & _MATH_CHARS) or re.fullmatch(r"[^\W\d_]_\w+", code) is not None
+
+
+def _group(text: str, start: int) -> int:
+    """Index of the parenthesis closing the one at ``start``."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    raise DocsError(f"unbalanced parentheses in the formula {text!r}")
+
+
+def to_tex(formula: str) -> str:
+    r"""The plain-text formula of a docstring as TeX for KaTeX.
+
+    >>> print(to_tex("η_t = η_0 + (η_max − η_0)·min(1, (t + 1)/T_w)"))
+    \eta_t = \eta_0 + (\eta_{\max} - \eta_0) \cdot \min(1, (t + 1)/T_w)
+    >>> print(to_tex("η = η_max·γ^(number of milestones ≤ t)"))
+    \eta = \eta_{\max} \cdot \gamma^{\text{number of milestones} \le t}
+    """
+    f = formula
+    # powers and square roots first, while their parentheses are plain: x^(…) -> x^{…}, sqrt(…) -> √{…}
+    while (m := re.search(r"\^\(|sqrt\(", f)) is not None:
+        close = _group(f, m.end() - 1)
+        head = "^{" if m.group().startswith("^") else "√{"
+        f = f[: m.start()] + head + f[m.end() : close] + "}" + f[close + 1 :]
+    f = re.sub(r"\^(⌊[^⌋]*⌋|[A-Za-z]{2,})", r"^{\1}", f)  # γ^⌊s/every⌋, (1 − p)^power
+    f = re.sub(r"β(\d)", r"β_\1", f)
+
+    def word(m: re.Match[str]) -> str:
+        w = m.group()
+        if " " in w:  # a phrase: "number of milestones"
+            return rf"\text{{{w}}}"
+        if "_" in w:
+            base, sub = w.split("_", 1)
+            if len(base) > 1 and len(sub) > 1 and base not in _SYMBOLS:  # a name: peak_lr
+                return rf"\mathrm{{{base}\_{sub}}}"
+            sub = r"\max" if sub == "max" else sub if len(sub) == 1 else rf"\mathrm{{{sub}}}"
+            return f"{base}_{{{sub}}}" if len(sub) > 1 else f"{base}_{sub}"
+        if w in _FUNCS:
+            return _FUNCS[w]
+        if set(w) & set(_SYMBOLS):  # πq: a product of symbols, not a name
+            return w
+        return rf"\mathrm{{{w}}}" if len(w) > 1 else w
+
+    f = re.sub(r"[A-Za-zη]{2,}(?: [A-Za-z]{2,})+|[A-Za-zητβγπρδ]+(?:_[A-Za-z0-9∞]+)?", word, f)
+    f = f.replace("√", r"\sqrt")
+    for ch, tex in _SYMBOLS.items():
+        f = f.replace(ch, tex)
+    return re.sub(r"  +", " ", f).replace(" _", "_").replace(" ^", "^").replace(" }", "}").replace(" )", ")").strip()
+
+
+def _math_summary(summary: str, strict: bool = False) -> str:
+    """``formula`` spans of a docstring paragraph as $TeX$ (arithmatex); other spans stay code.
+
+    ``strict`` (the body paragraphs): only spans with a math symbol are formulas, so that an argument example
+    such as ``start=1/32`` stays code.
+    """
+
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        math = bool(set(code) & _STRICT_CHARS) if strict else is_formula(code)
+        return f"${to_tex(code)}$" if math else m.group(0)
+
+    return re.sub(r"``(.+?)``", one, summary)
+
+
 def _rst_to_md(text: str) -> str:
     """The few reST habits of our docstrings, in Markdown: ``code`` -> `code`, arXiv ids as links."""
     text = re.sub(r"``(.+?)``", r"`\1`", text)
@@ -204,8 +283,8 @@ def parse_docstring(cls: type[Phase]) -> Doc:
     if missing:
         ref = f"{ref.rstrip()} ({', '.join(missing)})"
     return Doc(
-        summary=_rst_to_md(" ".join(summary.split())),
-        body=_rst_to_md("\n\n".join(body)),
+        summary=_rst_to_md(_math_summary(" ".join(summary.split()))),
+        body=_rst_to_md(_math_summary("\n\n".join(body), strict=True)),
         doctest="\n\n".join(doctest),
         reference=_link_refs(_rst_to_md(" ".join(ref.split()))),
     )

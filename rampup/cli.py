@@ -260,7 +260,7 @@ def _add_plot(p: argparse.ArgumentParser) -> None:
     _run_args(p)
     p.add_argument("-o", "--output", default="lr.png", help="image file (png, svg, pdf); default lr.png")
     p.add_argument("--label", action="append", help="legend label per spec (repeat)")
-    p.add_argument("--title", default=None)
+    p.add_argument("--title", default=None, help="title above the plot (default: none)")
     p.add_argument("--logy", action="store_true", help="log-scale LR axis")
 
 
@@ -355,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    """A warning as one line, like the CLI's errors (no source line, no file path)."""
+    print(f"rampup: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
@@ -364,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _show_warning  # restored when the block exits
             return int(a.func(a))
     except (ValueError, TypeError, ImportError) as e:
         print(f"rampup: error: {e}", file=sys.stderr)

@@ -42,8 +42,12 @@ def _load_gen() -> Any:
 GEN = _load_gen()
 
 
+README = DOCS.parent / "README.md"
+
+
 def _pages() -> dict[str, str]:
     pages = {p.name: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md"))}
+    pages["README.md"] = README.read_text(encoding="utf-8")  # the first page a user reads: its examples run too
     site = GEN.render(with_outputs=False)
     pages.update({k: v for k, v in sorted(site.texts.items()) if k.endswith(".md")})
     return pages
@@ -54,6 +58,7 @@ try:
     RENDER_ERROR: Exception | None = None
 except GEN.DocsError as e:  # reported by test_generated_pages_render, not as a collection error
     PAGES = {p.name: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("*.md"))}
+    PAGES["README.md"] = README.read_text(encoding="utf-8")
     RENDER_ERROR = e
 
 
@@ -112,13 +117,36 @@ def test_every_shape_has_a_page_with_runnable_code() -> None:
     for name in rampup.MODIFIERS:
         if ":" not in name:  # compat modifiers (pw:...) are on docs/compat.md
             assert f"shapes/modifier/{name}.md" in gen
-    # The formula is the class docstring's first paragraph, not a copy.
+    # The formula is the class docstring's first paragraph, not a copy: on the page as math (TeX for KaTeX).
     first_line = (rampup.WARMUPS["linear"].__doc__ or "").split("\n")[0]
-    assert first_line and first_line.replace("``", "`") in gen["shapes/warmup/linear.md"]
+    formula = re.search(r"``(.+?)``", first_line)
+    assert formula and formula.group(1) == "η_t = η_0 + (η_max − η_0)·min(1, (t + 1)/T_w)"
+    tex = r"$\eta_t = \eta_0 + (\eta_{\max} - \eta_0) \cdot \min(1, (t + 1)/T_w)$"
+    assert f"Linear warmup: {tex}." in gen["shapes/warmup/linear.md"]
+
+
+def test_formulas_become_tex_and_argument_names_stay_code() -> None:
+    res = doctest.testmod(GEN, optionflags=doctest.ELLIPSIS)
+    assert res.attempted >= 2 and res.failed == 0
+    page = PAGES["shapes/decay/step.md"]
+    assert (
+        r"$\eta = \eta_{\max} \cdot \gamma^{\lfloor s/\mathrm{every}\rfloor}$" in page
+        and "exactly `every` steps" in page
+    )
+    assert GEN.to_tex("T_w = round(2/(1 − β2))") == r"T_w = \operatorname{round}(2/(1 - \beta_2))"
+    assert (
+        GEN.to_tex("η = max(f, η_max·sqrt(τ/(τ + s + 1)))")
+        == r"\eta = \max(f, \eta_{\max} \cdot \sqrt{\tau /(\tau + s + 1)})"
+    )
+    assert GEN.to_tex("peak_lr · d_model^(−1/2)") == r"\mathrm{peak\_lr} \cdot d_{\mathrm{model}}^{-1/2}"
+    assert not GEN.is_formula("every") and GEN.is_formula("r_t")
+    with pytest.raises(GEN.DocsError, match="unbalanced parentheses"):
+        GEN.to_tex("x^(1 + 2")
 
 
 def test_our_pages_carry_checked_examples() -> None:
     # A page with no runnable block would be an unchecked page.
+    assert sum(lang == "pycon" for lang, _ in blocks(PAGES["README.md"])) >= 1
     for name in ("index.md", "semantics.md", "spec-language.md"):
         assert sum(lang in ("python", "pycon") for lang, _ in blocks(PAGES[name])) >= 3, name
 
@@ -191,3 +219,24 @@ def test_generation_is_deterministic() -> None:
     a = GEN.render(with_outputs=False).texts
     b = GEN.render(with_outputs=False).texts
     assert a == b and len(a) >= 1 + len(GEN.shape_entries())
+
+
+def test_readme_error_example_is_what_the_cli_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+
+    from rampup.cli import main
+
+    block = next(code for lang, code in blocks(PAGES["README.md"]) if code.startswith("$ rampup curve"))
+    command, *expected = block.splitlines()
+    assert main(shlex.split(command)[2:]) == 2
+    assert capsys.readouterr().err.splitlines() == expected
+
+
+def test_readme_claims_are_the_demos_and_carry_its_verdicts() -> None:
+    # The demo prints its verdict on each README claim beside the README's; the two lists must not drift.
+    from rampup.tools.demo import CLAIMS, README_VERDICTS
+
+    rows = {r.split(" | ")[0].strip("| "): r for r in PAGES["README.md"].splitlines() if r.startswith("| ")}
+    for key, claim in CLAIMS:
+        assert claim in rows, claim
+        assert rows[claim].rstrip(" |").endswith(README_VERDICTS[key]), rows[claim]

@@ -14,6 +14,7 @@ Liu et al. 2020, arXiv:1908.03265 (RAdam); Ma & Yarats 2019, arXiv:1910.04209 (u
 
 from __future__ import annotations
 
+import textwrap
 import time
 from dataclasses import replace
 from typing import Any
@@ -208,9 +209,8 @@ def plot_curves(results: dict[str, Any]) -> Any:
                 continue
             rs = [r for r in results["runs"] if r["arm"] == a["name"]]
             ax.plot(smooth(_mean_curve(rs), 10), lw=1.3, label=a["label"].split(", ", 1)[1])
-        for k, ls in (("unigram", "--"), ("bigram", ":")):
-            ax.axhline(refs[k], color="gray", lw=0.8, ls=ls)
-            ax.text(0, refs[k], f" {k} {refs[k]:.2f}", fontsize=7, color="gray", va="bottom")
+        for k, ls in (("unigram", "--"), ("bigram", ":")):  # in the legend: a text on the line hid the curves
+            ax.axhline(refs[k], color="gray", lw=0.8, ls=ls, label=f"{k} level {refs[k]:.2f}")
         ax.set_title(f"{title}: train loss (mean over seeds, 10-step average)", fontsize=9)
         ax.set_xlabel("optimizer step")
         ax.set_ylim(1.5, 4.5)
@@ -235,7 +235,9 @@ def plot_final(results: dict[str, Any]) -> Any:
         )
     for k, ls in (("unigram", "--"), ("bigram", ":")):
         ax.axhline(refs[k], color="gray", lw=0.8, ls=ls, label=f"{k} {refs[k]:.2f}")
-    ax.set_xticks(range(len(names)), [a["label"].replace(", ", "\n", 2) for a in results["arms"]], fontsize=6)
+    # one line per part of the label, each wrapped narrow enough that neighbouring ticks never overlap
+    ticks = ["\n".join(textwrap.fill(p, 19) for p in a["label"].split(", ")) for a in results["arms"]]
+    ax.set_xticks(range(len(names)), ticks, fontsize=7)
     ax.set_ylabel("final validation loss (nats/byte)")
     ax.set_title("E1: final validation loss per arm (dots = seeds, bar = mean ± std)", fontsize=9)
     ax.grid(alpha=0.3, axis="y")

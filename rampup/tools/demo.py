@@ -8,6 +8,11 @@ losses, every schedule E1 used) and ``schedules.png`` / ``noam.png`` /
 ``schedules.json``, and the same E1 Post-LN run with the automatic warmup
 (``e1/auto.json``, ``e1/auto.png``).  About 1–2 minutes on 2 cores; ``--quick`` is a smoke test.
 The full experiments (3+ seeds) are ``rampup experiment e1 … e4d``.
+
+Every phase prints a ``==> demo i/4:`` line (and the runs a progress bar), and the demo ends with
+its verdict on each of the README's claims (:data:`CLAIMS`) beside the README's own 3-seed verdict,
+so a reader on another CPU sees at a glance whether the results agree: exact digits differ between
+CPUs (float summation order), the verdicts should not.
 """
 
 from __future__ import annotations
@@ -30,9 +35,34 @@ STANDARD = [
 ]
 
 
+# The README's claims about E1, each checked by the demo on its own run (seed 0).  The README quotes the
+# same sentences with its 3-seed verdicts (README_VERDICTS); tests/test_docs.py keeps the two in step.
+CLAIMS: list[tuple[str, str]] = [
+    ("post_none_collapses", "Post-LN without warmup collapses to the unigram level"),
+    ("post_warmup_learns", "Post-LN with a 100-step warmup learns (ends below the unigram level)"),
+    ("post_gap", "Post-LN: no warmup ends >= 0.5 nats worse than the 100-step warmup"),
+    ("pre_gap", "Pre-LN barely needs warmup: its gap is < 0.2 nats"),
+    ("auto_beats_100", "the automatic warmup (no length given) ends below the 100-step warmup"),
+]
+README_VERDICTS: dict[str, str] = {
+    "post_none_collapses": "yes, 3/3 seeds",
+    "post_warmup_learns": "yes, 3/3 seeds",
+    "post_gap": "yes: +0.543 on the mean (2/3 seeds)",
+    "pre_gap": "yes: +0.179 on the mean (2/3 seeds)",
+    "auto_beats_100": "yes, 3/3 seeds",
+}
+PHASES = 4
+
+
+def phase(i: int, text: str) -> None:
+    """One line per phase of the demo, so a reader always knows what is running."""
+    print(f"==> demo {i}/{PHASES}: {text}", flush=True)
+
+
 def run_demo(out: str, quick: bool = False, workers: int = 2) -> int:
     t0 = time.perf_counter()
     e1_lines, e1_summary = _run_e1(out, quick, workers)
+    phase(3, "the standard schedules: explain and plot (schedules.png, noam.png)")
     rc = _standard_schedules(out, e1_lines)
     summary = {
         "wall_s": round(time.perf_counter() - t0, 1),
@@ -41,8 +71,62 @@ def run_demo(out: str, quick: bool = False, workers: int = 2) -> int:
         "files": sorted(os.listdir(out)),
     }
     atomic_write_text(os.path.join(out, "demo.json"), json.dumps(summary, indent=2) + "\n")
+    phase(4, "verdicts: the README's claims, checked on this run")
+    if e1_summary is not None:
+        print(verdict_text(e1_summary["verdicts"], quick, e1_summary["machine"]))
     print(f"demo finished in {summary['wall_s']:.0f} s")
     return rc
+
+
+def verdicts(e1_res: dict[str, Any], auto: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each of :data:`CLAIMS` judged on seed 0 of ``e1_res`` and the automatic-warmup run ``auto``.
+
+    A run has *collapsed* when its final validation loss is NaN or within E1's ``collapse_margin``
+    (0.1 nats) of the unigram level, the definition E1 itself uses.
+    """
+    import math
+
+    unigram = float(e1_res["reference_levels"]["unigram"])
+    margin = float(e1_res["collapse_margin"])
+    final = {r["arm"]: float(r["final_val_loss"]) for r in e1_res["runs"] if r["seed"] == 0}
+    auto_v = float(auto["final_val_loss"])
+
+    def collapsed(v: float) -> bool:
+        return not math.isfinite(v) or v >= unigram - margin
+
+    post_gap = final["post_none"] - final["post_warmup"]
+    pre_gap = final["pre_none"] - final["pre_warmup"]
+    checks = {
+        "post_none_collapses": (collapsed(final["post_none"]), f"{final['post_none']:.3f}; unigram {unigram:.2f}"),
+        "post_warmup_learns": (not collapsed(final["post_warmup"]), f"{final['post_warmup']:.3f}"),
+        "post_gap": (post_gap >= 0.5, f"{post_gap:+.3f}"),
+        "pre_gap": (abs(pre_gap) < 0.2, f"{pre_gap:+.3f}"),
+        "auto_beats_100": (auto_v < final["post_warmup"], f"{auto_v:.3f} vs {final['post_warmup']:.3f}"),
+    }
+    return [
+        {"claim": text, "key": key, "ok": bool(checks[key][0]), "value": checks[key][1], "readme": README_VERDICTS[key]}
+        for key, text in CLAIMS
+    ]
+
+
+def verdict_text(rows: list[dict[str, Any]], quick: bool, machine: str) -> str:
+    """The verdict lines the demo prints last: each claim, then the README's verdict and this run's."""
+    agree = sum(r["ok"] for r in rows)  # every README verdict is "yes"
+    lines = [f"Verdicts. README: 3 seeds on an Intel Xeon (docs/experiments.md); this run: seed 0 on {machine}."]
+    for r in rows:
+        lines += [
+            f"  {'ok' if r['ok'] else '!!'} {r['claim']}",
+            f"       README: {r['readme']}  |  this run: {'yes' if r['ok'] else 'NO'} ({r['value']})",
+        ]
+    lines.append(
+        f"{agree}/{len(rows)} verdicts agree with the README."
+        + (
+            " Quick mode: 24 steps are too short to show the effect; only a full run is comparable."
+            if quick
+            else " Losses differ between CPUs by up to ~0.08 nats (float summation order); the verdicts should not."
+        )
+    )
+    return "\n".join(lines)
 
 
 def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, Any] | None]:
@@ -54,8 +138,16 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
     from ..experiments import e1
     from ..experiments.common import jsonable
 
+    n_arms = len(e1.arms())
+    phase(
+        1,
+        f"E1, {n_arms} arms x 1 seed x {24 if quick else 400} steps in {workers} worker process(es); "
+        "then its table and plots (e1/)",
+    )
     res = e1.run(os.path.join(out, "e1"), seeds=1, quick=quick, workers=workers)
+    phase(2, "the automatic warmup on E1's Post-LN arm, seed 0: one more run, on one thread (e1/auto.png)")
     auto_lines, auto_summary = _run_auto(out, quick, res)
+    checks = verdicts(res, auto_summary)
     o = res["outcome"]
     env = res["environment"]
     lines = [
@@ -76,8 +168,15 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
         "![E1 schedules](e1/schedules.png)",
         "",
         *auto_lines,
+        "## Verdicts: the README's claims on this run",
+        "",
+        "```text",
+        verdict_text(checks, quick, env["processor"]),
+        "```",
+        "",
     ]
-    return lines, jsonable({"outcome": o, "summary": res["summary"], "wall_s": res["wall_s"], "auto": auto_summary})
+    summary = {"outcome": o, "summary": res["summary"], "wall_s": res["wall_s"], "auto": auto_summary}
+    return lines, jsonable({**summary, "verdicts": checks, "machine": env["processor"] or "unknown CPU"})
 
 
 AUTO_SPEC = "auto -> cosine(floor=0.1)"
@@ -90,10 +189,9 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     ``AutoWarmup(opt, "auto -> cosine(floor=0.1)")`` (what ``WarmupScheduler`` builds for that
     spec) — at seed 0; writes ``e1/auto.json`` and ``e1/auto.png``.
     """
-    import numpy as np
 
     from ..experiments import e1
-    from ..experiments.common import jsonable, pyplot, smooth
+    from ..experiments.common import _bar, jsonable, pyplot
     from ..torch.auto_runs import Arm, run_lm
 
     steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
@@ -103,9 +201,11 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as E1's runs: the float summation order, hence the run, is the same
+    bar = _bar(cfg.steps, "automatic warmup (1 run)", True)
     try:
-        r = run_lm(cfg, 0, Arm("auto", "auto", method="update"))
+        r = run_lm(cfg, 0, Arm("auto", "auto", method="update"), progress=bar.update)
     finally:
+        bar.close()
         torch.set_num_threads(threads)
     fixed = {x["arm"]: x for x in e1_res["runs"] if x["seed"] == 0}
     end: dict[str, Any] = next((e for e in r["events"] if e.get("event") == "warmup_end"), {})
@@ -119,25 +219,11 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     }
     e1_dir = os.path.join(out, "e1")
     atomic_write_text(os.path.join(e1_dir, "auto.json"), json.dumps(jsonable({**summary, "run": r}), indent=1) + "\n")
-    plt = pyplot()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
-    curves = [("automatic warmup", r)] + [
-        (_label(e1_res, n), fixed[n]) for n in ("post_warmup", "post_none") if n in fixed
-    ]
-    for i, (label, run) in enumerate(curves):
-        ax.plot(np.asarray(run["lr"]), color=f"C{i}", lw=1.2, label=label)
-        bx.plot(smooth(np.asarray(run["train_loss"], dtype=float)), color=f"C{i}", lw=1.0, label=label)
-    ax.set(xlabel="optimizer update", ylabel="learning rate", title="LR each update used")
-    bx.set(xlabel="optimizer update", ylabel="training loss (smoothed)", title="E1 Post-LN, AdamW, LR 1e-2, seed 0")
-    bx.axhline(e1_res["reference_levels"]["unigram"], color="gray", ls=":", lw=0.8)
-    ax.legend(fontsize=7)
-    for a in (ax, bx):
-        a.grid(alpha=0.3)
-    fig.tight_layout()
     from .plot import save_figure
 
+    fig = plot_auto(e1_res, r)
     save_figure(fig, os.path.join(e1_dir, "auto.png"))
-    plt.close(fig)
+    pyplot().close(fig)
     vs = ", ".join(f"{_label(e1_res, n)}: {v:.3f}" for n, v in summary["vs"].items())
     lines = [
         "## Automatic warmup on E1 (no warmup length given)",
@@ -155,6 +241,33 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
         "",
     ]
     return lines, summary
+
+
+def plot_auto(e1_res: dict[str, Any], r: dict[str, Any]) -> Any:
+    """``e1/auto.png``: the LR each update used and the training loss, automatic warmup beside E1's seed 0."""
+    import numpy as np
+
+    from ..experiments.common import pyplot, smooth
+
+    fixed = {x["arm"]: x for x in e1_res["runs"] if x["seed"] == 0}
+    plt = pyplot()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=110)
+    curves = [("automatic warmup", r)] + [
+        (_label(e1_res, n), fixed[n]) for n in ("post_warmup", "post_none") if n in fixed
+    ]
+    for i, (label, run) in enumerate(curves):
+        ax.plot(np.asarray(run["lr"]), color=f"C{i}", lw=1.2, label=label)
+        bx.plot(smooth(np.asarray(run["train_loss"], dtype=float)), color=f"C{i}", lw=1.0, label=label)
+    ax.set(xlabel="optimizer update", ylabel="learning rate", title="LR each update used")
+    bx.set(xlabel="optimizer update", ylabel="training loss (smoothed)", title="E1 Post-LN, AdamW, LR 1e-2, seed 0")
+    unigram = e1_res["reference_levels"]["unigram"]
+    bx.axhline(unigram, color="gray", ls=":", lw=0.8, label=f"unigram level {unigram:.2f} (collapsed)")
+    ax.legend(fontsize=7)
+    bx.legend(fontsize=7)
+    for a in (ax, bx):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def _label(res: dict[str, Any], name: str) -> str:

@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -329,6 +330,9 @@ class AutoWarmup(LRScheduler):
         interval: updates between decisions (default: ``max_warmup / 25`` rounded, >= 1).
         reduce: ``"auto"`` (all-reduce the statistics when ``torch.distributed`` is
             initialized with more than one process) or ``False``.
+        announce: print one line on stderr when the warmup ends (rank 0 only; not when the
+            ``rampup.auto`` logger already shows INFO); ``False`` (or ``sched.announce = False``)
+            silences it.
         **options: options of the method (``max_update``, ``cap_ratio``, ``settle``,
             ``settle_tol``, ``confirm``, ``margin`` for ``update``; ``growth``, ``smooth``, ``tol`` for ``loss``;
             ``growth``, ``jump`` for ``catapult``).
@@ -350,6 +354,7 @@ class AutoWarmup(LRScheduler):
         max_warmup: int | str | None = None,
         interval: int | None = None,
         reduce: str | bool = "auto",
+        announce: bool = True,
         **options: Any,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -382,6 +387,9 @@ class AutoWarmup(LRScheduler):
         if reduce not in ("auto", False):
             raise ValueError(f"reduce: got {reduce!r}; accepted: 'auto' or False")
         self.optimizer = optimizer
+        if not isinstance(announce, bool):
+            raise TypeError(f"announce: got {announce!r}; accepted: True or False")
+        self.announce = announce
         self.then = then
         self.total_steps = total_steps
         self.method = method
@@ -662,6 +670,14 @@ class AutoWarmup(LRScheduler):
         msg = f"auto warmup ({self.method}) ends at step {k_end} ({k_end + 1} warmup steps): {why}"
         self.events.append({"step": k_end, "event": "warmup_end", "warmup_steps": k_end + 1, "reason": why})
         log.info("%s; export: %s", msg, self.export_spec())
+        if self.announce and not (log.isEnabledFor(logging.INFO) and log.hasHandlers()) and self._rank0():
+            # Visible without configuring logging: a warmup that silently ended is the question users ask.
+            print(f"rampup: {msg} (AutoWarmup(announce=False) silences this line)", file=sys.stderr)
+
+    @staticmethod
+    def _rank0() -> bool:
+        dist = torch.distributed
+        return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
     # ---- results ----------------------------------------------------------------
     def export_spec(self) -> str:

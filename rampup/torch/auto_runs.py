@@ -87,6 +87,7 @@ class _Plan:
                 start=arm.start,
                 max_warmup=max_warmup,
                 min_warmup=arm.min_warmup,
+                announce=False,  # the runs report the warmup in their results; 478 lines would be noise
                 **arm.options,
             )
 

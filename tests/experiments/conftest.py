@@ -1,6 +1,46 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
+
+# The quick smoke tests check each experiment's pipeline — its arms, specs, output files and their fields —
+# not its training, which tests/experiments/test_training.py checks.  With E1's 4-layer, 64-wide model
+# they were half of the suite's slowest tests; with this model they take seconds (training ~1/250 the cost).
+TINY_LM = {"n_layers": 1, "d_model": 16, "n_heads": 2, "seq_len": 16, "batch": 4}
+TINY_DIGITS = {"width": 4}
+
+
+@pytest.fixture
+def tiny_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every in-process run (``workers=1``, the demo's automatic-warmup run) trains a tiny model.
+
+    Yields the kinds of runs made, so a test can check that the fixture was in effect.
+    """
+    from rampup.experiments import train
+    from rampup.torch import auto_runs
+
+    made: list[str] = []
+    lm, digits, auto_lm = train.train_lm, train.train_digits, auto_runs.run_lm
+
+    def tiny_lm(cfg: Any, *a: Any, **k: Any) -> Any:
+        made.append("lm")
+        return lm(replace(cfg, **TINY_LM), *a, **k)
+
+    def tiny_digits(cfg: Any, *a: Any, **k: Any) -> Any:
+        made.append("digits")
+        return digits(replace(cfg, **TINY_DIGITS), *a, **k)
+
+    def tiny_auto(cfg: Any, *a: Any, **k: Any) -> Any:
+        made.append("auto")
+        return auto_lm(replace(cfg, **TINY_LM), *a, **k)
+
+    monkeypatch.setattr(train, "train_lm", tiny_lm)
+    monkeypatch.setattr(train, "train_digits", tiny_digits)
+    monkeypatch.setattr(auto_runs, "run_lm", tiny_auto)
+    yield made

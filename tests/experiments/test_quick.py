@@ -37,12 +37,25 @@ def check_outputs(out: Path, name: str, seeds: int) -> dict[str, Any]:
     return res
 
 
-def test_demo_quick_runs_e1_and_the_standard_schedules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from rampup.tools.demo import run_demo
+def test_demo_quick_runs_e1_and_the_standard_schedules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_models: list[str]
+) -> None:
+    from rampup.tools.demo import CLAIMS, run_demo
 
     assert run_demo(str(tmp_path), quick=True, workers=1) == 0
-    printed = capsys.readouterr().out
+    assert tiny_models == ["lm"] * 7 + ["auto"]
+    out, err = capsys.readouterr()
+    printed = out
     assert "| Post-LN, AdamW, no warmup | `cosine(floor=0.1)` | adamw |" in printed and "demo finished in" in printed
+    # every phase says what it is doing, in order; the runs show progress bars (stderr)
+    heads = [line.split(":")[0] for line in printed.splitlines() if line.startswith("==> demo ")]
+    assert heads == ["==> demo 1/4", "==> demo 2/4", "==> demo 3/4", "==> demo 4/4"]
+    assert "E1 (7 runs)" in err and "automatic warmup (1 run): 100%" in err
+    # the verdicts close the output: one per README claim, then the agreement line
+    tail = printed.splitlines()[-2 * len(CLAIMS) - 3 :]
+    assert tail[0].startswith("Verdicts. README: 3 seeds on an Intel Xeon") and tail[-1].startswith("demo finished")
+    assert [line[5:] for line in tail[1:-2:2]] == [c for _, c in CLAIMS]
+    assert "verdicts agree with the README. Quick mode" in tail[-2]
     for f in ("report.md", "demo.json", "schedules.png", "noam.png", "schedules.json"):
         assert (tmp_path / f).is_file(), f
     demo = json.loads((tmp_path / "demo.json").read_text())
@@ -66,6 +79,8 @@ def test_demo_quick_runs_e1_and_the_standard_schedules(tmp_path: Path, capsys: p
     assert "relative update" in auto["why"] and math.isfinite(auto["final_val_loss"])
     assert (tmp_path / "e1" / "auto.png").is_file() and (tmp_path / "e1" / "auto.json").is_file()
     assert "## Automatic warmup on E1" in report and f"**{auto['warmup_steps']} steps**" in report
+    assert "## Verdicts: the README's claims on this run" in report
+    assert [v["claim"] for v in demo["e1"]["verdicts"]] == [c for _, c in CLAIMS]
     assert {r["arm"] for r in res["runs"]} == set(demo["e1"]["summary"])
     assert all(len(r["train_loss"]) == 24 and len(r["lr"]) == 24 for r in res["runs"])
     u = res["reference_levels"]["unigram"]
@@ -75,7 +90,7 @@ def test_demo_quick_runs_e1_and_the_standard_schedules(tmp_path: Path, capsys: p
     assert res["runs"][0]["spec"] == res["arms"][0]["spec"] == "linear(6) -> cosine(floor=0.1)"
 
 
-def test_e2_quick(tmp_path: Path) -> None:
+def test_e2_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     res = (
         check_outputs(tmp_path, "e2", 1)
         if run_experiment("e2", str(tmp_path), quick=True, workers=1, progress=False)
@@ -94,7 +109,7 @@ def test_e2_quick(tmp_path: Path) -> None:
     assert cfg["beta2"] == 0.95 and cfg["clip"] == 1.0 and cfg["post_ln"] is False and cfg["qk_norm"] is False
 
 
-def test_e3_quick(tmp_path: Path) -> None:
+def test_e3_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     run_experiment("e3", str(tmp_path), quick=True, workers=1, progress=False)
     res = check_outputs(tmp_path, "e3", 1)
     assert [a["name"] for a in res["arms"]] == ["baseline", "none", "constant", "gradual"]
@@ -106,7 +121,7 @@ def test_e3_quick(tmp_path: Path) -> None:
     assert all(0 <= r["final_test_error"] <= 1 for r in res["runs"])
 
 
-def test_e4a_quick(tmp_path: Path) -> None:
+def test_e4a_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     run_experiment("e4a", str(tmp_path), quick=True, workers=1, progress=False)
     res = check_outputs(tmp_path, "e4a", 1)
     assert [a["spec"] for a in res["arms"]] == [
@@ -118,14 +133,14 @@ def test_e4a_quick(tmp_path: Path) -> None:
     assert res["spike_definition"]["ratio"] == 1.5
 
 
-def test_e4b_quick(tmp_path: Path) -> None:
+def test_e4b_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     run_experiment("e4b", str(tmp_path), quick=True, workers=1, progress=False)
     res = check_outputs(tmp_path, "e4b", 1)
     assert res["batches"] == [64, 512] and len(res["runs"]) == 1 + 2 * 2
     assert set(res["summary"]["shortest_matching_warmup_epochs"]) == {"64", "512"}
 
 
-def test_e4c_quick_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_e4c_quick_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_models: list[str]) -> None:
     rc = main(["experiment", "e4c", "--quick", "--workers", "1", "--out", str(tmp_path), "--no-progress"])
     assert rc == 0 and "# E4C: " in capsys.readouterr().out
     res = check_outputs(tmp_path, "e4c", 2)
@@ -138,7 +153,7 @@ def test_e4c_quick_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture
     assert by[("init", 1, "none")]["seed"] == 1
 
 
-def test_e4d_quick(tmp_path: Path) -> None:
+def test_e4d_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     run_experiment("e4d", str(tmp_path), quick=True, workers=1, progress=False)
     res = check_outputs(tmp_path, "e4d", 1)
     assert len(res["runs"]) == 5 and res["pretrain"]["config"]["corpus_part"] == "a"
