@@ -299,8 +299,12 @@ class _CosineRecursion:
     def later(self, t: Any, xp: Any) -> Any:
         T = self.T
         k = xp.floor((t - T - 1.0) / (2.0 * T))
-        s = (2.0 * k + 1.0) * T + 1.0  # the step after the last trough
-        return self.eta + self.D * ((1.0 + xp.cos(math.pi * t / T)) / (1.0 + xp.cos(math.pi * s / T)))
+        # cos has period 2T in t: evaluated at t − 2kT (exact for whole steps below 2**53), not at t, whose
+        # product π·t/T loses the phase at large t (the ratio below gave 19.8 × the base LR at 2**53).  The
+        # step after the last trough, (2k + 1)T + 1, reduces to T + 1.  Bit for bit the same for k = 0.
+        r = t - 2.0 * k * T
+        s = T + 1.0
+        return self.eta + self.D * ((1.0 + xp.cos(math.pi * r / T)) / (1.0 + xp.cos(math.pi * s / T)))
 
 
 @register
