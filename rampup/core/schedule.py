@@ -258,7 +258,10 @@ class Schedule:
 
         One check for every phase, compat spec and modifier: the curve is evaluated (scalar path) at
         each segment's first, second, middle and last step and at 10^3 … 2**53, which covers where a
-        monotone formula (a growth factor, a decay, an exponential modifier) takes its extremes.
+        monotone formula (a growth factor, a decay, an exponential modifier) takes its extremes.  The
+        run is ``[0, total_steps)`` when ``total_steps`` is known, else every step up to 2**53.  A compat
+        spec follows its library past ``total_steps``; one whose curve would overflow there (torch
+        ``ExponentialLR`` with ``gamma > 1``) holds its final value from ``total_steps`` on instead.
         """
         probes = {0.0, self._t_last}
         for seg in self.segments:
@@ -267,21 +270,26 @@ class Schedule:
             if seg.length != INF:
                 probes.update((b + float(seg.length // 2), float(seg.end_step) - 1.0))
         probes.update(10.0**k for k in range(3, 16))
-        probes = {min(t, self._t_last) for t in probes}
+        total = self.run.total_steps
+        run_last = self._t_last if total is None else min(self._t_last, float(total - 1))
         positive = False
-        for t in sorted(probes):
+        for t in sorted({min(t, run_last) for t in probes}):
             v = self._scalar(t)
             if not 0.0 <= v <= _LIMIT:  # also NaN
                 raise ValueError(self._bad_value(t, v))
             positive = positive or v > 0.0
         if not positive:
-            run = f"total_steps={self.run.total_steps}" if self.run.total_steps is not None else "no end"
+            run = f"total_steps={total}" if total is not None else "no end"
             raise ValueError(
                 f"spec {self.spec}: the LR is 0 at every step of the run ({run}"
                 f"{'' if self.peak_lr is None else f', peak_lr={self.peak_lr!r}'}), so it would train nothing; "
                 "accepted: arguments that let the LR rise above 0 within the run "
                 "(e.g. a time constant tau shorter than the run)"
             )
+        if run_last < self._t_last:
+            past = {run_last + 1.0, run_last + 2.0, self._t_last, *(t for t in probes if t > run_last)}
+            if not all(0.0 <= self._scalar(t) <= _LIMIT for t in past if t <= self._t_last):
+                self._t_last = run_last
 
     def _bad_value(self, t: float, v: float) -> str:
         seg = next((s for s in self.segments if t < s.end_step), self.segments[-1])
@@ -291,7 +299,9 @@ class Schedule:
         what = "NaN" if v != v else ("negative" if v < 0 else f"{v!r}, which overflows")
         scale = "" if self.peak_lr is None else f" (peak_lr={self.peak_lr!r})"
         end = (
-            "" if self.end_step != INF else "; the schedule has no end: pass total_steps= to bound the run"
+            ""
+            if self.end_step != INF or self.run.total_steps is not None
+            else "; the schedule has no end: pass total_steps= to bound the run"
         )
         return (
             f"{where}: the LR at step {t:.17g} would be {what}{scale}; accepted: arguments whose LR stays "
