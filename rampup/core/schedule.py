@@ -55,6 +55,14 @@ class Spec:
         for d in self.decay:
             if d.role not in ("decay", "whole"):
                 raise TypeError(f"decay: got {d.name!r} ({d.role}); accepted: decay phases or one whole schedule")
+        if self.warmup is None and len(self.decay) > 1:
+            # The string form reads the first item of 'A -> B' as the warmup, so this chain could not be
+            # written back; a 0-step warmup says "no warmup" in both forms.
+            raise ValueError(
+                f"decay: got {len(self.decay)} decay phases without a warmup "
+                f"({' -> '.join(p.to_text() for p in self.decay)}); the first item of a chain is its warmup: "
+                f"accepted: a warmup first, e.g. 'linear(0) -> {self.decay[0].to_text()} -> ...' for none"
+            )
         wholes = [d for d in self.decay if d.role == "whole"]
         if wholes and (len(self.decay) > 1 or self.warmup is not None):
             raise ValueError(
@@ -193,6 +201,8 @@ class Schedule:
                 raise TypeError(f"peak_lr: got {peak_lr!r}; accepted: a finite number > 0")
             if not (math.isfinite(peak_lr) and peak_lr > 0):
                 raise ValueError(f"peak_lr: got {peak_lr!r}; accepted: a finite number > 0")
+            if peak_lr > _LIMIT:
+                raise ValueError(f"peak_lr: got {peak_lr!r}; accepted: a number > 0 and <= {_LIMIT:g} (float32's largest)")
             peak_lr = int(peak_lr) if isinstance(peak_lr, numbers.Integral) else float(peak_lr)
         self.spec = spec
         self.run = run
