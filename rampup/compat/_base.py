@@ -138,7 +138,10 @@ class ComposerTime(Length):
             return super().to_steps(run, name)
         if run.total_steps is None:
             raise ValueError(f"{name}: '{self}' is a fraction of the run (composer 'dur') and needs total_steps")
-        return int(self.value * run.total_steps)
+        exact = self.value * run.total_steps
+        if not exact <= MAX_STEPS:  # also inf (1e308dur)
+            raise ValueError(f"{name}: '{self}' is {exact:.4g} steps; accepted: at most 2**53 = {MAX_STEPS} steps")
+        return int(exact)
 
 
 def _composer_time(where: str, v: Any) -> Length:

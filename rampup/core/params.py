@@ -140,6 +140,9 @@ def to_text(value: Any) -> str:
         return str(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(to_text(v) for v in value) + "]"
+    if callable(getattr(value, "to_text", None)):  # a nested phase: always a call, as the parser reads it
+        text = str(value.to_text())
+        return text if text.endswith(")") else text + "()"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

@@ -205,6 +205,17 @@ class Schedule:
                 raise ValueError(f"peak_lr: got {peak_lr!r}; accepted: a number > 0 and <= {_LIMIT:g} (float32's largest)")
             peak_lr = int(peak_lr) if isinstance(peak_lr, numbers.Integral) else float(peak_lr)
         self.spec = spec
+        try:
+            self._build(spec, run, peak_lr)
+        except (ZeroDivisionError, OverflowError) as e:
+            # One guard for every formula: an accepted argument at its extreme (a divisor of 5e-324, an
+            # exponent that overflows) is a clean error naming the spec and its arguments, not a traceback.
+            raise ValueError(
+                f"spec {spec}: its arguments are out of the range the formula can compute ({type(e).__name__}: {e}); "
+                "accepted: values that keep every intermediate finite (e.g. a smaller exponent, a larger divisor)"
+            ) from None
+
+    def _build(self, spec: Spec, run: RunInfo, peak_lr: float | None) -> None:
         self.run = run
         self.peak_lr = peak_lr
         self._scale = float(peak_lr) if peak_lr is not None else 1.0

@@ -81,6 +81,11 @@ def kwargs_of(draw: st.DrawFn, cls: type[Phase], depth: int = 0) -> dict[str, An
             if kind == "phases" and depth >= 2:
                 continue  # nesting depth 2 is enough (sequential_lr inside sequential_lr)
             kw[k] = draw(value(kind, choices, prefix, depth))
+    # A list of sub-schedules is mostly paired with one boundary fewer (SequentialLR's milestones).
+    subs = [v for k, v in kw.items() if _params(cls)[k][0] == "phases"]
+    for k, (kind, *_rest) in _params(cls).items():
+        if subs and kind == "ints" and draw(st.integers(0, 3)) > 0:
+            kw[k] = sorted(draw(st.lists(st.integers(1, 60), min_size=len(subs[0]) - 1, max_size=len(subs[0]) - 1)))
     return kw
 
 
@@ -92,9 +97,9 @@ def phase_dict_of(draw: st.DrawFn, prefix: str, depth: int) -> dict[str, Any]:
 
 
 @st.composite
-def phase(draw: st.DrawFn, table: dict[str, type[Phase]]) -> Phase:
-    """A phase from ``table`` built with drawn arguments; the draw is discarded when they are refused."""
-    cls = table[draw(st.sampled_from(sorted(table)))]
+def phase(draw: st.DrawFn, table: dict[str, type[Phase]], name: str | None = None) -> Phase:
+    """A phase from ``table`` (``name``, or any) built with drawn arguments; refused draws are rejected."""
+    cls = table[name if name is not None else draw(st.sampled_from(sorted(table)))]
     kw = draw(kwargs_of(cls))
     try:
         return cls(**kw)
@@ -106,18 +111,35 @@ def phase(draw: st.DrawFn, table: dict[str, type[Phase]]) -> Phase:
         raise  # pragma: no cover
 
 
+TABLES = {"warmup": WARMUPS, "decay": DECAYS, "whole": WHOLES, "modifier": MODIFIERS}
+# Every registered name with its role: one test case each, so a spec added later is tested at once.
+EVERY_NAME = sorted((role, name) for role, table in TABLES.items() for name in table)
+# Those that take other specs as arguments (torch:sequential_lr, ...): nesting gets more draws.
+NESTING = [(r, n) for r, n in EVERY_NAME if any(k == "phases" for k, *_ in _params(TABLES[r][n]).values())]
+
+
 @st.composite
-def spec_parts(draw: st.DrawFn) -> tuple[Phase | None, tuple[Phase, ...], tuple[Phase, ...]]:
-    """(warmup, decays, modifiers): a whole schedule or compat spec, or [warmup ->] decay [-> decay]."""
-    form = draw(st.sampled_from(["whole", "chain", "chain", "decay"]))
-    mods = tuple(draw(st.lists(phase(MODIFIERS), max_size=2)))
+def spec_parts(
+    draw: st.DrawFn, focus: tuple[str, str] | None = None
+) -> tuple[Phase | None, tuple[Phase, ...], tuple[Phase, ...]]:
+    """(warmup, decays, modifiers): a whole schedule or compat spec, or [warmup ->] decay [-> decay].
+
+    ``focus=(role, name)`` puts that phase in every draw.
+    """
+    role, name = focus if focus is not None else (None, None)
+    mods = list(draw(st.lists(phase(MODIFIERS), max_size=1 if role == "modifier" else 2)))
+    if role == "modifier":
+        mods.insert(draw(st.integers(0, len(mods))), draw(phase(MODIFIERS, name)))
+    form = "whole" if role == "whole" else draw(st.sampled_from(["whole", "chain", "chain", "decay"]))
+    if role in ("warmup", "decay"):
+        form = draw(st.sampled_from(["chain", "decay"])) if role == "decay" else "chain"
     if form == "whole":
-        return None, (draw(phase(WHOLES)),), mods
-    warm = draw(phase(WARMUPS)) if form == "chain" else None
-    decays = [draw(phase(DECAYS))]
-    if draw(st.integers(0, 3)) == 0:
-        decays.insert(0, draw(phase(DECAYS)))
-    return warm, tuple(decays), mods
+        return None, (draw(phase(WHOLES, name if role == "whole" else None)),), tuple(mods)
+    decays = [draw(phase(DECAYS, name if role == "decay" else None))]
+    if form == "chain" and draw(st.integers(0, 3)) == 0:
+        decays.append(draw(phase(DECAYS)))
+    warm = draw(phase(WARMUPS, name if role == "warmup" else None)) if form == "chain" else None
+    return warm, tuple(decays), tuple(mods)
 
 
 runs = st.fixed_dictionaries(

@@ -20,17 +20,18 @@ import math
 import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rampup import Schedule, Spec
 from rampup.core.units import LengthRoundingWarning
 
-from .grammar import STEPS, runs, spec_parts
+from .grammar import EVERY_NAME, NESTING, STEPS, runs, spec_parts
 
 LIMIT = float(np.finfo(np.float32).max)
 PROFILE = settings(
-    max_examples=200,
+    max_examples=100,
     deadline=None,
     derandomize=True,  # the same draws in CI every time: a failure is reproducible, never flaky
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
@@ -59,18 +60,43 @@ def _probe_steps(s: Schedule) -> list[float]:
     return sorted(t for t in steps | {float(t) for t in STEPS} if t <= 1.7976931348623157e308)
 
 
+@pytest.mark.parametrize("focus", EVERY_NAME, ids=[f"{r}:{n}" for r, n in EVERY_NAME])
+@settings(PROFILE, max_examples=6)
+@given(data=st.data())
+def test_every_registered_phase(focus: tuple[str, str], data: st.DataObject) -> None:
+    """Each registered name (compat specs included) in a few random specs and runs."""
+    _check(data.draw(spec_parts(focus)), data.draw(runs))
+
+
+@pytest.mark.parametrize("focus", NESTING, ids=[f"{r}:{n}" for r, n in NESTING])
+@settings(PROFILE, max_examples=20)
+@given(data=st.data())
+def test_nested_specs(focus: tuple[str, str], data: st.DataObject) -> None:
+    """Specs that take specs (``torch:sequential_lr(schedulers=[...])``), nested two deep."""
+    _check(data.draw(spec_parts(focus)), data.draw(runs))
+
+
 @PROFILE
 @given(spec_parts(), runs)
 def test_every_accepted_spec_is_a_finite_round_tripping_schedule(parts: tuple, run: dict) -> None:
-    warm, decays, mods = parts
+    """Random combinations of everything."""
+    _check(parts, run)
+
+
+def _check(parts: tuple, run: dict) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LengthRoundingWarning)
-        try:
-            spec = Spec(warm, decays, mods)
-            s = spec.resolve(**run)
-        except (TypeError, ValueError):
-            event("refused at resolve")
-            return  # refused with a clean error: the property holds for this draw
+        _check_quiet(parts, run)
+
+
+def _check_quiet(parts: tuple, run: dict) -> None:
+    warm, decays, mods = parts
+    try:
+        spec = Spec(warm, decays, mods)
+        s = spec.resolve(**run)
+    except (TypeError, ValueError):
+        event("refused at resolve")
+        return  # refused with a clean error: the property holds for this draw
     kind = "compat" if ":" in decays[0].name else ("warmup -> decay" if warm else decays[0].role)
     event(f"accepted: {kind}{' | modifier' if mods else ''}")
     # -- values --------------------------------------------------------------
