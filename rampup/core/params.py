@@ -103,8 +103,9 @@ def convert(where: str, value: Any, param: Param) -> Any:
         return value
     if k == "posint":
         if isinstance(value, str):
-            try:
-                value = float(value.strip())  # '512' and '512.0' read as the number, then the one int rule
+            txt = value.strip()
+            try:  # '512' and '512.0' read as the number, then the one int rule
+                value = int(txt) if txt.isdigit() else float(txt)
             except ValueError:
                 raise _err(where, value, param) from None
         n = whole_number(where, value, param.accepts())
