@@ -202,7 +202,9 @@ class Schedule:
             if not (math.isfinite(peak_lr) and peak_lr > 0):
                 raise ValueError(f"peak_lr: got {peak_lr!r}; accepted: a finite number > 0")
             if peak_lr > _LIMIT:
-                raise ValueError(f"peak_lr: got {peak_lr!r}; accepted: a number > 0 and <= {_LIMIT:g} (float32's largest)")
+                raise ValueError(
+                    f"peak_lr: got {peak_lr!r}; accepted: a number > 0 and <= {_LIMIT:g} (float32's largest)"
+                )
             peak_lr = int(peak_lr) if isinstance(peak_lr, numbers.Integral) else float(peak_lr)
         self.spec = spec
         try:

@@ -76,7 +76,9 @@ def test_gamma_zero_warmup_scheduler_trains() -> None:
 
 
 def test_growth_that_overflows_is_refused_naming_the_argument() -> None:
-    with pytest.raises(ValueError, match=r"torch:step_lr\(step_size=2, gamma=1e\+308\): the LR at step \d+ would be inf"):
+    with pytest.raises(
+        ValueError, match=r"torch:step_lr\(step_size=2, gamma=1e\+308\): the LR at step \d+ would be inf"
+    ):
         parse("torch:step_lr(step_size=2, gamma=1e308)", total_steps=30)
     # open-ended: the run has no end, so the growth would overflow; the message says how to bound it
     with pytest.raises(ValueError, match=r"gamma=1\.5\).*pass total_steps="):
@@ -112,7 +114,9 @@ def test_tiny_peak_lr_with_a_floor() -> None:
 
 
 def test_zero_at_every_step_is_refused_as_training_nothing() -> None:
-    with pytest.raises(ValueError, match=r"asymptotic_exponential\(tau=1e\+31\): the LR is 0 at every step .*train nothing"):
+    with pytest.raises(
+        ValueError, match=r"asymptotic_exponential\(tau=1e\+31\): the LR is 0 at every step .*train nothing"
+    ):
         parse("constant | asymptotic_exponential(tau=1e31)", total_steps=100)
     # the same modifier over an unbounded run does rise above 0
     assert parse("constant | asymptotic_exponential(tau=1e31)")(1e308) > 0
@@ -144,7 +148,10 @@ def test_one_cycle_holds_its_final_lr_after_the_last_update() -> None:
     ("argv", "msg"),
     [
         (["linear(1e308ep) -> cosine", "--total-steps", "5000", "--steps-per-epoch", "7"], "'1e308ep' is inf steps"),
-        (["linear(1e308Btok) -> cosine", "--total-steps", "5000", "--tokens-per-step", "7"], "accepted: a finite length"),
+        (
+            ["linear(1e308Btok) -> cosine", "--total-steps", "5000", "--tokens-per-step", "7"],
+            "accepted: a finite length",
+        ),
         (["linear(1ep) -> cosine", "--total-steps", "5000", "--steps-per-epoch", str(10**400)], "steps_per_epoch: got"),
         (["linear(10**400) -> cosine", "--total-steps", "5000"], "linear"),
         (["linear(" + "9" * 400 + ") -> cosine", "--total-steps", "5000"], "accepted: a finite length"),
@@ -197,7 +204,9 @@ def test_noam_warmup_is_a_warmup() -> None:
 def test_whole_numbers_one_rule_everywhere(five_hundred: object) -> None:
     ref = Spec.parse("linear(500) -> cosine")
     assert Spec(rampup.warmup.linear(five_hundred), (rampup.decay.cosine(),)) == ref
-    assert Spec.from_dict({"warmup": {"phase": "linear", "length": five_hundred}, "decay": [{"phase": "cosine"}]}) == ref
+    assert (
+        Spec.from_dict({"warmup": {"phase": "linear", "length": five_hundred}, "decay": [{"phase": "cosine"}]}) == ref
+    )
     if five_hundred != "500.0":  # a string keeps its spelling for the exact round trip
         assert str(rampup.warmup.linear(five_hundred)) == "linear(500)"
     if not isinstance(five_hundred, str):
