@@ -126,7 +126,7 @@ class TestErrors:
             ({"warmup": 0}, ValueError, r"warmup: got 0; accepted: a length > 0"),
             ({"warmup": "0ep"}, ValueError, r"warmup: got '0ep'"),
             ({"warmup": -5}, ValueError, r"warmup: got -5"),
-            ({"warmup": 5.0}, TypeError, r"warmup: got the float 5\.0"),
+            ({"warmup": 5.5}, ValueError, r"warmup: got 5\.5; lengths are whole steps"),
             ({"warmup": "five"}, ValueError, r"warmup: cannot read 'five' as a length"),
             ({"batch": 128}, ValueError, r"batch: got 128 < base_batch 256; a gradual warmup"),
             ({"decay": "cosin"}, ValueError, r"decay: got 'cosin', which does not continue a spec"),

@@ -30,6 +30,7 @@ that says to pass ``peak_lr``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -39,7 +40,7 @@ import numpy as np
 from ..core.backend import SCALAR
 from ..core.params import REQUIRED, to_json, to_text
 from ..core.phases import INF, Built, Phase
-from ..core.units import Length, RunInfo
+from ..core.units import MAX_STEPS, Length, RunInfo, whole_number
 
 __all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "XParam", "const", "fmt", "pow_", "refuse"]
 
@@ -75,31 +76,28 @@ class XParam:
         }[self.kind]
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _num(where: str, v: Any, xp: XParam) -> float | int:
     if isinstance(v, str):
         try:
             v = int(v) if v.strip().lstrip("+-").isdigit() else float(v)
         except ValueError:
             raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}") from None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):  # NumPy scalars are Real too
         raise TypeError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
     if not math.isfinite(v):
         raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
-    return v
+    return int(v) if isinstance(v, numbers.Integral) else float(v)  # np.int64(3) -> 3, np.float32 -> float
 
 
 def _xconvert(where: str, v: Any, xp: XParam) -> Any:
     k = xp.kind
     if k in ("int", "count"):
         x = _num(where, v, xp)
-        if k == "int" and not _is_int(x):
-            if isinstance(x, float) and x.is_integer():
-                raise TypeError(f"{where}: got the float {v!r}; accepted: {xp.accepts()} ({int(x)})")
-            raise TypeError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
+        if k == "int":
+            # The core's one rule for whole numbers: 10, 10.0 and np.int64(10) are 10; 10.5 is refused.
+            x = whole_number(where, x, xp.accepts())
+            if x > MAX_STEPS:
+                raise ValueError(f"{where}: got {v!r:.40}; accepted: {xp.accepts()}, at most 2**53 = {MAX_STEPS}")
         if x < 0:
             raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
         return x
@@ -352,7 +350,13 @@ class CompatPhase(Phase):
                 f"(--peak-lr: the LR {self.library} scales, param_groups[i]['lr']) so rampup can express it "
                 "relative to it, or give it as 0"
             )
-        return v / ctx.ref
+        x = v / ctx.ref
+        if not math.isfinite(x):  # e.g. eta_min=1e-5 with peak_lr=1e-320
+            raise ValueError(
+                f"{self.name}: {key}={v!r} is {x!r} times the reference LR {ctx.ref!r}; accepted: a {key} and "
+                "peak_lr whose ratio is finite"
+            )
+        return x
 
     def _reference(self, peak_lr: float | None) -> tuple[float | None, float]:
         own = self.own_peak_value()

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
-from ..core.units import Length, RunInfo
+from ..core.units import MAX_STEPS, Length, RunInfo
 from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, fmt, pow_
 
 __all__: list[str] = []
@@ -114,6 +114,13 @@ class _Time:
     unit: str
 
 
+def _whole(x: float, t: ComposerTime, where: str) -> int:
+    """``int(x)`` as composer truncates, refused past 2**53 (also inf: ``1e308dur``) instead of an OverflowError."""
+    if not x <= MAX_STEPS:
+        raise ValueError(f"{where}: '{t}' is {float(x):.4g} units; accepted: at most 2**53 = {MAX_STEPS}")
+    return int(x)
+
+
 class _Clock:
     """composer's ``_convert_time`` and ``Timestamp`` for one run: times to counts, batches to counts."""
 
@@ -156,12 +163,12 @@ class _Clock:
             mx = self.max_duration(where)
             if mx.unit == "ep":
                 # int(time.value * int(state.dataloader_len) * state.max_duration.value), left to right
-                n = int(float(t.value) * self.loader_len(where, f"'{t}' with max_duration in epochs") * mx.value)
-                return _Time(n, "ba")
-            return _Time(int(float(t.value) * mx.value), str(mx.unit))
+                x = float(t.value) * self.loader_len(where, f"'{t}' with max_duration in epochs") * mx.value
+                return _Time(_whole(x, t, where), "ba")
+            return _Time(_whole(float(t.value) * mx.value, t, where), str(mx.unit))
         if t.unit == "ep":
-            return _Time(int(t.value) * self.loader_len(where, f"'{t}'"), "ba")
-        return _Time(int(t.value), str(t.unit))
+            return _Time(_whole(int(t.value) * self.loader_len(where, f"'{t}'"), t, where), "ba")
+        return _Time(_whole(t.value, t, where), str(t.unit))
 
     def batches(self, t: ComposerTime, where: str) -> int:
         """The first batch count ``k`` at which the timestamp reaches ``t`` (``k · per_batch >= t``)."""

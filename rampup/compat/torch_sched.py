@@ -27,9 +27,10 @@ itself changes the curve, which these specs reproduce:
 * ``LinearLR``/``ConstantLR``/``PolynomialLR`` with ``total_iters=0`` keep the
   first value for ever (the recursion never reaches the step where it would
   change); the closed forms would divide by zero.
-* ``OneCycleLR`` raises when stepped past ``total_steps``; the spec gives
-  torch's extrapolated value at ``t = total_steps`` and holds the final value
-  (at ``t = total_steps − 1``) after it.
+* ``OneCycleLR`` raises when stepped past ``total_steps``; the spec holds the
+  final value (at ``t = total_steps − 1``) from ``t = total_steps`` on, where
+  torch extrapolates a value that no update uses (negative for some
+  configurations).
 
 ``torch:cyclic_lr`` is ``CyclicLR`` (LR only: ``cycle_momentum=false``), and
 ``torch:chained_scheduler`` is ``ChainedScheduler``, the product of its
@@ -298,6 +299,7 @@ class _CosineRecursion:
         d = (1.0 - eta) * (1.0 - math.cos(math.pi / t_max)) / 2.0
         # ... to the LR (= eta) and later subtracts eta again: D keeps that rounding.
         self.D = (eta + d) - eta
+        self.den = 1.0 + SCALAR.cos(math.pi * (self.T + 1.0) / self.T)  # 1 + cos at the step after a trough
 
     def first(self, t: Any, xp: Any) -> Any:
         return self.eta + (1.0 - self.eta) * (1.0 + xp.cos(math.pi * t / self.T)) / 2.0
@@ -305,8 +307,11 @@ class _CosineRecursion:
     def later(self, t: Any, xp: Any) -> Any:
         T = self.T
         k = xp.floor((t - T - 1.0) / (2.0 * T))
-        s = (2.0 * k + 1.0) * T + 1.0  # the step after the last trough
-        return self.eta + self.D * ((1.0 + xp.cos(math.pi * t / T)) / (1.0 + xp.cos(math.pi * s / T)))
+        # cos has period 2T in t: evaluated at t − 2kT (exact for whole steps below 2**53), not at t, whose
+        # product π·t/T loses the phase at large t (the ratio below gave 19.8 × the base LR at 2**53).  The
+        # step after the last trough, (2k + 1)T + 1, reduces to T + 1 (self.den).
+        r = t - 2.0 * k * T
+        return self.eta + self.D * ((1.0 + xp.cos(math.pi * r / T)) / self.den)
 
 
 @register
@@ -465,9 +470,10 @@ class OneCycleLR(_Torch):
     inside a phase ``pct = (t − start)/(end − start)`` with ``cos``
     (``end + (start − end)/2·(cos(π·pct) + 1)``) or ``linear`` annealing.  The
     values are multiples of ``max_lr`` (rampup's ``peak_lr``; give ``max_lr=``
-    to make the spec absolute).  At ``t = total_steps`` torch extrapolates the
-    last phase (``pct > 1``); past it torch raises, and the spec holds the final
-    value (the one at ``t = total_steps − 1``).
+    to make the spec absolute).  At ``t = total_steps`` (after the last update)
+    torch extrapolates the last phase (``pct > 1``, negative for some
+    configurations); past it torch raises.  The spec holds the final value (the
+    one at ``t = total_steps − 1``) from ``t = total_steps`` on.
 
     >>> from rampup import parse
     >>> s = parse("torch:one_cycle_lr(total_steps=10, pct_start=0.3, anneal_strategy=linear, div_factor=4.0)")
@@ -553,11 +559,12 @@ class OneCycleLR(_Torch):
                     return b + (a - b) / 2.0 * (xp.cos(math.pi * pct) + 1.0)
                 return (b - a) * pct + a
 
-            stop = n + 1 if last else math.floor(end) + 1
+            stop = n if last else min(math.floor(end) + 1, n)  # the updates are t < n; the final LR holds after
             pieces.append(Piece(max(stop, 0), "warmup" if i == 0 else "decay", fn))
             begin = end
         at_n = float(pieces[-1].fn(float(n), SCALAR))
-        tail = float(pieces[-1].fn(float(n - 1), SCALAR))
+        # the piece that covers the last update t = n − 1 (not the last phase when pct_start leaves it unused)
+        tail = float(next(p for p in pieces if p.end > n - 1).fn(float(n - 1), SCALAR))
         pieces.append(Piece(INF, "decay", const(tail)))
         div, fdiv = float(self.args["div_factor"]), float(self.args["final_div_factor"])
         q = [
@@ -565,7 +572,7 @@ class OneCycleLR(_Torch):
             f"pct_start·total_steps − 1 = {phases[0][0]:g}",
             f"at step total_steps={n} (after the last update) torch extrapolates the last phase to "
             f"{at_n:.4g}×max_lr{' (negative)' if at_n < 0 else ''}; stepped further it raises an error: "
-            f"rampup gives that value at step {n} and holds the final LR {tail:.4g}×max_lr after it",
+            f"rampup holds the final LR {tail:.4g}×max_lr from step {n} on (no update uses step {n})",
             "cycle_momentum (momentum/beta1 cycling) is not part of the LR curve",
         ]
         sug = None

@@ -7,10 +7,11 @@ Every error names the argument, the value received and what is accepted, e.g.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
-from .units import Length
+from .units import MAX_STEPS, Length, whole_number
 
 __all__ = ["REQUIRED", "Param", "convert"]
 
@@ -67,7 +68,7 @@ def _number(where: str, value: Any, param: Param) -> float:
         except ValueError:
             raise _err(where, value, param) from None
         value_f = out
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy scalars are Real too
         raise _err(where, value, param, TypeError)
     else:
         value_f = float(value)
@@ -101,13 +102,18 @@ def convert(where: str, value: Any, param: Param) -> Any:
             raise _err(where, value, param, TypeError if not isinstance(value, str) else ValueError)
         return value
     if k == "posint":
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _err(where, value, param, TypeError)
-        if value < 1:
+        if isinstance(value, str):
+            txt = value.strip()
+            try:  # '512' and '512.0' read as the number, then the one int rule
+                value = int(txt) if txt.isdigit() else float(txt)
+            except ValueError:
+                raise _err(where, value, param) from None
+        n = whole_number(where, value, param.accepts())
+        if n < 1:
             raise _err(where, value, param)
-        return value
+        if n > MAX_STEPS:  # float64, which every formula runs in, counts whole numbers exactly up to 2**53
+            raise ValueError(f"{where}: got {value!r:.40}; accepted: {param.accepts()}, at most 2**53 = {MAX_STEPS}")
+        return n
     x = _number(where, value, param)
     if k == "fraction" and not 0.0 <= x <= 1.0:
         raise _err(where, value, param)
@@ -135,6 +141,9 @@ def to_text(value: Any) -> str:
         return str(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(to_text(v) for v in value) + "]"
+    if callable(getattr(value, "to_text", None)):  # a nested phase: always a call, as the parser reads it
+        text = str(value.to_text())
+        return text if text.endswith(")") else text + "()"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

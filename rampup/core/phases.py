@@ -329,23 +329,25 @@ class PolyWarmup(_Warmup):
 
 
 class _ExpRamp:
-    __slots__ = ("a", "tau")
+    __slots__ = ("a", "length", "tau")
 
-    def __init__(self, a: float, tau: float) -> None:
-        self.a, self.tau = a, tau
+    def __init__(self, a: float, tau: float, length: int) -> None:
+        self.a, self.tau, self.length = a, tau, float(length)
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        w = shapes.exp_rise(s + 1.0, self.tau, xp)
+        # Truncated at the last step: w = 1 there, so the warmup ends exactly on the peak like every phase.
+        w = xp.where(s + 1.0 >= self.length, 1.0, shapes.exp_rise(s + 1.0, self.tau, xp))
         return self.a * (1.0 - w) + w
 
 
 @register
 class ExponentialWarmup(_Warmup):
     r"""Exponential warmup, **truncated** at ``T_w``: ``η_t = η_0 + (η_max − η_0)·(1 − e^{−(t+1)/τ})``
-    for ``t < T_w``, then ``η_max``.
+    for ``t < T_w − 1``, and ``η_max`` from ``t = T_w − 1`` on.
 
-    The curve does not reach the peak by itself; at ``T_w`` it jumps the
-    remaining ``e^{−T_w/τ}`` of the way (0.7 % with the default ``τ = T_w/5``).
+    The curve does not reach the peak by itself; at its last step ``T_w − 1``
+    it jumps the remaining ``e^{−T_w/τ}`` of the way (0.7 % with the default
+    ``τ = T_w/5``), so that, like every phase, it ends exactly on its end value.
     For the **asymptotic** form that multiplies the whole run and never ends,
     use the modifier ``| asymptotic_exponential(tau=…)``.
 
@@ -353,7 +355,7 @@ class ExponentialWarmup(_Warmup):
 
     >>> from rampup import parse
     >>> parse("exponential(3, tau=1) -> constant")(range(4)).round(4).tolist()
-    [0.6321, 0.8647, 0.9502, 1.0]
+    [0.6321, 0.8647, 1.0, 1.0]
     """
 
     name = "exponential"
@@ -367,7 +369,7 @@ class ExponentialWarmup(_Warmup):
 
     def segment(self, a: float, length: int) -> Any:
         tau = self.args["tau"]
-        return _ExpRamp(a, float(tau) if tau is not None else length / 5.0)
+        return _ExpRamp(a, float(tau) if tau is not None else length / 5.0, length)
 
 
 @register
@@ -761,6 +763,9 @@ class _StepDecay:
                 n = n + xp.where(s >= m, 1.0, 0.0)
         else:
             n = shapes.floor_div(s, self.every, xp)
+        if self.log_gamma == -INF:
+            # γ = 0: the level until the first drop, then 0.  exp(n·log γ) would be exp(0·(−inf)) = NaN at n = 0.
+            return xp.where(n >= 1.0, 0.0, s * 0.0 + self.a)
         return self.a * xp.exp(n * self.log_gamma)
 
 
@@ -999,14 +1004,15 @@ class CosineRestarts(_Decay):
 
 
 class _Noam:
-    __slots__ = ("scale", "w15")
+    __slots__ = ("offset", "scale", "w15")
 
-    def __init__(self, d_model: float, warmup: int) -> None:
+    def __init__(self, d_model: float, warmup: int, begin: int = 0) -> None:
         self.scale = d_model**-0.5
         self.w15 = warmup**-1.5
+        self.offset = float(begin) + 1.0  # n = t + 1 for the segment that begins at step `begin`
 
     def __call__(self, s: Any, xp: Any) -> Any:
-        n = s + 1.0
+        n = s + self.offset
         return self.scale * xp.minimum(1.0 / xp.sqrt(n), n * self.w15)
 
 
@@ -1038,9 +1044,17 @@ class Noam(Phase):
         w = self.steps("warmup", run)
         if w <= 0:
             raise ValueError(f"noam: warmup: got {self.args['warmup']} = {w} steps; accepted: >= 1 step")
-        length = run.total_steps if run.total_steps is not None else INF
-        seg = _Noam(float(self.args["d_model"]), w)
-        return [Built(length, seg, 0.0)]
+        total = run.total_steps
+        if total is not None and w > total:  # the rule of every warmup (Schedule checks the others)
+            raise ValueError(
+                f"noam: warmup of {w} steps is longer than the run (total_steps={total}); "
+                "accepted: a warmup <= total_steps"
+            )
+        # Two segments of the one formula, so that the warmup is a warmup (Schedule.warmup_steps, explain).
+        d = float(self.args["d_model"])
+        up = _Noam(d, w)
+        decay = Built(total - w if total is not None else INF, _Noam(d, w, w), 0.0, "decay")
+        return [Built(w, up, up(float(w - 1), shapes_scalar()), "warmup"), decay]
 
 
 # =========================================================================

@@ -14,6 +14,7 @@ covers steps ``[b_i, b_i + L_i)`` and sees its own relative step ``t − b_i``.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,13 @@ import numpy as np
 
 from .backend import NUMPY, SCALAR, as_float_steps, namespace_for
 from .phases import DECAYS, INF, MODIFIERS, NOT_CLOSED_FORM, WARMUPS, WHOLES, Built, Phase
-from .units import RunInfo
+from .units import MAX_STEPS, RunInfo
 
 __all__ = ["Schedule", "Segment", "Spec"]
+
+# The largest LR (as a multiple of the peak, times peak_lr) a schedule may reach: float32's
+# largest value, so that every backend (jax and torch run float32) can hold every value.
+_LIMIT = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,14 @@ class Spec:
         for d in self.decay:
             if d.role not in ("decay", "whole"):
                 raise TypeError(f"decay: got {d.name!r} ({d.role}); accepted: decay phases or one whole schedule")
+        if self.warmup is None and len(self.decay) > 1:
+            # The string form reads the first item of 'A -> B' as the warmup, so this chain could not be
+            # written back; a 0-step warmup says "no warmup" in both forms.
+            raise ValueError(
+                f"decay: got {len(self.decay)} decay phases without a warmup "
+                f"({' -> '.join(p.to_text() for p in self.decay)}); the first item of a chain is its warmup: "
+                f"accepted: a warmup first, e.g. 'linear(0) -> {self.decay[0].to_text()} -> ...' for none"
+            )
         wholes = [d for d in self.decay if d.role == "whole"]
         if wholes and (len(self.decay) > 1 or self.warmup is not None):
             raise ValueError(
@@ -186,11 +199,27 @@ class Schedule:
 
     def __init__(self, spec: Spec, run: RunInfo, peak_lr: float | None = None) -> None:
         if peak_lr is not None:
-            if isinstance(peak_lr, bool) or not isinstance(peak_lr, (int, float)):
+            if isinstance(peak_lr, bool) or not isinstance(peak_lr, numbers.Real):  # NumPy scalars are Real
                 raise TypeError(f"peak_lr: got {peak_lr!r}; accepted: a finite number > 0")
             if not (math.isfinite(peak_lr) and peak_lr > 0):
                 raise ValueError(f"peak_lr: got {peak_lr!r}; accepted: a finite number > 0")
+            if peak_lr > _LIMIT:
+                raise ValueError(
+                    f"peak_lr: got {peak_lr!r}; accepted: a number > 0 and <= {_LIMIT:g} (float32's largest)"
+                )
+            peak_lr = int(peak_lr) if isinstance(peak_lr, numbers.Integral) else float(peak_lr)
         self.spec = spec
+        try:
+            self._build(spec, run, peak_lr)
+        except (ZeroDivisionError, OverflowError) as e:
+            # One guard for every formula: an accepted argument at its extreme (a divisor of 5e-324, an
+            # exponent that overflows) is a clean error naming the spec and its arguments, not a traceback.
+            raise ValueError(
+                f"spec {spec}: its arguments are out of the range the formula can compute ({type(e).__name__}: {e}); "
+                "accepted: values that keep every intermediate finite (e.g. a smaller exponent, a larger divisor)"
+            ) from None
+
+    def _build(self, spec: Spec, run: RunInfo, peak_lr: float | None) -> None:
         self.run = run
         self.peak_lr = peak_lr
         self._scale = float(peak_lr) if peak_lr is not None else 1.0
@@ -243,8 +272,66 @@ class Schedule:
             raise ValueError(f"spec {spec}: every phase is 0 steps long; accepted: at least one step")
         last = self.segments[-1]
         self.end_step: float = last.end_step  # first step past the schedule (inf if open-ended)
-        self._t_last = self.end_step - 1 if self.end_step != INF else INF
+        # The last step evaluated; later steps hold its value.  An open-ended schedule ends at 2**53, the
+        # last step float64 can count (t + 1 == t beyond it), so that no formula meets a step like 1e308.
+        self._t_last = float(min(self.end_step - 1, MAX_STEPS))
         self._scalar_segs = [(float(s.end_step), float(s.begin), s.last, s.fn) for s in self.segments]
+        self._check_values()
+
+    def _check_values(self) -> None:
+        """Refuse a schedule that overflows, gives NaN, goes negative, or is 0 at every step of the run.
+
+        One check for every phase, compat spec and modifier: the curve is evaluated (scalar path) at
+        each segment's first, second, middle and last step and at 10^3 … 2**53, which covers where a
+        monotone formula (a growth factor, a decay, an exponential modifier) takes its extremes.  The
+        run is ``[0, total_steps)`` when ``total_steps`` is known, else every step up to 2**53.  A compat
+        spec follows its library past ``total_steps``; one whose curve would overflow there (torch
+        ``ExponentialLR`` with ``gamma > 1``) holds its final value from ``total_steps`` on instead.
+        """
+        probes = {0.0, self._t_last}
+        for seg in self.segments:
+            b = float(seg.begin)
+            probes.update((b, b + 1.0))
+            if seg.length != INF:
+                probes.update((b + float(seg.length // 2), float(seg.end_step) - 1.0))
+        probes.update(10.0**k for k in range(3, 16))
+        total = self.run.total_steps
+        run_last = self._t_last if total is None else min(self._t_last, float(total - 1))
+        positive = False
+        for t in sorted({min(t, run_last) for t in probes}):
+            v = self._scalar(t)
+            if not 0.0 <= v <= _LIMIT:  # also NaN
+                raise ValueError(self._bad_value(t, v))
+            positive = positive or v > 0.0
+        if not positive:
+            run = f"total_steps={total}" if total is not None else "no end"
+            raise ValueError(
+                f"spec {self.spec}: the LR is 0 at every step of the run ({run}"
+                f"{'' if self.peak_lr is None else f', peak_lr={self.peak_lr!r}'}), so it would train nothing; "
+                "accepted: arguments that let the LR rise above 0 within the run "
+                "(e.g. a time constant tau shorter than the run)"
+            )
+        if run_last < self._t_last:
+            past = {run_last + 1.0, run_last + 2.0, self._t_last, *(t for t in probes if t > run_last)}
+            if not all(0.0 <= self._scalar(t) <= _LIMIT for t in past if t <= self._t_last):
+                self._t_last = run_last
+
+    def _bad_value(self, t: float, v: float) -> str:
+        seg = next((s for s in self.segments if t < s.end_step), self.segments[-1])
+        chain = ([self.spec.warmup] if self.spec.warmup is not None else []) + list(self.spec.decay)
+        phase = next((p for p in chain if p.name == seg.name), None)
+        where = phase.to_text() if phase is not None else str(self.spec)
+        what = "NaN" if v != v else ("negative" if v < 0 else f"{v!r}, which overflows")
+        scale = "" if self.peak_lr is None else f" (peak_lr={self.peak_lr!r})"
+        end = (
+            ""
+            if self.end_step != INF or self.run.total_steps is not None
+            else "; the schedule has no end: pass total_steps= to bound the run"
+        )
+        return (
+            f"{where}: the LR at step {t:.17g} would be {what}{scale}; accepted: arguments whose LR stays "
+            f"finite, >= 0 and <= {_LIMIT:g} (float32's largest value) over the run{end}"
+        )
 
     # ---- evaluation -------------------------------------------------------
     def __call__(self, step: Any) -> Any:
@@ -256,17 +343,16 @@ class Schedule:
         if isinstance(step, (bool, np.bool_)):
             raise TypeError(f"step: got {step!r}; accepted: an int, float or array of steps")
         if isinstance(step, (int, float, np.integer, np.floating)):  # int subclasses, NumPy scalars
-            return self._scalar(float(step))
+            return self._scalar(step)
         xp = namespace_for(step)
         t = as_float_steps(step, xp)
         return self._array(t, xp)
 
     def _scalar(self, step: Any) -> float:
         if not 0 <= step < INF:  # also catches NaN
-            raise ValueError(f"step: got {step!r}; accepted: a finite step >= 0")
-        t = float(step)
-        if t > self._t_last:
-            t = self._t_last
+            raise ValueError(f"step: got {step!r:.40}; accepted: a finite step >= 0")
+        # Compared before float(): float(10**400) would raise OverflowError; past the end the value is held.
+        t = self._t_last if step > self._t_last else float(step)
         for end, begin, last, fn in self._scalar_segs:
             if t < end:
                 s = t - begin
@@ -282,8 +368,7 @@ class Schedule:
         if xp is NUMPY and t.ndim == 1 and t.size > 256 and len(self.segments) > 1 and bool((t[1:] >= t[:-1]).all()):
             return self._sorted_numpy(t)
         # Step constants as floats: jax turns a Python int operand into int32 and overflows past 2^31 steps.
-        if self._t_last != INF:
-            t = xp.minimum(t, float(self._t_last))
+        t = xp.minimum(t, self._t_last)
         segs = self.segments
         out: Any = None
         for seg in reversed(segs):
@@ -306,6 +391,8 @@ class Schedule:
         # by construction, so only the last phase needs its relative step clipped
         # (steps past the end hold the final value).
         out = np.empty_like(t)
+        if t[-1] > self._t_last:  # an open-ended schedule holds its value past 2**53
+            t = np.minimum(t, self._t_last)
         ends = [float(s.end_step) for s in self.segments]
         cuts = np.searchsorted(t, ends[:-1], side="left").tolist()
         lo = 0
@@ -322,7 +409,7 @@ class Schedule:
                     out[lo:hi] = v
             lo = hi
         if self.modifiers:
-            tc = np.minimum(t, self._t_last) if self._t_last != INF else t
+            tc = np.minimum(t, self._t_last)
             for m in self.modifiers:
                 out *= m(tc, NUMPY)
             if self._scale != 1.0:

@@ -105,6 +105,10 @@ def inv_sqrt(n: Any, timescale: float, xp: Any) -> Any:
     With ``τ`` equal to the warmup length this is Vaswani et al.'s
     ``sqrt(T_w) / sqrt(step_num)`` with ``step_num = T_w + n``.
     """
+    if xp.name not in ("scalar", "numpy"):
+        # float32 (torch, jax): a timescale above 3.4e38 is inf there, and inf/inf is NaN; 1/sqrt(1 + n/τ)
+        # is the same factor and gives 1 for τ = inf.
+        return 1.0 / xp.sqrt(1.0 + n / timescale)
     return xp.sqrt(timescale / (timescale + n))
 
 
@@ -133,6 +137,17 @@ def radam_rectifier(n: Any, beta2: float, offset: int, xp: Any) -> Any:
     pytorch_warmup's ``RAdamWarmup``).
     """
     rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    if xp.name not in ("scalar", "numpy"):
+        # torch/jax often run float32: there ρ − 4 cancels to 0 (or an ulp of 4, 1e4 times too large) for
+        # β2 just above 0.6, and (ρ − 4)(ρ − 2)ρ_∞ overflows for β2 near 1.  The same r_t as a product of
+        # ratios, with ρ − c = (ρ_∞ − c) − g taken from constants computed in float64, stays in range.  For
+        # β2 within ~1e-6 of 1 float32 cannot resolve ρ_t at all; r_t lies in [0, 1], so it is kept there.
+        m = n + (offset - 1)
+        x = m * math.log(beta2)
+        g = 2.0 * m * xp.exp(x) / -xp.expm1(x)  # ρ_∞ − ρ_t
+        r = ((rho_inf - 4.0) - g) / (rho_inf - 4.0) * (((rho_inf - 2.0) - g) / (rho_inf - 2.0))
+        r = r * (rho_inf / (rho_inf - g))
+        return xp.sqrt(xp.where(r > 0.0, xp.minimum(r, 1.0), 0.0))  # NaN (0/0 in float32) is not > 0
     rho = _rho(n + (offset - 1), beta2, rho_inf, xp)
     num = (rho - 4.0) * (rho - 2.0) * rho_inf
     den = (rho_inf - 4.0) * (rho_inf - 2.0) * rho

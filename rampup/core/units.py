@@ -21,12 +21,39 @@ text            meaning                                     needs
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Length", "LengthRoundingWarning", "RunInfo"]
+__all__ = ["MAX_STEPS", "Length", "LengthRoundingWarning", "RunInfo", "whole_number"]
+
+# The largest step count a run may have: 2**53 is where float64 -- the dtype every
+# formula runs in -- stops telling consecutive steps apart (2**53 + 1 == 2**53).
+MAX_STEPS = 2**53
+
+
+def whole_number(where: str, value: Any, accepts: str) -> int:
+    """``value`` as a Python int: the one rule for every whole-number argument.
+
+    Accepted: an ``int``, a NumPy integer scalar, or a float (Python or NumPy)
+    with no fractional part (``500.0`` is 500, as ``'500.0'`` is in a spec
+    string).  ``bool`` and non-numbers are a ``TypeError``; ``500.5``, NaN and
+    inf are a ``ValueError``.  Range checks are the caller's.
+
+    >>> import numpy as np
+    >>> whole_number("length", 500.0, "an int"), whole_number("length", np.int64(7), "an int")
+    (500, 7)
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's bool_ is not Real either
+        raise TypeError(f"{where}: got {type(value).__name__} {value!r:.40}; accepted: {accepts}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    x = float(value)
+    if not math.isfinite(x) or not x.is_integer():
+        raise ValueError(f"{where}: got {value!r}, which is not a whole number; accepted: {accepts}")
+    return int(x)
 
 
 class LengthRoundingWarning(UserWarning):
@@ -57,10 +84,11 @@ class RunInfo:
             v = getattr(self, name)
             if v is None:
                 continue
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{name}: got {v!r} ({type(v).__name__}); accepted: a positive int or None")
-            if v <= 0:
-                raise ValueError(f"{name}: got {v!r}; accepted: a positive int or None")
+            accepts = f"a positive int (at most 2**53 = {MAX_STEPS}) or None"
+            n = whole_number(name, v, accepts)
+            if not 0 < n <= MAX_STEPS:
+                raise ValueError(f"{name}: got {v!r:.40}; accepted: {accepts}")
+            object.__setattr__(self, name, n)  # normal form: np.int64(100) and 100.0 are stored as 100
 
 
 @dataclass(frozen=True)
@@ -87,20 +115,17 @@ class Length:
             return value
         if isinstance(value, bool):
             raise TypeError(f"{name}: got {value!r}; accepted: steps as an int, or a string like '2%', '3ep', '10Mtok'")
-        if isinstance(value, int):
-            if value < 0:
-                raise ValueError(f"{name}: got {value}; accepted: a length >= 0 steps")
-            return Length(value, "steps")
-        if isinstance(value, float):
-            if value.is_integer() and value >= 0:
-                raise TypeError(
-                    f"{name}: got the float {value!r}; accepted: steps as an int ({int(value)}), "
-                    "or a string like '2%', '3ep', '10Mtok'"
-                )
-            raise TypeError(
-                f"{name}: got {value!r}; lengths are whole steps: write an int, "
-                f"or a fraction of the run as a percent string like '{value * 100:g}%'"
-            )
+        if isinstance(value, numbers.Real):  # int, 500.0, np.int64: the rule of every whole-number argument
+            try:
+                steps = whole_number(name, value, "")
+            except ValueError:
+                if not math.isfinite(value):
+                    raise ValueError(f"{name}: got {value!r}; accepted: a finite length") from None
+                raise ValueError(
+                    f"{name}: got {value!r}; lengths are whole steps: write an int, "
+                    f"or a fraction of the run as a percent string like '{float(value) * 100:g}%'"
+                ) from None
+            return Length(_check_steps(name, value, steps), "steps")
         if not isinstance(value, str):
             raise TypeError(
                 f"{name}: got {type(value).__name__} {value!r:.40}; accepted: an int number of steps "
@@ -120,7 +145,8 @@ class Length:
         if unit_txt in ("", "step", "steps"):
             if not num.is_integer():
                 raise ValueError(f"{name}: got {value!r}; a length in steps must be a whole number")
-            return Length(int(num), "steps", None if unit_txt == "" and text == str(int(num)) else text)
+            steps = _check_steps(name, value, int(num))
+            return Length(steps, "steps", None if unit_txt == "" and text == str(steps) else text)
         if unit_txt == "%":
             if num > 100:
                 raise ValueError(f"{name}: got {value!r}; accepted: a percent of the run between 0% and 100%")
@@ -128,6 +154,8 @@ class Length:
         if unit_txt.startswith("ep"):
             return Length(_int_if_whole(num), "ep", text)
         scale = _SCALE[unit_txt[0]] if unit_txt[0] in _SCALE and unit_txt[0] != "t" else 1
+        if not math.isfinite(num * scale):  # 1e308Btok
+            raise ValueError(f"{name}: got {value!r}; accepted: a finite length")
         return Length(_int_if_whole(num * scale), "tok", text)
 
     def __str__(self) -> str:
@@ -163,11 +191,15 @@ class Length:
         elif self.unit == "ep":
             if run.steps_per_epoch is None:
                 raise ValueError(f"{name}: '{self}' is in epochs and needs steps_per_epoch; pass steps_per_epoch=")
-            exact = run.steps_per_epoch * self.value
+            exact = float(run.steps_per_epoch) * self.value
         else:
             if run.tokens_per_step is None:
                 raise ValueError(f"{name}: '{self}' is in tokens and needs tokens_per_step; pass tokens_per_step=")
-            exact = self.value / run.tokens_per_step
+            exact = self.value / float(run.tokens_per_step)
+        if not exact <= MAX_STEPS:  # also inf and NaN (e.g. 1e308ep)
+            raise ValueError(
+                f"{name}: '{self}' is {exact:.4g} steps; accepted: a length of at most 2**53 = {MAX_STEPS} steps"
+            )
         steps = math.floor(exact + 0.5)
         if steps == 0 and self.value > 0:
             warnings.warn(
@@ -176,6 +208,14 @@ class Length:
                 stacklevel=3,
             )
         return steps
+
+
+def _check_steps(name: str, value: Any, steps: int) -> int:
+    if steps < 0:
+        raise ValueError(f"{name}: got {value!r}; accepted: a length >= 0 steps")
+    if steps > MAX_STEPS:
+        raise ValueError(f"{name}: got {value!r:.40}; accepted: a length of at most 2**53 = {MAX_STEPS} steps")
+    return steps
 
 
 def _int_if_whole(x: float) -> float:

@@ -64,13 +64,23 @@ class TestWarmups:
         assert curve("poly(4, power=3) -> constant", 4) == [1 / 64, 8 / 64, 27 / 64, 1.0]
 
     def test_exponential_truncated_jumps_to_peak(self) -> None:
+        # The jump to the peak is at the warmup's last step (t = T_w - 1), like every phase's end value.
         v = curve("exponential(3, tau=1) -> constant", 4)
-        assert v[:3] == pytest.approx([1 - math.exp(-1), 1 - math.exp(-2), 1 - math.exp(-3)], rel=1e-15)
-        assert v[3] == 1.0
+        assert v[:2] == pytest.approx([1 - math.exp(-1), 1 - math.exp(-2)], rel=1e-15)
+        assert v[2:] == [1.0, 1.0]
 
     def test_exponential_default_tau(self) -> None:
         s = parse("exponential(50) -> constant")
-        assert s(49) == pytest.approx(1 - math.exp(-5), rel=1e-14)
+        assert s(48) == pytest.approx(1 - math.exp(-49 / 10), rel=1e-14)
+        assert s(49) == 1.0
+
+    def test_exponential_warmup_reaches_the_peak_before_a_decay(self) -> None:
+        # issue 11 item 9: the peak was never reached (0.99326 at t = 99, then the cosine's 0.999997).
+        s = parse("exponential(100) -> cosine", total_steps=1000)
+        v = s(np.arange(1000))
+        assert v.max() == 1.0 and v[99] == 1.0 and int(np.argmax(v)) == 99
+        for steps in (np.arange(1000), np.arange(1000.0)[::-1]):
+            assert s(steps).max() == 1.0
 
     @pytest.mark.parametrize(("beta2", "length"), [(0.999, 2000), (0.98, 100), (0.95, 40), (0.9, 20)])
     def test_untuned_linear_length(self, beta2: float, length: int) -> None:
@@ -307,8 +317,9 @@ class TestUnits:
         ("value", "err", "msg"),
         [
             (-5, ValueError, r"got -5; accepted: a length >= 0 steps"),
-            (2.5, TypeError, r"got 2.5; lengths are whole steps"),
-            (100.0, TypeError, r"got the float 100.0; accepted: steps as an int \(100\)"),
+            (2.5, ValueError, r"got 2.5; lengths are whole steps"),
+            (float("inf"), ValueError, r"got inf; accepted: a finite length"),
+            (2**53 + 1, ValueError, r"accepted: a length of at most 2\*\*53"),
             ("2.5", ValueError, r"a length in steps must be a whole number"),
             ("abc", ValueError, r"cannot read 'abc' as a length"),
             ("150%", ValueError, r"between 0% and 100%"),
@@ -323,8 +334,10 @@ class TestUnits:
     def test_bad_run_info(self) -> None:
         with pytest.raises(ValueError, match=r"total_steps: got 0; accepted: a positive int"):
             parse("constant", total_steps=0)
-        with pytest.raises(TypeError, match=r"total_steps: got 10.0 \(float\)"):
-            parse("constant", total_steps=10.0)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"total_steps: got 10.5, which is not a whole number"):
+            parse("constant", total_steps=10.5)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"total_steps: got str '10'"):
+            parse("constant", total_steps="10")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match=r"peak_lr: got nan; accepted: a finite number > 0"):
             parse("constant", peak_lr=float("nan"))
 
