@@ -28,13 +28,13 @@ the LR is swept too).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
 import json
 import logging
 import math
-import multiprocessing
 import os
 import pickle
 import platform
@@ -45,8 +45,6 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -67,7 +65,6 @@ __all__ = [
 
 DEFAULT_SPEC = "linear({warmup}) -> cosine(floor=0.1)"
 BACKENDS = ("local", "ray")
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 # =========================================================================
@@ -423,8 +420,6 @@ def _run_trial(ref: TrainFn, config: dict[str, Any], threads: int | None, backen
         "host": socket.gethostname(),
         "pid": os.getpid(),
     }
-    if _STARTED is not None:
-        _STARTED.put(config["trial"])
     t0 = time.perf_counter()
     try:
         fn = ref.resolve()
@@ -442,36 +437,6 @@ def _run_trial(ref: TrainFn, config: dict[str, Any], threads: int | None, backen
     rec["wall_s"] = time.perf_counter() - t0
     rec["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return rec
-
-
-_STARTED: Any = None  # per worker process: where it announces the trial it starts (crash attribution)
-
-
-def _init_worker(threads: int | None, started: Any = None) -> None:
-    global _STARTED
-    _STARTED = started
-    if threads is not None:
-        for v in _THREAD_VARS:
-            os.environ.setdefault(v, str(threads))
-
-
-@contextmanager
-def _thread_env(threads: int | None) -> Iterator[None]:
-    # Spawned workers inherit the environment at start: BLAS/OpenMP read these before any code of ours runs.
-    if threads is None:
-        yield
-        return
-    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-    for v in _THREAD_VARS:
-        os.environ.setdefault(v, str(threads))
-    try:
-        yield
-    finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
 
 
 def _crash_record(t: Trial, msg: str, backend: str) -> dict[str, Any]:
@@ -495,80 +460,20 @@ def _run_local(
     threads: int | None,
     on_result: Callable[[Trial, dict[str, Any]], None],
 ) -> None:
-    """Worker processes (spawn), ``workers`` at a time.
+    """``workers`` warm worker processes of :mod:`rampup.tools.pool` (``workers=1``: in this process, the thread
+    settings left as they are — a plain loop).  A trial that kills its worker is retried once, alone; a second
+    death is recorded as its error (the pool's policy, the same as the Ray backend's)."""
+    from .pool import run_tasks
 
-    A worker that dies (segfault, OOM kill, ``os._exit``) breaks the whole pool.
-    Trials that had not started are simply run again; those that were running
-    are rerun alone, one per pool, so a crash is pinned on the trial that causes
-    it (recorded as an error) and not on its neighbours.
-    """
-    ctx = multiprocessing.get_context("spawn")
-    queue: list[tuple[Trial, bool]] = [(t, False) for t in trials]
-    breaks: dict[str, int] = {}
-    while queue:
-        normal = [t for t, alone in queue if not alone]
-        groups = ([(normal, workers, False)] if normal else []) + [([t], 1, True) for t, alone in queue if alone]
-        queue = []
-        for batch, n, alone in groups:
-            retry, attributed = _run_pool(ctx, ref, batch, n, threads, on_result, alone)
-            for t, again_alone in retry:
-                # A break with no trial running (a worker that dies while starting) cannot be pinned on one
-                # trial; it is charged to all of them, and a trial charged _MAX_BREAKS times is given up.
-                breaks[t.key] = breaks.get(t.key, 0) + (0 if attributed else 1)
-                if breaks[t.key] >= _MAX_BREAKS:
-                    msg = f"worker processes died {breaks[t.key]} times before this trial could start"
-                    on_result(t, _crash_record(t, msg, "local"))
-                else:
-                    queue.append((t, again_alone))
-
-
-_MAX_BREAKS = 3
-
-
-def _run_pool(
-    ctx: Any,
-    ref: TrainFn,
-    batch: list[Trial],
-    workers: int,
-    threads: int | None,
-    on_result: Callable[[Trial, dict[str, Any]], None],
-    alone: bool,
-) -> tuple[list[tuple[Trial, bool]], bool]:
-    """Run ``batch`` in one pool; return the trials to run again (and whether to run them alone), and whether
-    the pool's death could be pinned on trials that were running."""
-    started = ctx.SimpleQueue()
-    with _thread_env(threads):
-        pool = ProcessPoolExecutor(
-            max_workers=min(workers, len(batch)), mp_context=ctx, initializer=_init_worker, initargs=(threads, started)
-        )
-        futures = {pool.submit(_run_trial, ref, t.config, threads, "local"): t for t in batch}
-    broken: list[Trial] = []
-    try:
-        for fut in as_completed(futures):
-            t = futures[fut]
-            try:
-                rec = fut.result()
-            except BrokenProcessPool:
-                broken.append(t)
-                continue
-            on_result(t, rec)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    if not broken:
-        return [], True
-    began = set()
-    while not started.empty():
-        began.add(started.get())
-    retry = []
-    for t in broken:
-        if alone and t.key in began:
-            msg = "worker process died running this trial (it crashed when run alone too)"
-            on_result(t, _crash_record(t, msg, "local"))
-        else:
-            retry.append((t, t.key in began))
-    return retry, any(t.key in began for t in broken)
+    run_tasks(
+        functools.partial(_run_trial, ref, threads=threads if workers > 1 else None, backend="local"),
+        [t.config for t in trials],
+        workers,
+        lambda i, rec: on_result(trials[i], rec),
+        on_died=lambda i, msg: on_result(trials[i], _crash_record(trials[i], msg, "local")),
+        threads=threads,
+        noun="trial",
+    )
 
 
 # =========================================================================
@@ -1067,14 +972,29 @@ def add_arguments(p: Any) -> None:
 
 def run_cli(a: Any) -> int:
     """``rampup sweep``: exit 0 when a warmup could be recommended, 1 when no warmup ran on every seed."""
-    from .io import atomic_write_text
-
     workers = a.workers if a.workers is not None else (2 if a.backend == "local" else None)
     os.makedirs(a.out, exist_ok=True)
     train = a.script if a.script is not None else a.entry
     if a.script is not None and a.function:
         train = f"{a.script}:{a.function}"
-    res = sweep(
+    results = os.path.join(a.out, "sweep.jsonl")
+    try:
+        res = _cli_sweep(a, train, workers, results)
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: the workers are gone, the finished trials are on disk
+        from .pool import interrupted_exit_code
+
+        n = len({r["trial"] for r in load_results(results)})
+        print(
+            f"rampup sweep: interrupted ({e or 'SIGINT'}); {n} finished trials are in {results}: "
+            "run the same command to resume",
+            file=sys.stderr,
+        )
+        return interrupted_exit_code(e)
+    return _cli_summary(a, res, train)
+
+
+def _cli_sweep(a: Any, train: str, workers: int | None, results: str) -> SweepResult:
+    return sweep(
         train,
         _split(a.warmup),
         _parse_lrs(a.peak_lr) if a.peak_lr else None,
@@ -1087,11 +1007,16 @@ def run_cli(a: Any) -> int:
         backend=a.backend,
         workers=workers,
         address=a.address,
-        results=os.path.join(a.out, "sweep.jsonl"),
+        results=results,
         plot=os.path.join(a.out, "sweep.png"),
         retry_failed=a.retry_failed,
         progress=not a.no_progress,
     )
+
+
+def _cli_summary(a: Any, res: SweepResult, train: str) -> int:
+    from .io import atomic_write_text
+
     summary = os.path.join(a.out, "summary.json")
     res.files["summary"] = summary
     res.files["report"] = os.path.join(a.out, "report.md")
@@ -1101,7 +1026,8 @@ def run_cli(a: Any) -> int:
         print(json.dumps(res.to_dict(), indent=2))
     else:
         print(res.table())
-        failed = [r for r in res.records if r.get("status") != "ok"]
+        latest = {r["trial"]: r for r in res.records}  # a retried trial: its last record only
+        failed = [r for r in latest.values() if r.get("status") != "ok"]
         for r in failed[:5]:
             print(f"failed: {r.get('name', r['trial'])}: {r.get('error')}")
         print(f"wrote {', '.join(res.files[k] for k in ('results', 'summary', 'plot', 'report'))}")
