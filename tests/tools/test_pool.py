@@ -178,3 +178,42 @@ def test_workers_die_with_their_driver(tmp_path: Path, sig: int, code: int) -> N
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@linux
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["experiment", "e1", "--quick", "--workers", "2", "--no-progress"],
+        ["auto-compare", "--quick", "--tasks", "e3", "--methods", "update", "--workers", "2"],
+    ],
+)
+def test_experiment_and_auto_compare_workers_die_on_sigterm(tmp_path: Path, command: list[str]) -> None:
+    # Their pools are the same pool: SIGTERM ends the command with one line and 143, and takes the workers along.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rampup.cli", *command, "--out", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        kids: list[int] = []
+        while len(kids) < 2:  # both workers are up
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.1)
+            kids = children(proc.pid)
+        time.sleep(0.5)
+        kids = children(proc.pid)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(30) == 143
+        assert survivors(kids, within=5.0) == []
+        err = proc.stderr.read() if proc.stderr else ""
+        assert "Traceback" not in err
+        assert (
+            err.strip().splitlines()[-1] == f"rampup {command[0]}: interrupted (SIGTERM); finished work is kept on disk"
+        )
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
