@@ -47,17 +47,20 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+# concurrent.futures and multiprocessing are imported where they are used: `rampup` imports this module for
+# signals_as_interrupts() on every command, and `rampup curve` should not pay for process pools.
 
 __all__ = [
     "MAX_BREAKS",
@@ -69,6 +72,7 @@ __all__ = [
     "run_tasks",
     "shutdown",
     "signals_as_interrupts",
+    "thread_env",
 ]
 
 WATCH_S = 0.2  # how often a worker checks that its driver is alive
@@ -149,6 +153,8 @@ def _send(line: str) -> None:
 def _watch_parent(parent: int) -> None:
     while True:
         if os.getppid() != parent:  # re-parented: the driver is gone (kill -9, OOM kill, crash)
+            import multiprocessing
+
             for child in multiprocessing.active_children():  # the task's own processes go with it
                 child.kill()
             os._exit(1)
@@ -190,6 +196,9 @@ class _Executor:
     """A ``ProcessPoolExecutor`` with its progress pipe; reused while its configuration stays the same."""
 
     def __init__(self, workers: int, threads: int | None, init: Callable[..., Any] | None, initargs: tuple[Any, ...]):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         ctx = multiprocessing.get_context("spawn")  # fork after torch started its thread pools is unsafe
         self.key = (workers, threads, init, initargs)
         self.threads = threads
@@ -204,7 +213,7 @@ class _Executor:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         # Workers are spawned lazily inside submit(); they inherit the environment at that moment, and BLAS/OpenMP
         # read their thread counts when they load, before any code of ours runs in the worker.
-        with _thread_env(self.threads):
+        with thread_env(self.threads):
             return self.ex.submit(fn, *args)
 
     def messages(self) -> list[tuple[str, int, Any]]:
@@ -269,7 +278,8 @@ def shutdown() -> None:
 
 
 @contextmanager
-def _thread_env(threads: int | None) -> Iterator[None]:
+def thread_env(threads: int | None) -> Iterator[None]:
+    """``OMP_NUM_THREADS`` and friends set to ``threads`` (where not set already) within the block."""
     if threads is None:
         yield
         return
@@ -357,6 +367,9 @@ def _run_pool(
     initargs: tuple[Any, ...],
     noun: str,
 ) -> None:
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     ex = _executor(workers, threads, initializer, initargs)
     queue = list(range(len(items)))  # tasks to submit, in order
     suspects: list[int] = []  # tasks whose worker died while they ran: rerun one at a time, nothing beside them

@@ -208,7 +208,7 @@ def test_summary_mean_std_recommendation_and_margin() -> None:
     # 2% has the lowest mean but not every seed finished: it cannot be recommended
     assert r.recommended is c1 and r.runner_up is c0
     assert r.margin == pytest.approx(0.8) and r.margin_se == pytest.approx((0.04 / 3 + 0.01 / 3) ** 0.5)
-    assert "recommended warmup: 1% (loss 2.4000 ± 0.1000, n=3); margin over the runner-up 0 (3.2000): 0.8000" in (
+    assert "recommended warmup: 1% (loss 2.40 ± 0.10, n=3); margin over the runner-up 0 (3.20): 0.8 (4.9 standard" in (
         r.table()
     )
     assert summarize(trials, recs, mode="max").recommended.warmup == "0"
@@ -216,6 +216,32 @@ def test_summary_mean_std_recommendation_and_margin() -> None:
     assert pending.recommended is pending.cells[0] and pending.runner_up is None and pending.cells[1].pending == 3
     assert "no runner-up" in pending.verdict()
     assert summarize(trials, []).verdict() == "no recommendation: no warmup has a finite loss on every seed"
+
+
+def test_small_metrics_keep_their_significant_digits() -> None:
+    trials = make_trials([0, "1%"], seeds=3)
+    vals = {"0": [0.0032, 0.00321, 0.00319], "1%": [0.0031, 0.0031, 0.0031]}
+    recs = [_rec(t, vals[t.config["warmup"]][t.config["seed"]]) for t in trials]
+    table = summarize(trials, recs).table()
+    assert "0.003200 ± 0.000010" in table and "0.0031 ± 0" in table and "0.0000" not in table
+    assert "recommended warmup: 1% (loss 0.0031 ± 0, n=3); margin over the runner-up 0 (0.003200): 0.0001" in table
+
+
+def test_a_misspelt_metric_names_the_metrics_returned(
+    tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trials = make_trials([0, "1%"], seeds=1)
+    recs = [{"trial": t.key, "status": "ok", "metrics": {"loss": 2.0, "acc": 0.5}} for t in trials]
+    with pytest.raises(ValueError, match=r"metric: got 'los', which the train function did not return \(2 finished"):
+        summarize(trials, recs, metric="los")
+    out = tmp_path / "o"
+    argv = ["sweep", "--script", str(script), "--warmup", "0,1%,2%,5%", "--seeds", "2", "--total-steps", "1000"]
+    argv += ["--out", str(out), "--no-progress", "--metric", "los", "--set", f"calls={tmp_path / 'c.txt'}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "accepted: one of the metrics it returned: collapsed, loss, omp, spike, warmup_steps" in err
+    assert "diverged" not in err
+    assert 1 <= len(load_results(str(out / "sweep.jsonl"))) <= 2  # stopped at the first result, not after all 8
 
 
 def test_synthetic_train_has_the_reported_shape() -> None:
@@ -397,6 +423,40 @@ def test_cli_outputs(tmp_path: Path, script: Path, capsys: pytest.CaptureFixture
     assert {r["config"]["seed"] for r in load_results(str(out / "sweep.jsonl"))} == {0, 5}
 
 
+def test_retry_failed_prints_each_failure_once(
+    tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sweep", "--script", str(script), "--warmup", "0,2%", "--seeds", "2", "--total-steps", "1000"]
+    argv += ["--out", str(tmp_path / "o"), "--no-progress", "--workers", "1", "--set", f"calls={tmp_path / 'c.txt'}"]
+    argv += ["--set", "fail_seeds=[1]", "--set", "fail_warmup=0"]
+    for extra in ([], ["--retry-failed"]):
+        main([*argv, *extra])
+        out = capsys.readouterr().out
+        assert out.count("failed: warmup=0 seed=1: RuntimeError: injected failure") == 1, out
+
+
+def test_the_script_is_loaded_in_the_workers_not_here(
+    tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A --script with heavy imports (torch: seconds) is loaded once in each worker, not first in this process too;
+    # an error in it still stops the sweep before any trial, with the same message.
+    loads = tmp_path / "loads.txt"
+    script.write_text(f"import os\nopen({str(loads)!r}, 'a').write(f'{{os.getpid()}}\\n')\n" + SCRIPT)
+    argv = ["sweep", "--script", str(script), "--warmup", "0,1%,2%", "--seeds", "2", "--total-steps", "1000"]
+    argv += ["--no-progress", "--workers", "2", "--set", f"calls={tmp_path / 'c.txt'}"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    pids = loads.read_text().split()
+    assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2 and len(set(pids)) == len(pids)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "o2"), "--function", "nope"]) == 2
+    assert "no function 'nope'; it defines: other, train" in capsys.readouterr().err
+    assert load_results(str(tmp_path / "o2" / "sweep.jsonl")) == []
+    bad = tmp_path / "bad.py"
+    bad.write_text("import no_such_module_xyz\n\ndef train(config):\n    return {}\n")
+    assert main([*argv, "--out", str(tmp_path / "o3"), "--script", str(bad)]) == 2
+    assert "No module named 'no_such_module_xyz'" in capsys.readouterr().err
+
+
 def test_cli_errors(tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ["sweep", "--script", str(script), "--out", str(tmp_path / "o"), "--no-progress"]
     assert main([*base, "--warmup", "1%", "--seeds", "x"]) == 2
@@ -459,17 +519,24 @@ def test_api_argument_errors(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_ray_backend(tmp_path: Path, script: Path) -> None:
+def test_ray_backend(tmp_path: Path, script: Path, capfd: pytest.CaptureFixture[str]) -> None:
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.tune")
     log, results = tmp_path / "calls.txt", str(tmp_path / "ray.jsonl")
     kw: dict[str, Any] = dict(
-        warmup=[0, "2%"],
+        warmup=[0, "1%", "2%"],
         seeds=2,
         total_steps=1000,
         results=results,
         progress=False,
-        params={"calls": str(log), "fail_seeds": [1], "fail_warmup": "0"},
+        params={
+            "calls": str(log),
+            "fail_seeds": [1],
+            "fail_warmup": "0",
+            "crash_seeds": [1],
+            "crash_warmup": "1%",
+            "crash_once": "2%",
+        },
     )
     if ray.is_initialized():  # pragma: no cover - another test left Ray running: use it as it is
         r = sweep(str(script), backend="ray", workers=2, **kw)
@@ -477,13 +544,23 @@ def test_ray_backend(tmp_path: Path, script: Path) -> None:
         # no Ray running: the sweep starts a local instance (2 CPUs, no dashboard) and shuts it down
         r = sweep(str(script), backend="ray", workers=2, **kw)
         assert not ray.is_initialized()
-    assert r.ran == 4 and len(r.records) == 4 and {x["backend"] for x in r.records} == {"ray"}
-    (bad,) = [x for x in r.records if x["status"] == "error"]
-    assert bad["error"] == "RuntimeError: injected failure" and bad["config"]["warmup"] == "0"
+    assert r.ran == 6 and len(r.records) == 6 and {x["backend"] for x in r.records} == {"ray"}
+    bad = {x["config"]["warmup"]: x for x in r.records if x["status"] == "error"}
+    assert sorted(bad) == ["0", "1%"]
+    assert bad["0"]["error"] == "RuntimeError: injected failure"
+    # a worker killed twice: the same policy and the same words as the local backend, Ray's reason inline
+    died = bad["1%"]["error"]
+    assert died.startswith("worker process died running this trial, twice (Ray: ") and "exit" in died, died
+    assert "\n" not in died and "ray_results" not in died and "/tmp" not in died
+    # the trial killed once was retried, as it is locally, and finished
     assert r.recommended is not None and r.recommended.warmup == "2%" and r.runner_up is None
+    assert calls(log).count(bad["1%"]["trial"]) == 2
+    assert not list(tmp_path.glob(".ray-tune-*")) and not list(tmp_path.glob("**/rampup-ray-tune-*"))
+    assert "Traceback" not in capfd.readouterr().err  # Tune's tracebacks are not printed
     # the same file resumes on either backend: nothing reruns
+    n = len(calls(log))
     again = sweep(str(script), backend="local", workers=1, **kw)
-    assert again.ran == 0 and len(calls(log)) == 4
+    assert again.ran == 0 and len(calls(log)) == n
     # and the metrics are the train function's, for the config each trial was given
     for x in r.records:
         if x["status"] == "ok":
