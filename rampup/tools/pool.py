@@ -44,6 +44,7 @@ leave held); the driver hands it to ``on_message(index, value)``.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import json
@@ -213,8 +214,16 @@ class _Executor:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         # Workers are spawned lazily inside submit(); they inherit the environment at that moment, and BLAS/OpenMP
         # read their thread counts when they load, before any code of ours runs in the worker.
-        with thread_env(self.threads):
-            return self.ex.submit(fn, *args)
+        # A worker started with SIGINT ignored ignores it from its first instruction (Python keeps an inherited
+        # SIG_IGN), so a Ctrl-C while it is still importing prints no traceback from it.
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            with thread_env(self.threads):
+                return self.ex.submit(fn, *args)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, old)
 
     def messages(self) -> list[tuple[str, int, Any]]:
         out = []
@@ -254,6 +263,7 @@ class _Executor:
 
 
 _SHARED: _Executor | None = None  # the warm executor of this process
+_ATEXIT: list[Any] = []
 _TOKENS = itertools.count()
 
 
@@ -266,6 +276,8 @@ def _executor(
         shutdown()
     if _SHARED is None:
         _SHARED = _Executor(workers, threads, init, initargs)
+        if not _ATEXIT:  # stopped while the interpreter is whole (not in its teardown, where the pool's own
+            _ATEXIT.append(atexit.register(shutdown))  # cleanup finds its modules gone and complains)
     return _SHARED
 
 

@@ -639,7 +639,8 @@ class SweepResult:
         within = "; within noise: run more seeds" if se > 0 and margin < 2 * se else ""
         at_u = f" at peak_lr {u.peak_lr:g}" if u.peak_lr is not None else ""
         shown = mean_pm_std(u.mean, u.std).partition(" ± ")[0]  # as precise as the table shows it
-        return text + f"; margin over the runner-up {u.warmup}{at_u} ({shown}): {margin:.2g} ({noise}){within}"
+        gap = mean_pm_std(margin, se).partition(" ± ")[0]  # to the precision of its standard error
+        return text + f"; margin over the runner-up {u.warmup}{at_u} ({shown}): {gap} ({noise}){within}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

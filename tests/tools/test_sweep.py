@@ -208,7 +208,7 @@ def test_summary_mean_std_recommendation_and_margin() -> None:
     # 2% has the lowest mean but not every seed finished: it cannot be recommended
     assert r.recommended is c1 and r.runner_up is c0
     assert r.margin == pytest.approx(0.8) and r.margin_se == pytest.approx((0.04 / 3 + 0.01 / 3) ** 0.5)
-    assert "recommended warmup: 1% (loss 2.40 ± 0.10, n=3); margin over the runner-up 0 (3.20): 0.8 (4.9 standard" in (
+    assert "recommended warmup: 1% (loss 2.40 ± 0.10, n=3); margin over the runner-up 0 (3.20): 0.80 (6.2 standard" in (
         r.table()
     )
     assert summarize(trials, recs, mode="max").recommended.warmup == "0"
@@ -223,8 +223,10 @@ def test_small_metrics_keep_their_significant_digits() -> None:
     vals = {"0": [0.0032, 0.00321, 0.00319], "1%": [0.0031, 0.0031, 0.0031]}
     recs = [_rec(t, vals[t.config["warmup"]][t.config["seed"]]) for t in trials]
     table = summarize(trials, recs).table()
-    assert "0.003200 ± 0.000010" in table and "0.0031 ± 0" in table and "0.0000" not in table
-    assert "recommended warmup: 1% (loss 0.0031 ± 0, n=3); margin over the runner-up 0 (0.003200): 0.0001" in table
+    assert "0.003200 ± 0.000010" in table and "0.0031 ± 0 " in table and "± 0.0000 " not in table
+    assert "recommended warmup: 1% (loss 0.0031 ± 0, n=3); margin over the runner-up 0 (0.003200): 0.0001000 (17.3" in (
+        table
+    )
 
 
 def test_a_misspelt_metric_names_the_metrics_returned(
@@ -428,7 +430,7 @@ def test_retry_failed_prints_each_failure_once(
 ) -> None:
     argv = ["sweep", "--script", str(script), "--warmup", "0,2%", "--seeds", "2", "--total-steps", "1000"]
     argv += ["--out", str(tmp_path / "o"), "--no-progress", "--workers", "1", "--set", f"calls={tmp_path / 'c.txt'}"]
-    argv += ["--set", "fail_seeds=[1]", "--set", "fail_warmup=0"]
+    argv += ["--set", "fail_seeds=[1]", "--set", 'fail_warmup="0"']
     for extra in ([], ["--retry-failed"]):
         main([*argv, *extra])
         out = capsys.readouterr().out
@@ -578,27 +580,19 @@ def test_docstring_examples() -> None:
 
 def test_bench_is_registered_and_runs_quick() -> None:
     from rampup.tools.bench import BENCHES, run_bench
+    from rampup.tools.sweep import bench_sweep, bench_train, format_bench
 
     assert "sweep" in BENCHES
-    text = run_bench("sweep", quick=True)
-    assert text.startswith("rampup bench sweep — 8 trials of 0.02 CPU-s each")
-    assert "local backend, 2 workers" in text and "ray: skipped (--quick)" in text
-    from rampup.tools.sweep import format_bench
-
-    ray_line = format_bench(
-        {
-            "trials": 8,
-            "work_s_per_trial": 0.5,
-            "cpus": 2,
-            "sequential_s": 4.0,
-            "local_2_workers_s": 2.5,
-            "local_speedup": 1.6,
-            "local_startup_s": 0.5,
-            "local_speedup_after_startup": 2.0,
-            "python": "3.11",
-            "machine": "x86_64",
-            "load_average_1min": 0.5,
-            "ray": {"init_s": 4.0, "sweep_s": 6.0, "ideal_s": 2.0, "overhead_per_trial_s": 0.5},
-        }
-    )
-    assert "ray backend, 2 workers      :    6.00 s   (ideal 2.00 s; overhead 0.500 s per trial)" in ray_line
+    r = bench_sweep(quick=True)
+    assert r["trials"] == 4 and r["ray"] == "skipped (--quick)"
+    for k in ("sequential_s", "local_cold_s", "local_warm_s", "local_in_process_s"):
+        assert r[k] > 0, k
+    assert r["speedup_warm"] == pytest.approx(r["sequential_s"] / r["local_warm_s"])
+    assert r["speedup_cold"] == pytest.approx((r["import_torch_s"] + r["sequential_s"]) / r["local_cold_s"])
+    text = format_bench(r)
+    assert text.startswith("rampup bench sweep — 4 trials of bench_train (50 updates")
+    assert "local, 2 workers, warm" in text and "ray: skipped (--quick)" in text
+    assert bench_train({"steps": 5, "seed": 1}) == bench_train({"steps": 5, "seed": 1})  # a function of its config
+    ray_line = format_bench({**r, "ray": {"init_s": 4.0, "sweep_s": 6.0}})
+    assert f"ray: ray.init 4.00 s, then 2 workers 6.00 s (speedup {r['sequential_s'] / 6:.2f}x" in ray_line
+    assert callable(BENCHES["sweep"][0]) and run_bench  # the CLI entry: rampup bench sweep
