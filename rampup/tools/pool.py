@@ -264,6 +264,7 @@ class _Executor:
 
 _SHARED: _Executor | None = None  # the warm executor of this process
 _ATEXIT: list[Any] = []
+_RUNNING = threading.RLock()
 _TOKENS = itertools.count()
 
 
@@ -337,7 +338,7 @@ def run_tasks(
     if workers == 1:
         _run_here(fn, items, on_done, on_message, initializer, initargs)
         return
-    with signals_as_interrupts():
+    with _RUNNING, signals_as_interrupts():  # one run at a time per process: they share the warm workers
         _run_pool(fn, items, workers, on_done, on_died, on_message, threads, initializer, initargs, noun)
 
 
