@@ -234,3 +234,10 @@ def test_experiment_and_auto_compare_workers_die_on_sigterm(tmp_path: Path, comm
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    res = doctest.testmod(pool)
+    assert res.attempted >= 2 and res.failed == 0
