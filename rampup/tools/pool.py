@@ -31,6 +31,13 @@ long job on a shared machine needs from it:
 * ``workers=1`` runs the tasks in this process, one after another (no
   isolation, no start-up cost).
 
+Why the standard library's executor and not loky/joblib's reusable one: rampup
+depends on NumPy alone, loky has no parent-death watch either (its idle workers
+exit when the driver's pipe closes, busy ones run on), and the reuse it offers
+is the ``_SHARED`` executor below.  A worker that the driver kills takes the
+``multiprocessing`` children of its task along only when the driver is gone;
+torch's DataLoader workers watch their own parent.
+
 Workers report progress with :func:`report` (a line on a pipe: one ``write``
 below ``PIPE_BUF``, so it is atomic without a lock that a killed worker could
 leave held); the driver hands it to ``on_message(index, value)``.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -39,17 +40,22 @@ MAX_RETRIES = 1  # a trial whose worker dies is run once more: the local pool's 
 
 
 def _death(trial: Any) -> str:
-    """What killed the trial's worker, in one line: Ray's own message (exit code, signal, OOM), not a file path."""
-    err: Any = None
-    try:
-        err = trial.get_pickled_error() or trial.get_error()
-    except Exception:  # pragma: no cover - Ray's storage API changes between versions
-        err = None
-    text = " ".join(str(err or "no error recorded").split())
-    text = text.removeprefix("Failure # 1 ").strip()
-    if len(text) > 400:
-        text = text[:400] + " …"
-    return f"worker process died running this trial, twice (Ray: {text})"
+    """What killed the trial's worker, in one line: Ray's own words (exit type and detail), not a file path."""
+    text = ""
+    try:  # Tune has just written the error beside the trial (synchronously); its storage copy may lag
+        path = trial.error_file
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        else:
+            text = str(trial.get_error() or "")
+    except Exception:  # pragma: no cover - Ray's trial API changes between versions
+        text = ""
+    last = re.split(r"Failure # \d+ \(occurred at [^)]*\)", text)[-1]  # the second death
+    why = " ".join(last.split()) or "no error recorded by Ray"
+    if len(why) > 400:
+        why = why[:400] + " …"
+    return f"worker process died running this trial, twice (Ray: {why})"
 
 
 @contextmanager
@@ -59,9 +65,13 @@ def _quiet_tune() -> Any:
     saved = {k: os.environ.get(k) for k in keys}
     for k, v in keys.items():
         os.environ.setdefault(k, v)
+    tune_log = logging.getLogger("ray.tune.tune")  # "Trials did not complete: [...]": the JSONL says which and why
+    level = tune_log.level
+    tune_log.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
+        tune_log.setLevel(level)
         for k, old in saved.items():
             if old is None:
                 os.environ.pop(k, None)
