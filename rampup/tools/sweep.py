@@ -8,10 +8,12 @@ with ::
               "total_steps": 400, "warmup_steps": 4,          # when total_steps is given
               "trial": "3f2a…", **params}
 
-and expects a dict of metrics back (``{"loss": 2.31, …}``).  Trials run in local
-worker processes (default; ``spawn``, one thread each) or on Ray Tune
+and expects a dict of metrics back (``{"loss": 2.31, …}``).  Trials run in the
+warm worker processes of :mod:`rampup.tools.pool` (default; one thread each;
+they die with the sweep; ``workers=1``: in this process) or on Ray Tune
 (``backend="ray"``, a local instance or a cluster at ``address``); the same
-sweep runs unchanged on both.
+sweep runs unchanged on both, and a trial whose worker is killed is retried
+once on both.
 
 Results are appended to a JSONL file as trials finish — one line per trial,
 written under an exclusive lock, flushed and fsynced — so an interrupted sweep
@@ -864,7 +866,7 @@ def sweep(
     ``'train.py:func'`` or ``'module:func'``.  ``seeds``: a count (3 → 0, 1, 2) or
     a list.  ``metric``/``mode``: which returned metric decides and whether lower
     (``'min'``) or higher is better.  ``backend``: ``'local'`` (``workers``
-    spawned processes, ``threads_per_worker`` threads each) or ``'ray'`` (Ray Tune;
+    warm worker processes, ``threads_per_worker`` threads each; 1: in this process) or ``'ray'`` (Ray Tune;
     ``address`` of a running cluster, or a local instance with ``workers`` CPUs).
     ``results``: the JSONL file; trials already recorded there are not rerun
     (failed ones are, with ``retry_failed=True``).  ``plot``: an image path.
