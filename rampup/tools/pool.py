@@ -444,6 +444,7 @@ def _run_pool(
             ex = _executor(workers, threads, initializer, initargs)
             attributed = any(t in began for _, t in broken)
             for i, token in sorted(broken):
+                back = suspects if i in retried else queue  # a suspect stays alone until it has run
                 if token in began:
                     if i in retried:
                         give_up(i, f"worker process died running this {noun}, twice (the second time alone)")
@@ -455,9 +456,9 @@ def _run_pool(
                     if breaks[i] >= MAX_BREAKS:
                         give_up(i, f"worker processes died {breaks[i]} times before this {noun} could start")
                     else:
-                        queue.append(i)
+                        back.append(i)
                 else:
-                    queue.append(i)
+                    back.append(i)
             queue.sort()
     except BaseException:
         shutdown()  # an exception, Ctrl-C or SIGTERM: the workers go now, not when their tasks end

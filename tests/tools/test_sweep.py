@@ -317,7 +317,10 @@ def test_a_killed_worker_is_retried_once_then_recorded(tmp_path: Path, script: P
         results=str(tmp_path / "r.jsonl"),
         params={"calls": str(log), "crash_seeds": [1], "crash_warmup": "1%", "crash_once": "5%"},
     )
-    (bad,) = [x for x in r.records if x["status"] == "error"]
+    seen = [(x["config"]["warmup"], x["config"]["seed"], x["status"], x.get("error")) for x in r.records]
+    errors = [x for x in r.records if x["status"] == "error"]
+    assert len(errors) == 1, seen
+    (bad,) = errors
     assert (bad["config"]["warmup"], bad["config"]["seed"]) == ("1%", 1)
     assert bad["error"] == "worker process died running this trial, twice (the second time alone)"
     # the trial killed once is retried and finishes; the trials beside the crashes are not blamed
