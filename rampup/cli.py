@@ -366,14 +366,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(a, "func", None):
         parser.print_help()
         return 2
+    from .tools.pool import interrupted_exit_code, signals_as_interrupts
+
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), signals_as_interrupts():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning  # restored when the block exits
             return int(a.func(a))
     except (ValueError, TypeError, ImportError) as e:
         print(f"rampup: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # Ctrl-C or SIGTERM: one line and the shell's code; worker processes are gone
+        print(f"rampup {a.command}: interrupted ({e or 'SIGINT'}); finished work is kept on disk", file=sys.stderr)
+        return interrupted_exit_code(e)
     except BrokenPipeError:  # `rampup curve ... | head`
         return 0
 

@@ -1,10 +1,12 @@
 """What every reference experiment shares: parallel runs with a progress bar, statistics, output files.
 
 The arms × seeds of an experiment are independent runs ("jobs").  They run in
-``workers`` spawned processes, each with ``torch.set_num_threads(1)`` (tiny
-models are fastest single-threaded; two processes use two cores).  Workers
-report finished steps through a queue, so the progress bar counts optimizer
-steps of all jobs together.  ``workers=1`` runs the jobs in this process.
+``workers`` processes of the project's pool (:mod:`rampup.tools.pool`: warm
+workers that die with this process; a run whose worker is killed is retried
+once), each with ``torch.set_num_threads(1)`` (tiny models are fastest
+single-threaded; two processes use two cores).  Workers report finished steps
+to the driver, so the progress bar counts optimizer steps of all jobs
+together.  ``workers=1`` runs the jobs in this process.
 """
 
 from __future__ import annotations
@@ -12,14 +14,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import multiprocessing as mp
 import os
 import platform
-import queue as _queue
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..tools.io import atomic_write_text
+from ..tools.pool import report, run_tasks
 
 __all__ = [
     "Job",
@@ -57,15 +57,10 @@ class Job:
     tags: dict[str, Any] = field(default_factory=dict)
 
 
-_QUEUE: Any = None
-
-
-def _init_worker(q: Any) -> None:
-    global _QUEUE
-    import torch
+def _init_worker() -> None:
+    import torch  # once per worker, while the other workers start too
 
     torch.set_num_threads(1)
-    _QUEUE = q
 
 
 def _execute(job: Job, progress: Callable[[int], None] | None) -> dict[str, Any]:
@@ -79,8 +74,7 @@ def _execute(job: Job, progress: Callable[[int], None] | None) -> dict[str, Any]
 
 
 def _worker(job: Job) -> dict[str, Any]:
-    q = _QUEUE
-    return _execute(job, (lambda n: q.put(n)) if q is not None else None)
+    return _execute(job, report)  # finished steps go to the driver's progress bar
 
 
 def _bar(total: int, desc: str, enabled: bool) -> Any:
@@ -115,35 +109,31 @@ def run_jobs(jobs: Sequence[Job], workers: int = 2, desc: str = "runs", progress
     results: list[dict[str, Any] | None] = [None] * len(jobs)
     bar = _bar(sum(j.steps for j in jobs), desc, progress)
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps)
+
+    def done(k: int, r: dict[str, Any]) -> None:
+        results[order[k]] = r
+
     try:
-        if workers == 1 or len(jobs) <= 1:
+        items = [jobs[i] for i in order]
+        if workers == 1 or len(jobs) <= 1:  # in this process, one thread as in a worker
             import torch
 
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                for i in order:
-                    results[i] = _execute(jobs[i], bar.update)
+                run_tasks(_worker, items, 1, done, on_message=lambda k, n: bar.update(n))
             finally:
                 torch.set_num_threads(threads)
-        else:
-            ctx = mp.get_context("spawn")  # fork after torch initialised its thread pools is unsafe
-            q = ctx.Queue()
-            with ProcessPoolExecutor(
-                min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(q,)
-            ) as ex:
-                futs: dict[Future[dict[str, Any]], int] = {ex.submit(_worker, jobs[i]): i for i in order}
-                pending = set(futs)
-                try:
-                    while pending:
-                        done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                        _drain(q, bar)
-                        for f in done:
-                            results[futs[f]] = f.result()
-                except BaseException:
-                    ex.shutdown(wait=False, cancel_futures=True)  # a failed run stops the experiment now
-                    raise
-                _drain(q, bar)
+        else:  # the project's pool: warm workers, killed with this process; a failed run stops the experiment
+            run_tasks(
+                _worker,
+                items,
+                workers,
+                done,
+                on_message=lambda k, n: bar.update(n),
+                initializer=_init_worker,
+                noun="run",
+            )
     finally:
         bar.close()
     out = []
@@ -152,14 +142,6 @@ def run_jobs(jobs: Sequence[Job], workers: int = 2, desc: str = "runs", progress
         r.update({"arm": j.arm, "seed": j.seed, **j.tags})
         out.append(r)
     return out
-
-
-def _drain(q: Any, bar: Any) -> None:
-    while True:
-        try:
-            bar.update(q.get_nowait())
-        except _queue.Empty:
-            return
 
 
 def environment() -> dict[str, Any]:

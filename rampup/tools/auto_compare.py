@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from .io import atomic_write_text
+from .pool import run_tasks
 
 __all__ = ["TASKS", "run_compare"]
 
@@ -388,18 +389,17 @@ def run_compare(
     t0 = time.perf_counter()
     if todo:
         _say(progress, f"auto-compare: {len(todo)} runs to do ({len(results)} cached) with {workers} workers")
-        if workers == 1:
-            for i, j in enumerate(todo):
-                results.append(_run_job(j)[1])
-                _say(progress, f"  [{i + 1}/{len(todo)}] {os.path.basename(j[4])}  {time.perf_counter() - t0:.0f}s")
-        else:
-            import multiprocessing as mp
+        finished = [0]
 
-            ctx = mp.get_context("spawn")
-            with ctx.Pool(workers) as pool:
-                for i, (path, r) in enumerate(pool.imap_unordered(_run_job, todo)):
-                    results.append(r)
-                    _say(progress, f"  [{i + 1}/{len(todo)}] {os.path.basename(path)}  {time.perf_counter() - t0:.0f}s")
+        def done(k: int, path_result: tuple[str, dict[str, Any]]) -> None:
+            results.append(path_result[1])
+            finished[0] += 1
+            name = os.path.basename(path_result[0])
+            _say(progress, f"  [{finished[0]}/{len(todo)}] {name}  {time.perf_counter() - t0:.0f}s")
+
+        # The project's pool (workers=1: in this process): each finished run is on disk as soon as it ends, the
+        # workers die with this process, and a run whose worker is killed is retried once.
+        run_tasks(_run_job, todo, workers, done, noun="run")
     summary = summarize(results, pool_tasks, methods)
     summary["command"] = (
         "rampup auto-compare"

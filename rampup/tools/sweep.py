@@ -8,10 +8,12 @@ with ::
               "total_steps": 400, "warmup_steps": 4,          # when total_steps is given
               "trial": "3f2a…", **params}
 
-and expects a dict of metrics back (``{"loss": 2.31, …}``).  Trials run in local
-worker processes (default; ``spawn``, one thread each) or on Ray Tune
+and expects a dict of metrics back (``{"loss": 2.31, …}``).  Trials run in the
+warm worker processes of :mod:`rampup.tools.pool` (default; one thread each;
+they die with the sweep; ``workers=1``: in this process) or on Ray Tune
 (``backend="ray"``, a local instance or a cluster at ``address``); the same
-sweep runs unchanged on both.
+sweep runs unchanged on both, and a trial whose worker is killed is retried
+once on both.
 
 Results are appended to a JSONL file as trials finish — one line per trial,
 written under an exclusive lock, flushed and fsynced — so an interrupted sweep
@@ -28,13 +30,14 @@ the LR is swept too).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib
 import importlib.util
 import json
 import logging
 import math
-import multiprocessing
 import os
 import pickle
 import platform
@@ -45,8 +48,6 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -58,8 +59,10 @@ __all__ = [
     "TrainFn",
     "Trial",
     "append_result",
+    "check_metric",
     "load_results",
     "make_trials",
+    "mean_pm_std",
     "summarize",
     "sweep",
     "synthetic_train",
@@ -67,7 +70,6 @@ __all__ = [
 
 DEFAULT_SPEC = "linear({warmup}) -> cosine(floor=0.1)"
 BACKENDS = ("local", "ray")
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 # =========================================================================
@@ -94,8 +96,13 @@ class TrainFn:
     fn: Any = None
 
     @staticmethod
-    def of(train_fn: Any, function: str | None = None) -> TrainFn:
-        """``train_fn``: a callable, ``'train.py'``, ``'train.py:func'`` or ``'module:func'``."""
+    def of(train_fn: Any, function: str | None = None, load: bool = True) -> TrainFn:
+        """``train_fn``: a callable, ``'train.py'``, ``'train.py:func'`` or ``'module:func'``.
+
+        ``load=True`` runs the script (imports the module) here, so that a missing function fails now;
+        ``load=False`` only reads and compiles it — the local backend checks it in its workers instead, which
+        load it anyway, so that this process does not pay the script's imports (``torch``: seconds) first.
+        """
         if isinstance(train_fn, TrainFn):
             return train_fn
         if callable(train_fn):
@@ -126,12 +133,16 @@ class TrainFn:
             with open(path, encoding="utf-8") as f:
                 source = f.read()
             ref = TrainFn(script=os.path.abspath(path), function=name or function or "train", source=source)
-            _load_script(ref)  # fail here, not in every worker, when the function is missing
+            if load:
+                _load_script(ref)  # fail here, not in every trial, when the function is missing
+            else:
+                compile(source, path, "exec")  # a syntax error fails here all the same
             return ref
         if not name:
             raise ValueError(f"train_fn: got {text!r}; accepted: 'train.py', 'train.py:function' or 'module:function'")
         ref = TrainFn(entry=text)
-        ref.resolve()
+        if load:
+            ref.resolve()
         return ref
 
     def resolve(self) -> Callable[[dict[str, Any]], Any]:
@@ -423,8 +434,6 @@ def _run_trial(ref: TrainFn, config: dict[str, Any], threads: int | None, backen
         "host": socket.gethostname(),
         "pid": os.getpid(),
     }
-    if _STARTED is not None:
-        _STARTED.put(config["trial"])
     t0 = time.perf_counter()
     try:
         fn = ref.resolve()
@@ -444,36 +453,6 @@ def _run_trial(ref: TrainFn, config: dict[str, Any], threads: int | None, backen
     return rec
 
 
-_STARTED: Any = None  # per worker process: where it announces the trial it starts (crash attribution)
-
-
-def _init_worker(threads: int | None, started: Any = None) -> None:
-    global _STARTED
-    _STARTED = started
-    if threads is not None:
-        for v in _THREAD_VARS:
-            os.environ.setdefault(v, str(threads))
-
-
-@contextmanager
-def _thread_env(threads: int | None) -> Iterator[None]:
-    # Spawned workers inherit the environment at start: BLAS/OpenMP read these before any code of ours runs.
-    if threads is None:
-        yield
-        return
-    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-    for v in _THREAD_VARS:
-        os.environ.setdefault(v, str(threads))
-    try:
-        yield
-    finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
-
-
 def _crash_record(t: Trial, msg: str, backend: str) -> dict[str, Any]:
     return {
         "trial": t.key,
@@ -488,6 +467,14 @@ def _crash_record(t: Trial, msg: str, backend: str) -> dict[str, Any]:
     }
 
 
+def _load(ref: TrainFn) -> None:
+    ref.resolve()
+
+
+def _ignore(*args: Any) -> None:
+    pass
+
+
 def _run_local(
     ref: TrainFn,
     trials: list[Trial],
@@ -495,85 +482,73 @@ def _run_local(
     threads: int | None,
     on_result: Callable[[Trial, dict[str, Any]], None],
 ) -> None:
-    """Worker processes (spawn), ``workers`` at a time.
+    """``workers`` warm worker processes of :mod:`rampup.tools.pool` (``workers=1``: in this process, with the
+    threads of a worker).  A trial that kills its worker is retried once, alone; a second
+    death is recorded as its error (the pool's policy, the same as the Ray backend's)."""
+    from .pool import run_tasks
 
-    A worker that dies (segfault, OOM kill, ``os._exit``) breaks the whole pool.
-    Trials that had not started are simply run again; those that were running
-    are rerun alone, one per pool, so a crash is pinned on the trial that causes
-    it (recorded as an error) and not on its neighbours.
-    """
-    ctx = multiprocessing.get_context("spawn")
-    queue: list[tuple[Trial, bool]] = [(t, False) for t in trials]
-    breaks: dict[str, int] = {}
-    while queue:
-        normal = [t for t, alone in queue if not alone]
-        groups = ([(normal, workers, False)] if normal else []) + [([t], 1, True) for t, alone in queue if alone]
-        queue = []
-        for batch, n, alone in groups:
-            retry, attributed = _run_pool(ctx, ref, batch, n, threads, on_result, alone)
-            for t, again_alone in retry:
-                # A break with no trial running (a worker that dies while starting) cannot be pinned on one
-                # trial; it is charged to all of them, and a trial charged _MAX_BREAKS times is given up.
-                breaks[t.key] = breaks.get(t.key, 0) + (0 if attributed else 1)
-                if breaks[t.key] >= _MAX_BREAKS:
-                    msg = f"worker processes died {breaks[t.key]} times before this trial could start"
-                    on_result(t, _crash_record(t, msg, "local"))
-                else:
-                    queue.append((t, again_alone))
-
-
-_MAX_BREAKS = 3
-
-
-def _run_pool(
-    ctx: Any,
-    ref: TrainFn,
-    batch: list[Trial],
-    workers: int,
-    threads: int | None,
-    on_result: Callable[[Trial, dict[str, Any]], None],
-    alone: bool,
-) -> tuple[list[tuple[Trial, bool]], bool]:
-    """Run ``batch`` in one pool; return the trials to run again (and whether to run them alone), and whether
-    the pool's death could be pinned on trials that were running."""
-    started = ctx.SimpleQueue()
-    with _thread_env(threads):
-        pool = ProcessPoolExecutor(
-            max_workers=min(workers, len(batch)), mp_context=ctx, initializer=_init_worker, initargs=(threads, started)
+    if workers > 1:
+        # Each worker loads the train function before any trial is handed out (the imports it pays once, as it
+        # must); an error in it (no such function, an ImportError) is raised here as TrainFn.of would raise it.
+        # A worker that dies loading it is left to the trials, which record it.
+        n = min(workers, len(trials))
+        run_tasks(_load, [ref] * n, workers, _ignore, on_died=_ignore, threads=threads, noun="train function load")
+    with _threads_here(threads) if workers == 1 else contextlib.nullcontext():
+        run_tasks(
+            functools.partial(_run_trial, ref, threads=threads, backend="local"),
+            [t.config for t in trials],
+            workers,
+            lambda i, rec: on_result(trials[i], rec),
+            on_died=lambda i, msg: on_result(trials[i], _crash_record(trials[i], msg, "local")),
+            threads=threads,
+            noun="trial",
         )
-        futures = {pool.submit(_run_trial, ref, t.config, threads, "local"): t for t in batch}
-    broken: list[Trial] = []
+
+
+@contextmanager
+def _threads_here(threads: int | None) -> Iterator[None]:
+    """In-process trials get the threads of a worker (a small model on 2 busy cores runs many times slower with 2
+    threads than with 1); a torch loaded before gets its thread count back afterwards."""
+    if threads is None:
+        yield
+        return
+    from .pool import thread_env
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
     try:
-        for fut in as_completed(futures):
-            t = futures[fut]
-            try:
-                rec = fut.result()
-            except BrokenProcessPool:
-                broken.append(t)
-                continue
-            on_result(t, rec)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    if not broken:
-        return [], True
-    began = set()
-    while not started.empty():
-        began.add(started.get())
-    retry = []
-    for t in broken:
-        if alone and t.key in began:
-            msg = "worker process died running this trial (it crashed when run alone too)"
-            on_result(t, _crash_record(t, msg, "local"))
-        else:
-            retry.append((t, t.key in began))
-    return retry, any(t.key in began for t in broken)
+        with thread_env(threads):  # a torch first imported by a trial starts with `threads` threads
+            yield
+    finally:
+        if torch is not None and before is not None:
+            torch.set_num_threads(before)
 
 
 # =========================================================================
 # Summary: mean ± std per cell, the recommendation and its margin.
 # =========================================================================
+
+
+def mean_pm_std(mean: float | None, std: float | None) -> str:
+    """``mean ± std`` with significant digits: the std to 2 of them, the mean to the same decimal place (5
+    significant digits when the std is 0, e.g. one seed); scientific notation for magnitudes >= 1e6.
+
+    >>> mean_pm_std(2.27591, 0.00403), mean_pm_std(0.0032154, 0.0000123), mean_pm_std(3.1503, 0.5216)
+    ('2.2759 ± 0.0040', '0.003215 ± 0.000012', '3.15 ± 0.52')
+    >>> mean_pm_std(0.0032154, 0.0), mean_pm_std(1234.5, 56.0), mean_pm_std(2.5e7, 3.1e5)
+    ('0.0032154 ± 0', '1234 ± 56', '2.500e+07 ± 3.1e+05')
+    """
+    if mean is None or std is None:
+        return "—"
+    if not (math.isfinite(mean) and math.isfinite(std)):
+        return f"{mean} ± {std}"
+    if std == 0:
+        return f"{mean:.5g} ± 0"
+    if max(abs(mean), std) >= 1e6:
+        digits = max(1, math.floor(math.log10(abs(mean))) - math.floor(math.log10(std)) + 1) if mean else 1
+        return f"{mean:.{digits}e} ± {std:.1e}"
+    decimals = max(0, 1 - math.floor(math.log10(std)))
+    return f"{mean:.{decimals}f} ± {std:.{decimals}f}"
 
 
 @dataclass
@@ -640,7 +615,7 @@ class SweepResult:
         head += f"{self.metric + ' mean ± std':>24} {'n':>3} {'failed':>6} {'diverged':>8}"
         lines = [head]
         for c in self.cells:
-            ms = f"{c.mean:.4f} ± {c.std:.4f}" if c.mean is not None else "—"
+            ms = mean_pm_std(c.mean, c.std) if c.mean is not None else "—"
             mark = " *" if c is self.recommended else ""
             row = f"{c.warmup:>10} {c.warmup_steps if c.warmup_steps is not None else '':>7} "
             row += f"{c.peak_lr:>9.3g} " if lrs != {None} else ""
@@ -657,7 +632,7 @@ class SweepResult:
         if r is None:
             return f"no recommendation: no warmup has a finite {self.metric} on every seed"
         at = f" at peak_lr {r.peak_lr:g}" if r.peak_lr is not None else ""
-        text = f"recommended warmup: {r.warmup}{at} ({self.metric} {r.mean:.4f} ± {r.std:.4f}, n={len(r.values)})"
+        text = f"recommended warmup: {r.warmup}{at} ({self.metric} {mean_pm_std(r.mean, r.std)}, n={len(r.values)})"
         if u is None:
             return text + "; no runner-up with every seed finite"
         margin, se = self.margin, self.margin_se
@@ -665,7 +640,9 @@ class SweepResult:
         noise = f"{margin / se:.1f} standard errors" if se > 0 else "single seed: no error estimate"
         within = "; within noise: run more seeds" if se > 0 and margin < 2 * se else ""
         at_u = f" at peak_lr {u.peak_lr:g}" if u.peak_lr is not None else ""
-        return text + f"; margin over the runner-up {u.warmup}{at_u} ({u.mean:.4f}): {margin:.4f} ({noise}){within}"
+        shown = mean_pm_std(u.mean, u.std).partition(" ± ")[0]  # as precise as the table shows it
+        gap = mean_pm_std(margin, se).partition(" ± ")[0]  # to the precision of its standard error
+        return text + f"; margin over the runner-up {u.warmup}{at_u} ({shown}): {gap} ({noise}){within}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -683,6 +660,18 @@ class SweepResult:
         }
 
 
+def check_metric(records: list[dict[str, Any]], metric: str) -> None:
+    """Raise when trials finished but none returned ``metric`` (a misspelt ``--metric``): the message names the
+    metrics they did return.  A trial that returns the metric as NaN/inf (a diverged run) has it."""
+    ok = [r for r in records if r.get("status") == "ok" and isinstance(r.get("metrics"), dict)]
+    if ok and not any(metric in r["metrics"] for r in ok):
+        keys = sorted({k for r in ok for k in r["metrics"]})
+        raise ValueError(
+            f"metric: got {metric!r}, which the train function did not return ({len(ok)} finished trials); "
+            f"accepted: one of the metrics it returned: {', '.join(keys) or 'none (it returned empty dicts)'}"
+        )
+
+
 def summarize(
     trials: list[Trial], records: list[dict[str, Any]], metric: str = "loss", mode: str = "min"
 ) -> SweepResult:
@@ -690,6 +679,7 @@ def summarize(
     if mode not in ("min", "max"):
         raise ValueError(f"mode: got {mode!r}; accepted: 'min' or 'max'")
     by_key = {r["trial"]: r for r in records}  # the last record of a trial wins (a retried failure)
+    check_metric(list(by_key.values()), metric)
     cells: dict[tuple[str, float | None], Cell] = {}
     for t in trials:
         k = (t.config["warmup"], t.config["peak_lr"])
@@ -876,7 +866,7 @@ def sweep(
     ``'train.py:func'`` or ``'module:func'``.  ``seeds``: a count (3 → 0, 1, 2) or
     a list.  ``metric``/``mode``: which returned metric decides and whether lower
     (``'min'``) or higher is better.  ``backend``: ``'local'`` (``workers``
-    spawned processes, ``threads_per_worker`` threads each) or ``'ray'`` (Ray Tune;
+    warm worker processes, ``threads_per_worker`` threads each; 1: in this process) or ``'ray'`` (Ray Tune;
     ``address`` of a running cluster, or a local instance with ``workers`` CPUs).
     ``results``: the JSONL file; trials already recorded there are not rerun
     (failed ones are, with ``retry_failed=True``).  ``plot``: an image path.
@@ -904,7 +894,8 @@ def sweep(
         isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1
     ):
         raise ValueError(f"total_steps: got {total_steps!r}; accepted: an int >= 1")
-    ref = TrainFn.of(train_fn, function)
+    # The local pool checks the train function in its workers, while they start (see _run_local).
+    ref = TrainFn.of(train_fn, function, load=not (backend == "local" and workers is not None and workers > 1))
     trials = make_trials(warmup, peak_lr, seeds, spec, total_steps, params)
     records = load_results(results)
     done = {r["trial"] for r in records if r.get("status") == "ok" or not retry_failed}
@@ -917,6 +908,8 @@ def sweep(
         append_result(results, rec)
         records.append(rec)
         bar.update(t.name, rec)
+        if rec.get("status") == "ok":
+            check_metric(records, metric)  # stop at the first finished trial when --metric is misspelt
 
     try:
         if todo:
@@ -933,7 +926,6 @@ def sweep(
                     address,
                     threads_per_worker,
                     on_result,
-                    os.path.dirname(os.path.abspath(results)),
                 )
     finally:
         bar.close()
@@ -1067,14 +1059,29 @@ def add_arguments(p: Any) -> None:
 
 def run_cli(a: Any) -> int:
     """``rampup sweep``: exit 0 when a warmup could be recommended, 1 when no warmup ran on every seed."""
-    from .io import atomic_write_text
-
     workers = a.workers if a.workers is not None else (2 if a.backend == "local" else None)
     os.makedirs(a.out, exist_ok=True)
     train = a.script if a.script is not None else a.entry
     if a.script is not None and a.function:
         train = f"{a.script}:{a.function}"
-    res = sweep(
+    results = os.path.join(a.out, "sweep.jsonl")
+    try:
+        res = _cli_sweep(a, train, workers, results)
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGTERM: the workers are gone, the finished trials are on disk
+        from .pool import interrupted_exit_code
+
+        n = len({r["trial"] for r in load_results(results)})
+        print(
+            f"rampup sweep: interrupted ({e or 'SIGINT'}); {n} finished trials are in {results}: "
+            "run the same command to resume",
+            file=sys.stderr,
+        )
+        return interrupted_exit_code(e)
+    return _cli_summary(a, res, train)
+
+
+def _cli_sweep(a: Any, train: str, workers: int | None, results: str) -> SweepResult:
+    return sweep(
         train,
         _split(a.warmup),
         _parse_lrs(a.peak_lr) if a.peak_lr else None,
@@ -1087,11 +1094,16 @@ def run_cli(a: Any) -> int:
         backend=a.backend,
         workers=workers,
         address=a.address,
-        results=os.path.join(a.out, "sweep.jsonl"),
+        results=results,
         plot=os.path.join(a.out, "sweep.png"),
         retry_failed=a.retry_failed,
         progress=not a.no_progress,
     )
+
+
+def _cli_summary(a: Any, res: SweepResult, train: str) -> int:
+    from .io import atomic_write_text
+
     summary = os.path.join(a.out, "summary.json")
     res.files["summary"] = summary
     res.files["report"] = os.path.join(a.out, "report.md")
@@ -1101,7 +1113,8 @@ def run_cli(a: Any) -> int:
         print(json.dumps(res.to_dict(), indent=2))
     else:
         print(res.table())
-        failed = [r for r in res.records if r.get("status") != "ok"]
+        latest = {r["trial"]: r for r in res.records}  # a retried trial: its last record only
+        failed = [r for r in latest.values() if r.get("status") != "ok"]
         for r in failed[:5]:
             print(f"failed: {r.get('name', r['trial'])}: {r.get('error')}")
         print(f"wrote {', '.join(res.files[k] for k in ('results', 'summary', 'plot', 'report'))}")
@@ -1120,7 +1133,7 @@ def report(res: SweepResult, train: str) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for c in res.cells:
-        ms = f"{c.mean:.4f} ± {c.std:.4f}" if c.mean is not None else "—"
+        ms = mean_pm_std(c.mean, c.std) if c.mean is not None else "—"
         star = " **(recommended)**" if c is res.recommended else ""
         lr = f"{c.peak_lr:g}" if c.peak_lr is not None else "—"
         steps = c.warmup_steps if c.warmup_steps is not None else "—"
@@ -1134,57 +1147,93 @@ def report(res: SweepResult, train: str) -> str:
 # =========================================================================
 
 
+BENCH_STEPS = 3000  # updates of bench_train: about 1 CPU-second on the 2-core reference machine
+
+
+def bench_train(config: dict[str, Any]) -> dict[str, Any]:
+    """The trial of ``rampup bench sweep``: a small torch training run, ``config["steps"]`` SGD updates of an MLP
+    64-256-64 on one fixed batch of 32 (``BENCH_STEPS`` by default: about 1 CPU-second), seeded by
+    ``config["seed"]``.  It imports torch, as a real train function does."""
+    import torch
+
+    g = torch.Generator().manual_seed(int(config.get("seed", 0)))
+    w1 = torch.randn(64, 256, generator=g).mul_(0.1).requires_grad_()
+    w2 = torch.randn(256, 64, generator=g).mul_(0.1).requires_grad_()
+    x, y = torch.randn(32, 64, generator=g), torch.randn(32, 64, generator=g)
+    opt = torch.optim.SGD([w1, w2], lr=float(config.get("peak_lr") or 1e-2))
+    loss = torch.zeros(())
+    for _ in range(int(config.get("steps", BENCH_STEPS))):
+        loss = ((torch.tanh(x @ w1) @ w2 - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return {"loss": float(loss.detach())}
+
+
 def bench_sweep(quick: bool = False) -> dict[str, Any]:
-    """Local backend wall time for 8 trials vs running them one after another; Ray's overhead per trial."""
+    """The local backend against a plain sequential loop, on the same trials, in one run.
+
+    18 trials of :func:`bench_train` (about 1 CPU-second each; ``quick``: 4 tiny ones).  *Cold*:
+    ``sweep(workers=2)`` of all of them with no workers yet (spawn + imports in each worker).  Then, in 3
+    interleaved rounds of a third of the trials each (so that a neighbour's load falls on all of them alike):
+    *sequential*, a loop in this process with one torch thread (the fastest plain loop for a small model); *warm*,
+    ``sweep(workers=2)`` on the reused workers; *in-process*, ``sweep(workers=1)``.  Speedups: the sequential
+    loop with its ``import torch`` and first update (a loop in a fresh process pays them once) / cold, and
+    sequential / warm.
+    """
     import tempfile
 
-    n, work = 8, (0.02 if quick else 0.5)
-    cfgs = [{"spec": "linear(2%) -> cosine", "total_steps": 1000, "seed": i, "work_s": work} for i in range(n)]
-    t0 = time.perf_counter()
-    for c in cfgs:
-        synthetic_train(c)
-    sequential = time.perf_counter() - t0
-    out: dict[str, Any] = {"bench": "sweep", "trials": n, "work_s_per_trial": work, "cpus": os.cpu_count()}
+    from . import pool
+
+    n, steps = (4, 50) if quick else (18, BENCH_STEPS)
+    rounds = 2 if quick else 3
+    warmups = [f"{i}%" for i in range(1, n + 1)]
+    trials = make_trials(warmups, seeds=1, total_steps=1000, params={"steps": steps})
+    out: dict[str, Any] = {"bench": "sweep", "trials": n, "steps_per_trial": steps, "cpus": os.cpu_count()}
     # other processes on the machine take cores from the workers: the load average makes the figures readable
     out["load_average_1min"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    out["sequential_s"] = sequential
+    t0 = time.perf_counter()
+    import torch
+
+    bench_train({"steps": 1})  # the first update imports more of torch (torch._dynamo: seconds), once
+    out["import_torch_s"] = time.perf_counter() - t0  # ~0 when this process had used torch already
+    kw: dict[str, Any] = dict(seeds=1, total_steps=1000, params={"steps": steps}, progress=False)
     with tempfile.TemporaryDirectory() as d:
-        # the fixed cost of a pool: spawning 2 workers that import rampup and NumPy, for 2 trials that do nothing
+        pool.shutdown()  # no warm workers: the cold figure includes their start
         t0 = time.perf_counter()
-        sweep(
-            synthetic_train,
-            ["1%", "2%"],
-            seeds=1,
-            total_steps=1000,
-            workers=2,
-            results=os.path.join(d, "startup.jsonl"),
-            progress=False,
-        )
-        out["local_startup_s"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        sweep(
-            synthetic_train,
-            [f"{i}%" for i in range(1, n + 1)],
-            seeds=1,
-            total_steps=1000,
-            params={"work_s": work},
-            workers=2,
-            results=os.path.join(d, "local.jsonl"),
-            progress=False,
-        )
-        out["local_2_workers_s"] = time.perf_counter() - t0
-        out["local_speedup"] = sequential / out["local_2_workers_s"]
-        out["local_speedup_after_startup"] = sequential / max(1e-9, out["local_2_workers_s"] - out["local_startup_s"])
-        if quick:
-            out["ray"] = "skipped (--quick)"
-        else:
-            out["ray"] = _bench_ray(n, work, d)
+        sweep(bench_train, warmups, workers=2, results=os.path.join(d, "cold.jsonl"), **kw)
+        out["local_cold_s"] = time.perf_counter() - t0
+        times = {"sequential_s": 0.0, "local_warm_s": 0.0, "local_in_process_s": 0.0}
+        for r in range(rounds):
+            part = warmups[r::rounds]
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                t0 = time.perf_counter()
+                for t in trials[r::rounds]:
+                    bench_train(t.config)
+                times["sequential_s"] += time.perf_counter() - t0
+            finally:
+                torch.set_num_threads(threads)
+            for key, workers in (("local_warm_s", 2), ("local_in_process_s", 1)):
+                t0 = time.perf_counter()
+                sweep(bench_train, part, workers=workers, results=os.path.join(d, f"{key}{r}.jsonl"), **kw)
+                times[key] += time.perf_counter() - t0
+        out.update(times)
+        out["ray"] = "skipped (--quick)" if quick else _bench_ray(warmups, steps, d)
+    pool.shutdown()
+    out["trial_s"] = out["sequential_s"] / n
+    out["speedup_cold"] = (out["import_torch_s"] + out["sequential_s"]) / out["local_cold_s"]
+    out["speedup_warm"] = out["sequential_s"] / out["local_warm_s"]
+    out["speedup_in_process"] = out["sequential_s"] / out["local_in_process_s"]
+    out["load_average_1min_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     out["python"] = platform.python_version()
     out["machine"] = platform.machine()
+    out["torch"] = torch.__version__
     return out
 
 
-def _bench_ray(n: int, work: float, d: str) -> dict[str, Any]:
+def _bench_ray(warmups: list[str], steps: int, d: str) -> dict[str, Any]:
     try:
         import ray
     except ImportError:
@@ -1195,11 +1244,11 @@ def _bench_ray(n: int, work: float, d: str) -> dict[str, Any]:
     try:
         t0 = time.perf_counter()
         sweep(
-            synthetic_train,
-            [f"{i}%" for i in range(1, n + 1)],
+            bench_train,
+            warmups,
             seeds=1,
             total_steps=1000,
-            params={"work_s": work},
+            params={"steps": steps},
             backend="ray",
             workers=2,
             results=os.path.join(d, "ray.jsonl"),
@@ -1208,31 +1257,39 @@ def _bench_ray(n: int, work: float, d: str) -> dict[str, Any]:
         wall = time.perf_counter() - t0
     finally:
         ray.shutdown()
-    ideal = n * work / 2
-    return {"init_s": init_s, "sweep_s": wall, "ideal_s": ideal, "overhead_per_trial_s": (wall - ideal) / n}
+    return {"init_s": init_s, "sweep_s": wall}
 
 
 def format_bench(r: dict[str, Any]) -> str:
+    n = r["trials"]
+    seq_cold = r["import_torch_s"] + r["sequential_s"]
     lines = [
-        f"rampup bench sweep — {r['trials']} trials of {r['work_s_per_trial']:g} CPU-s each (synthetic_train), "
-        f"{r['cpus']} CPUs",
-        f"  sequential, in-process      : {r['sequential_s']:7.2f} s",
-        f"  local backend, 2 workers    : {r['local_2_workers_s']:7.2f} s   (speedup {r['local_speedup']:.2f}x; "
-        "ideal 2x on 2 free cores)",
-        f"  of which pool start-up      : {r['local_startup_s']:7.2f} s   (speedup without it "
-        f"{r['local_speedup_after_startup']:.2f}x)",
+        f"rampup bench sweep — {n} trials of bench_train ({r['steps_per_trial']} updates, "
+        f"{r['trial_s']:.2f} s each in a loop), {r['cpus']} CPUs",
+        f"  sequential loop, 1 thread     : {r['sequential_s']:7.2f} s   (+ import torch, first update "
+        f"{r['import_torch_s']:.2f} s "
+        f"= {seq_cold:.2f} s)",
+        f"  local, 2 workers, cold        : {r['local_cold_s']:7.2f} s   speedup {r['speedup_cold']:.2f}x "
+        "(vs the loop with its imports; target >= 1x: never slower)",
+        f"  local, 2 workers, warm        : {r['local_warm_s']:7.2f} s   speedup {r['speedup_warm']:.2f}x "
+        "(reused workers, vs the loop; target >= 1.7x on 2 idle cores)",
+        f"  local, --workers 1 (in-process): {r['local_in_process_s']:6.2f} s   speedup {r['speedup_in_process']:.2f}x",
     ]
     ray = r["ray"]
     if isinstance(ray, dict) and "sweep_s" in ray:
-        lines += [
-            f"  ray: ray.init (local, 2 CPUs): {ray['init_s']:6.2f} s",
-            f"  ray backend, 2 workers      : {ray['sweep_s']:7.2f} s   (ideal {ray['ideal_s']:.2f} s; "
-            f"overhead {ray['overhead_per_trial_s']:.3f} s per trial)",
-        ]
+        lines.append(
+            f"  ray: ray.init {ray['init_s']:.2f} s, then 2 workers {ray['sweep_s']:.2f} s "
+            f"(speedup {r['sequential_s'] / ray['sweep_s']:.2f}x without ray.init)"
+        )
     else:
         lines.append(f"  ray: {ray if isinstance(ray, str) else ray.get('skipped')}")
-    load = r.get("load_average_1min")
+    load, end = r.get("load_average_1min"), r.get("load_average_1min_end")
     lines.append(
-        f"  python {r['python']}, {r['machine']}" + (f", load average {load:.2f} at the start" if load else "")
+        f"  python {r['python']}, torch {r.get('torch', '?')}, {r['machine']}"
+        + (
+            f", load average {load:.2f} at the start, {end:.2f} at the end"
+            if load is not None and end is not None
+            else ""
+        )
     )
     return "\n".join(lines)

@@ -7,6 +7,13 @@ trial complete, so resume works exactly as for the local backend.  Actors are
 reused between trials (``reuse_actors=True``): starting a fresh actor per trial
 costs about a second each.
 
+A trial whose worker dies (OOM kill, segfault) is retried once, as on the local
+backend (:mod:`rampup.tools.pool`; Tune's ``max_failures=1``); a second death is
+recorded with Ray's own sentence inline (exit code, signal), not a path into
+Ray's temporary files, and Tune's tracebacks are not printed.  Tune's
+bookkeeping lives in a temporary folder outside the output folder, removed
+afterwards.
+
 ``address=None`` starts a local instance with ``workers`` CPUs (no dashboard)
 and shuts it down afterwards; ``address="auto"`` or ``"ray://host:10001"``
 connects to a running cluster (which must have rampup and the train function's
@@ -19,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -28,17 +36,42 @@ from .sweep import TrainFn, Trial, _crash_record, _run_trial
 
 __all__ = ["run_ray"]
 
+MAX_RETRIES = 1  # a trial whose worker dies is run once more: the local pool's policy
+
+
+def _death(trial: Any) -> str:
+    """What killed the trial's worker, in one line: Ray's own words (exit type and detail), not a file path."""
+    text = ""
+    try:  # Tune has just written the error beside the trial (synchronously); its storage copy may lag
+        path = trial.error_file
+        if path and os.path.exists(path):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        else:
+            text = str(trial.get_error() or "")
+    except Exception:  # pragma: no cover - Ray's trial API changes between versions
+        text = ""
+    last = re.split(r"Failure # \d+ \(occurred at [^)]*\)", text)[-1]  # the second death
+    why = " ".join(last.split()) or "no error recorded by Ray"
+    if len(why) > 400:
+        why = why[:400] + " …"
+    return f"worker process died running this trial, twice (Ray: {why})"
+
 
 @contextmanager
 def _quiet_tune() -> Any:
     # Tune's default CSV/JSON/TensorBoard loggers and its console table are noise here: our JSONL is the record.
-    keys = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_AIR_NEW_OUTPUT": "0"}
+    keys = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_AIR_NEW_OUTPUT": "0", "TUNE_PRINT_ALL_TRIAL_ERRORS": "0"}
     saved = {k: os.environ.get(k) for k in keys}
     for k, v in keys.items():
         os.environ.setdefault(k, v)
+    tune_log = logging.getLogger("ray.tune.tune")  # "Trials did not complete: [...]": the JSONL says which and why
+    level = tune_log.level
+    tune_log.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
+        tune_log.setLevel(level)
         for k, old in saved.items():
             if old is None:
                 os.environ.pop(k, None)
@@ -53,7 +86,6 @@ def run_ray(
     address: str | None,
     threads: int | None,
     on_result: Callable[[Trial, dict[str, Any]], None],
-    storage_dir: str,
 ) -> None:
     try:
         import ray
@@ -85,12 +117,11 @@ def run_ray(
 
         def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
             t = trials_by_index[trial.config["i"]]
-            on_result(
-                t, _crash_record(t, f"ray: the trial's worker failed ({trial.error_file or 'no error file'})", "ray")
-            )
+            on_result(t, _crash_record(t, _death(trial), "ray"))
 
     trials_by_index = dict(enumerate(trials))
-    storage = tempfile.mkdtemp(prefix=".ray-tune-", dir=storage_dir)
+    # Not in the output folder: a sweep killed with SIGKILL cannot remove it, and the output is the user's.
+    storage = tempfile.mkdtemp(prefix="rampup-ray-tune-")
     try:
         with _quiet_tune():
             tuner = tune.Tuner(
@@ -102,7 +133,7 @@ def run_ray(
                     storage_path=storage,
                     verbose=0,
                     callbacks=[_Report()],
-                    failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
+                    failure_config=tune.FailureConfig(max_failures=MAX_RETRIES, fail_fast=False),
                 ),
             )
             tuner.fit()

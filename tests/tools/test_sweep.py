@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from rampup.tools.sweep import (
     sweep,
     synthetic_train,
 )
+from tests.tools.procs import children, survivors
 
 # A train script the workers load from its file: records every call (to count reruns), can fail or crash a trial.
 SCRIPT = textwrap.dedent(
@@ -39,14 +42,13 @@ SCRIPT = textwrap.dedent(
             raise RuntimeError("injected failure")
         if config["seed"] in config.get("crash_seeds", []) and config["warmup"] == config.get("crash_warmup"):
             os._exit(3)  # a worker that dies (segfault, OOM kill)
-        if config.get("kill_driver_at") == config["warmup"] and not os.path.exists(config["marker"]):
-            open(config["marker"], "w").close()
-            for _ in range(400):  # let the driver record the trials that finished before this one
-                if os.path.exists(config["results"]) and len(open(config["results"]).readlines()) >= 2:
-                    break
-                time.sleep(0.05)
-            os.kill(os.getppid(), 9)  # the sweep driver is killed mid-sweep
-            os._exit(0)
+        if config.get("crash_once") == config["warmup"] and not os.path.exists(config["calls"] + ".crashed"):
+            open(config["calls"] + ".crashed", "w").close()
+            os.kill(os.getpid(), 9)  # killed once (the OOM killer), fine when retried
+        t0 = time.monotonic()
+        while config.get("hold") == config["warmup"] and not os.path.exists(config["release"]):
+            time.sleep(0.02)  # a long trial, until the test releases it
+            assert time.monotonic() - t0 < 60
         out = synthetic_train(config)
         out["omp"] = os.environ.get("OMP_NUM_THREADS")
         if config.get("nan"):
@@ -206,7 +208,7 @@ def test_summary_mean_std_recommendation_and_margin() -> None:
     # 2% has the lowest mean but not every seed finished: it cannot be recommended
     assert r.recommended is c1 and r.runner_up is c0
     assert r.margin == pytest.approx(0.8) and r.margin_se == pytest.approx((0.04 / 3 + 0.01 / 3) ** 0.5)
-    assert "recommended warmup: 1% (loss 2.4000 ± 0.1000, n=3); margin over the runner-up 0 (3.2000): 0.8000" in (
+    assert "recommended warmup: 1% (loss 2.40 ± 0.10, n=3); margin over the runner-up 0 (3.20): 0.80 (6.2 standard" in (
         r.table()
     )
     assert summarize(trials, recs, mode="max").recommended.warmup == "0"
@@ -214,6 +216,34 @@ def test_summary_mean_std_recommendation_and_margin() -> None:
     assert pending.recommended is pending.cells[0] and pending.runner_up is None and pending.cells[1].pending == 3
     assert "no runner-up" in pending.verdict()
     assert summarize(trials, []).verdict() == "no recommendation: no warmup has a finite loss on every seed"
+
+
+def test_small_metrics_keep_their_significant_digits() -> None:
+    trials = make_trials([0, "1%"], seeds=3)
+    vals = {"0": [0.0032, 0.00321, 0.00319], "1%": [0.0031, 0.0031, 0.0031]}
+    recs = [_rec(t, vals[t.config["warmup"]][t.config["seed"]]) for t in trials]
+    table = summarize(trials, recs).table()
+    assert "0.003200 ± 0.000010" in table and "0.0031 ± 0 " in table and "± 0.0000 " not in table
+    assert "recommended warmup: 1% (loss 0.0031 ± 0, n=3); margin over the runner-up 0 (0.003200): 0.0001000 (17.3" in (
+        table
+    )
+
+
+def test_a_misspelt_metric_names_the_metrics_returned(
+    tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trials = make_trials([0, "1%"], seeds=1)
+    recs = [{"trial": t.key, "status": "ok", "metrics": {"loss": 2.0, "acc": 0.5}} for t in trials]
+    with pytest.raises(ValueError, match=r"metric: got 'los', which the train function did not return \(2 finished"):
+        summarize(trials, recs, metric="los")
+    out = tmp_path / "o"
+    argv = ["sweep", "--script", str(script), "--warmup", "0,1%,2%,5%", "--seeds", "2", "--total-steps", "1000"]
+    argv += ["--out", str(out), "--no-progress", "--metric", "los", "--set", f"calls={tmp_path / 'c.txt'}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "accepted: one of the metrics it returned: collapsed, loss, omp, spike, warmup_steps" in err
+    assert "diverged" not in err
+    assert 1 <= len(load_results(str(out / "sweep.jsonl"))) <= 2  # stopped at the first result, not after all 8
 
 
 def test_synthetic_train_has_the_reported_shape() -> None:
@@ -275,23 +305,28 @@ def test_local_sweep_failure_resume_and_threads(tmp_path: Path, script: Path) ->
     assert more.ran == 3 and len(calls(log)) == 10 and len(more.records) == 9 + 1  # the retried failure too
 
 
-def test_a_worker_that_dies_is_isolated_then_recorded(tmp_path: Path, script: Path) -> None:
+def test_a_killed_worker_is_retried_once_then_recorded(tmp_path: Path, script: Path) -> None:
     log = tmp_path / "calls.txt"
     r = sweep(
         str(script),
-        ["1%", "2%"],
+        ["1%", "2%", "5%"],
         seeds=[0, 1],
         total_steps=1000,
-        workers=1,
+        workers=2,
         progress=False,
         results=str(tmp_path / "r.jsonl"),
-        params={"calls": str(log), "crash_seeds": [1], "crash_warmup": "1%"},
+        params={"calls": str(log), "crash_seeds": [1], "crash_warmup": "1%", "crash_once": "5%"},
     )
-    (bad,) = [x for x in r.records if x["status"] == "error"]
+    seen = [(x["config"]["warmup"], x["config"]["seed"], x["status"], x.get("error")) for x in r.records]
+    errors = [x for x in r.records if x["status"] == "error"]
+    assert len(errors) == 1, seen
+    (bad,) = errors
     assert (bad["config"]["warmup"], bad["config"]["seed"]) == ("1%", 1)
-    assert bad["error"].startswith("worker process died running this trial")
-    # the trials queued behind the crash are not blamed: they ran (again) and finished
-    assert sum(x["status"] == "ok" for x in r.records) == 3
+    assert bad["error"] == "worker process died running this trial, twice (the second time alone)"
+    # the trial killed once is retried and finishes; the trials beside the crashes are not blamed
+    assert sum(x["status"] == "ok" for x in r.records) == 5 and len(r.records) == 6
+    ran = calls(log)
+    assert ran.count(bad["trial"]) == 2
     assert r.recommended is not None and r.recommended.warmup == "2%"
 
 
@@ -306,64 +341,48 @@ class _DiesOnArrival:
 
 
 def test_a_pool_that_dies_before_any_trial_starts_is_given_up_on(tmp_path: Path) -> None:
-    r = sweep(_DiesOnArrival(), ["1%"], seeds=1, workers=1, progress=False, results=str(tmp_path / "r.jsonl"))
+    r = sweep(_DiesOnArrival(), ["1%"], seeds=1, workers=2, progress=False, results=str(tmp_path / "r.jsonl"))
     (rec,) = r.records
     assert rec["error"] == "worker processes died 3 times before this trial could start"
 
 
-def test_an_interrupted_sweep_resumes_without_rerunning_finished_trials(tmp_path: Path, script: Path) -> None:
-    out, log = tmp_path / "out", tmp_path / "calls.txt"
-    argv = [
-        sys.executable,
-        "-m",
-        "rampup.cli",
-        "sweep",
-        "--script",
-        str(script),
-        "--warmup",
-        "0,1%,2%,5%",
-        "--seeds",
-        "1",
-        "--total-steps",
-        "1000",
-        "--workers",
-        "1",
-        "--out",
-        str(out),
-        "--no-progress",
-        "--set",
-        f"calls={log}",
-        "--set",
-        f"marker={tmp_path / 'killed'}",
-        "--set",
-        "kill_driver_at=2%",
-        "--set",
-        f"results={out / 'sweep.jsonl'}",
-    ]
-    first = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    assert first.returncode == -9, first.stderr  # the driver was killed
-    done = load_results(str(out / "sweep.jsonl"))
-    assert sorted(r["config"]["warmup"] for r in done) == ["0", "1%"]
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGKILL, -9), (signal.SIGTERM, 143)])
+def test_a_killed_sweep_takes_its_workers_and_resumes(tmp_path: Path, script: Path, sig: int, code: int) -> None:
+    out, log, release = tmp_path / "out", tmp_path / "calls.txt", tmp_path / "release"
+    argv = [sys.executable, "-m", "rampup.cli", "sweep", "--script", str(script), "--warmup", "0,1%,2%,5%"]
+    argv += ["--seeds", "1", "--total-steps", "1000", "--workers", "2", "--out", str(out), "--no-progress"]
+    argv += ["--set", f"calls={log}", "--set", f"release={release}", "--set", "hold=2%"]
+    results = out / "sweep.jsonl"
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(load_results(str(results))) < 3:  # 0, 1%, 5% finish; 2% runs until released
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.05)
+        kids = children(proc.pid)
+        assert len(kids) >= 2
+        os.kill(proc.pid, sig)
+        assert proc.wait(30) == code
+        assert survivors(kids, within=5.0) == []  # the worker holding 2% died with the sweep
+        if sig == signal.SIGTERM:
+            err = proc.stderr.read() if proc.stderr else ""
+            assert err.strip().splitlines() == [
+                f"rampup sweep: interrupted (SIGTERM); 3 finished trials are in {results}: run the same command "
+                "to resume"
+            ]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert sorted(r["config"]["warmup"] for r in load_results(str(results))) == ["0", "1%", "5%"]
+    release.touch()
     second = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
-    recs = load_results(str(out / "sweep.jsonl"))
+    recs = load_results(str(results))
     assert sorted(r["config"]["warmup"] for r in recs) == ["0", "1%", "2%", "5%"]  # each trial once
-    ran = calls(log)
-    warmups = {
-        t.key: t.config["warmup"]
-        for t in make_trials(
-            [0, "1%", "2%", "5%"],
-            seeds=1,
-            total_steps=1000,
-            params={
-                "calls": str(log),
-                "marker": str(tmp_path / "killed"),
-                "kill_driver_at": "2%",
-                "results": str(out / "sweep.jsonl"),
-            },
-        )
-    }
-    assert [warmups[k] for k in ran] == ["0", "1%", "2%", "2%", "5%"]  # only the interrupted trial ran twice
+    key = {r["config"]["warmup"]: r["trial"] for r in recs}
+    assert sorted(calls(log)) == sorted([key["0"], key["1%"], key["2%"], key["2%"], key["5%"]])  # 2% ran again
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,6 +426,40 @@ def test_cli_outputs(tmp_path: Path, script: Path, capsys: pytest.CaptureFixture
     report = (out / "report.md").read_text()
     assert "| 2% **(recommended)** | 20 |" in report and "![sweep](sweep.png)" in report
     assert {r["config"]["seed"] for r in load_results(str(out / "sweep.jsonl"))} == {0, 5}
+
+
+def test_retry_failed_prints_each_failure_once(
+    tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["sweep", "--script", str(script), "--warmup", "0,2%", "--seeds", "2", "--total-steps", "1000"]
+    argv += ["--out", str(tmp_path / "o"), "--no-progress", "--workers", "1", "--set", f"calls={tmp_path / 'c.txt'}"]
+    argv += ["--set", "fail_seeds=[1]", "--set", 'fail_warmup="0"']
+    for extra in ([], ["--retry-failed"]):
+        main([*argv, *extra])
+        out = capsys.readouterr().out
+        assert out.count("failed: warmup=0 seed=1: RuntimeError: injected failure") == 1, out
+
+
+def test_the_script_is_loaded_in_the_workers_not_here(
+    tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A --script with heavy imports (torch: seconds) is loaded once in each worker, not first in this process too;
+    # an error in it still stops the sweep before any trial, with the same message.
+    loads = tmp_path / "loads.txt"
+    script.write_text(f"import os\nopen({str(loads)!r}, 'a').write(f'{{os.getpid()}}\\n')\n" + SCRIPT)
+    argv = ["sweep", "--script", str(script), "--warmup", "0,1%,2%", "--seeds", "2", "--total-steps", "1000"]
+    argv += ["--no-progress", "--workers", "2", "--set", f"calls={tmp_path / 'c.txt'}"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    pids = loads.read_text().split()
+    assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2 and len(set(pids)) == len(pids)
+    capsys.readouterr()
+    assert main([*argv, "--out", str(tmp_path / "o2"), "--function", "nope"]) == 2
+    assert "no function 'nope'; it defines: other, train" in capsys.readouterr().err
+    assert load_results(str(tmp_path / "o2" / "sweep.jsonl")) == []
+    bad = tmp_path / "bad.py"
+    bad.write_text("import no_such_module_xyz\n\ndef train(config):\n    return {}\n")
+    assert main([*argv, "--out", str(tmp_path / "o3"), "--script", str(bad)]) == 2
+    assert "No module named 'no_such_module_xyz'" in capsys.readouterr().err
 
 
 def test_cli_errors(tmp_path: Path, script: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -471,17 +524,24 @@ def test_api_argument_errors(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_ray_backend(tmp_path: Path, script: Path) -> None:
+def test_ray_backend(tmp_path: Path, script: Path, capfd: pytest.CaptureFixture[str]) -> None:
     ray = pytest.importorskip("ray")
     pytest.importorskip("ray.tune")
     log, results = tmp_path / "calls.txt", str(tmp_path / "ray.jsonl")
     kw: dict[str, Any] = dict(
-        warmup=[0, "2%"],
+        warmup=[0, "1%", "2%"],
         seeds=2,
         total_steps=1000,
         results=results,
         progress=False,
-        params={"calls": str(log), "fail_seeds": [1], "fail_warmup": "0"},
+        params={
+            "calls": str(log),
+            "fail_seeds": [1],
+            "fail_warmup": "0",
+            "crash_seeds": [1],
+            "crash_warmup": "1%",
+            "crash_once": "2%",
+        },
     )
     if ray.is_initialized():  # pragma: no cover - another test left Ray running: use it as it is
         r = sweep(str(script), backend="ray", workers=2, **kw)
@@ -489,13 +549,23 @@ def test_ray_backend(tmp_path: Path, script: Path) -> None:
         # no Ray running: the sweep starts a local instance (2 CPUs, no dashboard) and shuts it down
         r = sweep(str(script), backend="ray", workers=2, **kw)
         assert not ray.is_initialized()
-    assert r.ran == 4 and len(r.records) == 4 and {x["backend"] for x in r.records} == {"ray"}
-    (bad,) = [x for x in r.records if x["status"] == "error"]
-    assert bad["error"] == "RuntimeError: injected failure" and bad["config"]["warmup"] == "0"
+    assert r.ran == 6 and len(r.records) == 6 and {x["backend"] for x in r.records} == {"ray"}
+    bad = {x["config"]["warmup"]: x for x in r.records if x["status"] == "error"}
+    assert sorted(bad) == ["0", "1%"]
+    assert bad["0"]["error"] == "RuntimeError: injected failure"
+    # a worker killed twice: the same policy and the same words as the local backend, Ray's reason inline
+    died = bad["1%"]["error"]
+    assert died.startswith("worker process died running this trial, twice (Ray: ") and "exit" in died, died
+    assert "\n" not in died and "ray_results" not in died and "/tmp" not in died
+    # the trial killed once was retried, as it is locally, and finished
     assert r.recommended is not None and r.recommended.warmup == "2%" and r.runner_up is None
+    assert calls(log).count(bad["1%"]["trial"]) == 2
+    assert not list(tmp_path.glob(".ray-tune-*")) and not list(tmp_path.glob("**/rampup-ray-tune-*"))
+    assert "Traceback" not in capfd.readouterr().err  # Tune's tracebacks are not printed
     # the same file resumes on either backend: nothing reruns
+    n = len(calls(log))
     again = sweep(str(script), backend="local", workers=1, **kw)
-    assert again.ran == 0 and len(calls(log)) == 4
+    assert again.ran == 0 and len(calls(log)) == n
     # and the metrics are the train function's, for the config each trial was given
     for x in r.records:
         if x["status"] == "ok":
@@ -513,27 +583,19 @@ def test_docstring_examples() -> None:
 
 def test_bench_is_registered_and_runs_quick() -> None:
     from rampup.tools.bench import BENCHES, run_bench
+    from rampup.tools.sweep import bench_sweep, bench_train, format_bench
 
     assert "sweep" in BENCHES
-    text = run_bench("sweep", quick=True)
-    assert text.startswith("rampup bench sweep — 8 trials of 0.02 CPU-s each")
-    assert "local backend, 2 workers" in text and "ray: skipped (--quick)" in text
-    from rampup.tools.sweep import format_bench
-
-    ray_line = format_bench(
-        {
-            "trials": 8,
-            "work_s_per_trial": 0.5,
-            "cpus": 2,
-            "sequential_s": 4.0,
-            "local_2_workers_s": 2.5,
-            "local_speedup": 1.6,
-            "local_startup_s": 0.5,
-            "local_speedup_after_startup": 2.0,
-            "python": "3.11",
-            "machine": "x86_64",
-            "load_average_1min": 0.5,
-            "ray": {"init_s": 4.0, "sweep_s": 6.0, "ideal_s": 2.0, "overhead_per_trial_s": 0.5},
-        }
-    )
-    assert "ray backend, 2 workers      :    6.00 s   (ideal 2.00 s; overhead 0.500 s per trial)" in ray_line
+    r = bench_sweep(quick=True)
+    assert r["trials"] == 4 and r["ray"] == "skipped (--quick)"
+    for k in ("sequential_s", "local_cold_s", "local_warm_s", "local_in_process_s"):
+        assert r[k] > 0, k
+    assert r["speedup_warm"] == pytest.approx(r["sequential_s"] / r["local_warm_s"])
+    assert r["speedup_cold"] == pytest.approx((r["import_torch_s"] + r["sequential_s"]) / r["local_cold_s"])
+    text = format_bench(r)
+    assert text.startswith("rampup bench sweep — 4 trials of bench_train (50 updates")
+    assert "local, 2 workers, warm" in text and "ray: skipped (--quick)" in text
+    assert bench_train({"steps": 5, "seed": 1}) == bench_train({"steps": 5, "seed": 1})  # a function of its config
+    ray_line = format_bench({**r, "ray": {"init_s": 4.0, "sweep_s": 6.0}})
+    assert f"ray: ray.init 4.00 s, then 2 workers 6.00 s (speedup {r['sequential_s'] / 6:.2f}x" in ray_line
+    assert callable(BENCHES["sweep"][0]) and run_bench  # the CLI entry: rampup bench sweep
