@@ -236,6 +236,8 @@ def _spec_for(template: str, warmup: str, zero: bool) -> str:
         sp = Spec.parse(template.replace("{warmup}", "1"))
         if sp.warmup is None:
             raise ValueError(f"spec: {template!r}: '{{warmup}}' must be the length of the warmup phase (the first one)")
+        if len(sp.decay) > 1:  # a chain without a warmup has no text form: its first item would read as the warmup
+            return str(Spec.parse(template.replace("{warmup}", "0")))
         return str(Spec(None, sp.decay, sp.modifiers))
     sp = Spec.parse(template.replace("{warmup}", warmup))
     return str(sp)

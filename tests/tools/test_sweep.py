@@ -111,6 +111,10 @@ def test_grid_template_and_seeds() -> None:
     assert make_trials([0], seeds=1, spec="cosine({warmup}) -> wsd(cooldown=20%)")[0].config["spec"] == (
         "wsd(cooldown=20%)"
     )
+    # no warmup before a chain of decays: the chain keeps a 0-step warmup, so its text reads back as the same chain
+    chain = make_trials([0], seeds=1, spec="linear({warmup}) -> constant(50%) -> cosine", total_steps=100)[0]
+    assert chain.config["spec"] == "linear(0) -> constant(50%) -> cosine"
+    assert chain.config["warmup_steps"] == 0
 
 
 @pytest.mark.parametrize(
