@@ -24,7 +24,8 @@ def warmup(draw: st.DrawFn, total: int) -> str | None:
         return None
     if kind == "untuned_linear":
         b2 = draw(st.sampled_from([0.9, 0.95, 0.98]))  # 20, 40, 100 steps
-        if total < 2 / (1 - b2) + 1:
+        # room for the fixed-length warmup, a constant(<= total // 4) after it and one decay step
+        if total < 2 / (1 - b2) + total // 4 + 1:
             return None
         return f"untuned_linear(beta2={b2})"
     n = draw(length(total, lo=1))
