@@ -215,7 +215,8 @@ def test_matches_keras_under_jit(kind: str) -> None:
         for t in (0, 1, int(rng.integers(0, N_EVAL)), N_EVAL - 1):
             assert s(t) == got[t], (spec, t)
     assert exact >= MIN_EXACT * total, (kind, exact / total)
-    assert refused <= N_CONFIGS // 4
+    # most random configurations are valid (the core also refuses those that are 0 over the whole run)
+    assert refused <= N_CONFIGS * 3 // 10
 
 
 class _LRProbe(keras.optimizers.Optimizer):

@@ -49,8 +49,11 @@ def value(draw: st.DrawFn, kind: str, choices: tuple[str, ...] = (), prefix: str
     """One argument value of ``kind``: ordinary 7 times in 8, at or beyond a bound otherwise."""
     if kind == "choice":
         return draw(st.sampled_from([*choices, *choices, *choices, "bogus"]))
-    if kind in ("lengths", "ints", "fractions", "numbers"):
-        one = {"lengths": "length", "ints": "int", "fractions": "fraction", "numbers": "number"}[kind]
+    if kind == "pairs":  # optax's boundaries_and_scales: [[step, scale], ...]
+        steps = draw(st.lists(value("int"), min_size=0, max_size=3))
+        return [[b, draw(value("nonneg"))] for b in steps]
+    if kind in ("lengths", "ints", "fractions", "numbers", "times"):
+        one = {"lengths": "length", "ints": "int", "fractions": "fraction", "numbers": "number", "times": "time"}[kind]
         vals = draw(st.lists(value(one), min_size=0, max_size=4))
         if kind in ("lengths", "ints") and draw(st.integers(0, 3)) > 0:  # mostly increasing knots/milestones
             ints = sorted({v for v in vals if isinstance(v, int) and 0 <= v < 10**6})
