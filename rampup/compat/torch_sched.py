@@ -494,6 +494,8 @@ class OneCycleLR(_Torch):
         "div_factor": Param("positive", 25.0, "initial LR = max_lr / div_factor"),
         "final_div_factor": Param("positive", 1e4, "min LR = initial LR / final_div_factor"),
         "three_phase": Param("bool", False, "three_phase: up, down to the initial LR, then annihilate"),
+        # accepted as torch spells the call; either value gives the same LR curve (the momentum is not scheduled)
+        "cycle_momentum": Param("bool", True, "cycle_momentum: momentum cycling, not part of the LR curve"),
     }
 
     def total(self, run: RunInfo) -> int:

@@ -299,7 +299,8 @@ class Schedule:
         run_last = self._t_last if total is None else min(self._t_last, float(total - 1))
         positive = False
         for t in sorted({min(t, run_last) for t in probes}):
-            v = self._scalar(t)
+            with np.errstate(all="ignore"):  # a NaN/inf here becomes the ValueError below, not a RuntimeWarning
+                v = self._scalar(t)
             if not 0.0 <= v <= _LIMIT:  # also NaN
                 raise ValueError(self._bad_value(t, v))
             positive = positive or v > 0.0

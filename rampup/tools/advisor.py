@@ -1179,8 +1179,8 @@ def _recommend(st: Setup, findings: list[Finding], assumptions: list[str]) -> st
         if W == 0 and st.spec.warmup is not None:  # a warmup that rounds to 0 steps is skipped: leave it out
             from .. import Spec
 
-            return _with_fixes(str(Spec(None, st.spec.decay, st.spec.modifiers)), findings)
-        return _with_fixes(str(st.spec), findings)
+            return _with_fixes(str(Spec(None, st.spec.decay, st.spec.modifiers)), findings, st)
+        return _with_fixes(str(st.spec), findings, st)
     if length_ok:
         text: str = st.warmup_text or str(W)
     elif r.target_text is not None:
@@ -1210,7 +1210,7 @@ def _recommend(st: Setup, findings: list[Finding], assumptions: list[str]) -> st
             )
         chain = " -> ".join(x for x in (warm, st.decay or _DEFAULT_DECAY) if x)
     mods = [m.to_text() for m in spec.modifiers] if spec is not None else []
-    return _with_fixes(" | ".join([chain, *mods]), findings)
+    return _with_fixes(" | ".join([chain, *mods]), findings, st)
 
 
 def _warmup_phase(st: Setup, length: str, assumptions: list[str]) -> str:
@@ -1246,11 +1246,20 @@ def _warmup_phase(st: Setup, length: str, assumptions: list[str]) -> str:
     return cls(**args).to_text()
 
 
-def _with_fixes(spec_text: str, findings: list[Finding]) -> str:
-    """Apply the modifier fixes (drop a doubled radam factor, add a re-warmup after an optimizer reset)."""
+def _with_fixes(spec_text: str, findings: list[Finding], st: Setup) -> str:
+    """Apply the spec fixes: drop a doubled radam factor, add a re-warmup after an optimizer reset, and give the
+    phases that derive their length from β2 (untuned_linear, | untuned_exponential, | radam) the optimizer's β2."""
     from .. import Spec
 
     sp = Spec.parse(spec_text)
+    if any(f.check == "untuned-beta2-mismatch" for f in findings) and st.beta2 is not None:
+
+        def tuned(p: Any) -> Any:
+            if p is None or p.name not in ("untuned_linear", "untuned_exponential", "radam"):
+                return p
+            return type(p)(**{**p.given, "beta2": st.beta2})
+
+        sp = Spec(tuned(sp.warmup), sp.decay, tuple(tuned(m) for m in sp.modifiers))
     if any(f.check == "radam-double-warmup" for f in findings):
         sp = _without_modifier(sp, "radam")
     for f in findings:

@@ -499,3 +499,12 @@ def test_new_specs_stay_finite_at_extreme_steps() -> None:
         v = s(np.array([0.0, 1.0, 2.0, 3.0, 1e6, 2.0**53, 1e308]))
         assert np.all(np.isfinite(v)) and np.all(v >= 0.0) and v.max() <= 0.01 * (1 + 1e-12), (text, v)
         assert [s(float(t)) for t in (0.0, 1.0, 1e308)] == [v[0], v[1], v[-1]]
+
+
+def test_one_cycle_takes_torchs_cycle_momentum_argument() -> None:
+    # copied from a torch call: the argument is accepted either way and does not change the LR curve
+    plain = rampup.parse("torch:one_cycle_lr(total_steps=50)", peak_lr=0.1)(np.arange(50))
+    for v in ("false", "true"):
+        s = rampup.parse(f"torch:one_cycle_lr(total_steps=50, cycle_momentum={v})", peak_lr=0.1)
+        assert s(np.arange(50)).tolist() == plain.tolist()
+        assert str(s.spec) == f"torch:one_cycle_lr(total_steps=50, cycle_momentum={v})"

@@ -185,6 +185,18 @@ def test_untuned_beta2_mismatch() -> None:
     assert "untuned-beta2-mismatch" not in checks(
         advise("untuned_linear(beta2=0.95) -> cosine", total_steps=100_000, optimizer="adamw", beta2=0.95)
     )
+    # the suggestion follows the optimizer's β2, and fed back it draws no warning (was: the spec unchanged)
+    for spec, want in [
+        ("constant | radam(beta2=0.999)", "constant | radam(beta2=0.98)"),
+        (
+            "linear(2%) -> cosine | untuned_exponential(beta2=0.999)",
+            "linear(2%) -> cosine | untuned_exponential(beta2=0.98)",
+        ),
+    ]:
+        a = advise(spec, total_steps=10_000, optimizer="adamw", beta2=0.98)
+        assert checks(a)["untuned-beta2-mismatch"] == "warning" and a.suggested_spec == want
+        again = advise(a.suggested_spec, total_steps=10_000, optimizer="adamw", beta2=0.98)
+        assert not [f for f in again if f.severity in ("warning", "error")], again
 
 
 def test_schedule_free_still_wants_warmup() -> None:
