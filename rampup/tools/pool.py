@@ -414,14 +414,28 @@ def _run_pool(
     try:
         while queue or suspects or running:
             if not running:
-                if suspects:
+                alone = bool(suspects)
+                if alone:
                     batch = [suspects.pop(0)]
                 else:
                     batch, queue = queue, []
-                for i in batch:
+                for n, i in enumerate(batch):
                     token = next(_TOKENS)
                     by_token[token] = i
-                    running[ex.submit(_call, token, fn, items[i])] = (i, token)
+                    try:
+                        running[ex.submit(_call, token, fn, items[i])] = (i, token)
+                    except BrokenProcessPool:
+                        # A worker died while this batch was being submitted (the executor refuses new work
+                        # from then on): the rest waits for the next executor, the submitted ones fail below.
+                        if alone:
+                            suspects[:0] = batch[n:]
+                        else:
+                            queue[:0] = batch[n:]
+                        break
+                if not running:  # nothing went in: start a new executor now, or the loop would spin on this one
+                    shutdown()
+                    ex = _executor(workers, threads, initializer, initargs)
+                    continue
             done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
             drain()
             broken: list[tuple[int, int]] = []
