@@ -838,6 +838,7 @@ def _check_adam(st: Setup, out: list[Finding]) -> None:
                 b2 = float(m.args["beta2"])
         if (
             b2 is not None
+            and st.family not in ("sgd", "schedule_free_sgd")  # SGD has no β2 for these phases to follow
             and st.beta2 is not None
             and st.sources.get("beta2") != "default"
             and not math.isclose(b2, st.beta2)
@@ -1118,7 +1119,10 @@ def _join(warmup: str | None, st: Setup, extra_modifier: str | None = None) -> s
     spec = st.spec
     if spec is not None and (warmup is None or spec.decay[0].role != "whole"):
         if warmup is None:
-            chain = " -> ".join(p.to_text() for p in ([spec.warmup] if spec.warmup else []) + list(spec.decay))
+            first = [spec.warmup] if spec.warmup else []
+            if spec.warmup is not None and st.warmup_steps == 0:  # it rounds to 0 steps (skipped): leave it out,
+                first = [] if len(spec.decay) == 1 else ["linear(0)"]  # but a chain keeps a 0-step warmup first
+            chain = " -> ".join(p if isinstance(p, str) else p.to_text() for p in [*first, *spec.decay])
         else:
             chain = f"{warmup} -> {' -> '.join(p.to_text() for p in spec.decay)}"
     else:
@@ -1127,8 +1131,9 @@ def _join(warmup: str | None, st: Setup, extra_modifier: str | None = None) -> s
             warmup = f"linear({st.warmup_text or st.warmup_steps})"
         chain = f"{warmup} -> {decay}" if warmup else decay
     mods = [m.to_text() for m in spec.modifiers] if spec is not None else []
-    if extra_modifier is not None:
-        mods.append(extra_modifier)
+    if extra_modifier is not None:  # it replaces a modifier of the same name (one radam factor, not two)
+        name = extra_modifier.split("(", 1)[0]
+        mods = [m for m in mods if m.split("(", 1)[0] != name] + [extra_modifier]
     return " | ".join([chain, *mods])
 
 
@@ -1253,14 +1258,22 @@ def _with_fixes(spec_text: str, findings: list[Finding], st: Setup) -> str:
 
     sp = Spec.parse(spec_text)
     if any(f.check == "untuned-beta2-mismatch" for f in findings) and st.beta2 is not None:
+        r = _length_range(st)
 
         def tuned(p: Any) -> Any:
             if p is None or p.name not in ("untuned_linear", "untuned_exponential", "radam"):
                 return p
-            return type(p)(**{**p.given, "beta2": st.beta2})
+            q = type(p)(**{**p.given, "beta2": st.beta2})
+            if p.name == "untuned_linear":  # its length is 2/(1-β2): the new β2 must give a length the checks accept
+                n = max(1, round(2.0 / (1.0 - float(st.beta2))))
+                if not r.accepts(n, st.builtin_warmup):
+                    from .. import WARMUPS
+
+                    return WARMUPS["linear"](length=r.target_text) if r.target_text else None
+            return q
 
         sp = Spec(tuned(sp.warmup), sp.decay, tuple(tuned(m) for m in sp.modifiers))
-    if any(f.check == "radam-double-warmup" for f in findings):
+    if st.family == "radam":  # the radam-double-warmup fix, read off the setup: _recommend(st, [], []) needs it too
         sp = _without_modifier(sp, "radam")
     for f in findings:
         if f.check == "rewarm-after-reset" and f.suggestion:

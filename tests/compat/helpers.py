@@ -89,3 +89,12 @@ def import_timm_scheduler(module: str, name: str) -> Any:
         sys.modules["timm"] = pkg
     mod = __import__(f"timm.scheduler.{module}", fromlist=[name])
     return getattr(mod, name)
+
+
+def arg_text(v: Any) -> str:
+    """A Python value as a spec-language argument (``true``, ``[1, 2]``, ``0.5``), for specs built from random configs."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(arg_text(x) for x in v) + "]"
+    return v if isinstance(v, str) else repr(v)

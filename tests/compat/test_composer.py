@@ -29,7 +29,7 @@ import pytest
 
 import rampup
 
-from .helpers import assert_close
+from .helpers import arg_text, assert_close
 
 torch = pytest.importorskip("torch")
 
@@ -269,12 +269,6 @@ def _for_composer(kw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _txt(v: Any) -> str:
-    if isinstance(v, list):
-        return "[" + ", ".join(_txt(x) for x in v) + "]"
-    return v if isinstance(v, str) else repr(v)
-
-
 SHAPES = [  # (max_duration unit, seed)
     ("ep", 0),
     ("ep", 1),
@@ -316,7 +310,7 @@ def test_matches_composer_trainer_fit(unit: str, seed: int) -> None:
     run = {"total_steps": n, "steps_per_epoch": L, "tokens_per_step": T}
     refused = agreed = 0
     for j, (kind, kw) in enumerate(configs):
-        args = ", ".join(f"{k}={_txt(v)}" for k, v in kw.items())
+        args = ", ".join(f"{k}={arg_text(v)}" for k, v in kw.items())
         spec = f"composer:{kind}({args}, max_duration={max_duration}, batch_size={B})"
         col = [r[j] for r in rows]
         # composer evaluates α once more after the last batch (a step() no update uses): it may raise there too

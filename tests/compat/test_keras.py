@@ -23,6 +23,8 @@ import pytest
 import rampup
 from rampup.tools.explain import explain
 
+from .helpers import arg_text
+
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 jax = pytest.importorskip("jax")
@@ -53,16 +55,8 @@ def _float32():
     jax.config.update("jax_enable_x64", old_x64)
 
 
-def _txt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_txt(x) for x in v) + "]"
-    return v if isinstance(v, str) else repr(v)
-
-
 def _spec(name: str, kw: dict) -> str:
-    return f"keras:{name}({', '.join(f'{k}={_txt(v)}' for k, v in kw.items())})"
+    return f"keras:{name}({', '.join(f'{k}={arg_text(v)}' for k, v in kw.items())})"
 
 
 def _jit_values(sched: Any, n: int) -> np.ndarray:

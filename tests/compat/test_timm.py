@@ -13,7 +13,7 @@ import pytest
 
 import rampup
 
-from .helpers import assert_close, compat_curve, import_timm_scheduler, make_opt
+from .helpers import arg_text, assert_close, compat_curve, import_timm_scheduler, make_opt
 
 torch = pytest.importorskip("torch")
 
@@ -38,14 +38,6 @@ def run_timm(sched: Any, opt: Any, n: int, spe: int | None) -> np.ndarray:
         if spe is not None and (t + 1) % spe == 0:
             sched.step((t + 1) // spe)
     return out
-
-
-def _txt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_txt(x) for x in v) + "]"
-    return v if isinstance(v, str) else repr(v)
 
 
 def _random(rng: np.random.Generator, kind: str, i: int, lrs: list[float]) -> dict:
@@ -111,7 +103,7 @@ def test_matches_timm(kind: str) -> None:
         opt = make_opt(lrs)
         want = run_timm(cls(opt, t_in_epochs=spe is not None, **kw), opt, n, spe)
         args = {**kw, "t_in_epochs": spe is not None}
-        spec = f"timm:{kind}({', '.join(f'{k}={_txt(v)}' for k, v in args.items())})"
+        spec = f"timm:{kind}({', '.join(f'{k}={arg_text(v)}' for k, v in args.items())})"
         if not np.any(want):  # timm's LR is 0 for every update (e.g. cycle_limit=0, lr_min=0): rampup refuses it
             with pytest.raises(ValueError, match="0 at every step"):
                 compat_curve(spec, lrs, n, steps_per_epoch=spe)

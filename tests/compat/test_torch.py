@@ -9,7 +9,7 @@ import pytest
 
 import rampup
 
-from .helpers import assert_close, compat_curve, make_opt, step_torch
+from .helpers import arg_text, assert_close, compat_curve, make_opt, step_torch
 
 torch = pytest.importorskip("torch")
 S = torch.optim.lr_scheduler
@@ -21,16 +21,8 @@ def _groups(rng: np.random.Generator) -> list[float]:
     return [float(x) for x in 10.0 ** rng.uniform(-4, 0, int(rng.integers(1, 4)))]
 
 
-def _txt(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_txt(x) for x in v) + "]"
-    return v if isinstance(v, str) else repr(v)
-
-
 def _spec(name: str, kw: dict) -> str:
-    return f"torch:{name}({', '.join(f'{k}={_txt(v)}' for k, v in kw.items())})"
+    return f"torch:{name}({', '.join(f'{k}={arg_text(v)}' for k, v in kw.items())})"
 
 
 def _random(rng: np.random.Generator, kind: str, i: int, lrs: list[float]) -> tuple[Any, dict]:
@@ -169,9 +161,7 @@ def test_sequential_matches_torch() -> None:
         opt = make_opt(lrs)
         scheds = [cls(opt, **kw) for _, cls, kw in subs]
         want = step_torch(opt, S.SequentialLR(opt, schedulers=scheds, milestones=ms), steps)
-        spec = (
-            f"torch:sequential_lr(schedulers=[{', '.join(_spec(n, kw) for n, _, kw in subs)}], milestones={_txt(ms)})"
-        )
+        spec = f"torch:sequential_lr(schedulers=[{', '.join(_spec(n, kw) for n, _, kw in subs)}], milestones={arg_text(ms)})"
         assert_close(compat_curve(spec, lrs, steps), want, max(lrs), spec)
 
 
@@ -364,7 +354,7 @@ def test_sequential_with_one_cycle_cyclic_and_nesting_matches_torch() -> None:
                 texts.append(_spec(name, kw))
         if texts[0].startswith("torch:cosine_annealing_lr") and any("one_cycle" in t for t in texts[1:]):
             continue  # refused (see test_errors_name_the_argument)
-        spec = f"torch:sequential_lr(schedulers=[{', '.join(texts)}], milestones={_txt(ms)})"
+        spec = f"torch:sequential_lr(schedulers=[{', '.join(texts)}], milestones={arg_text(ms)})"
         want = _step_until_error(opt, S.SequentialLR(opt, schedulers=scheds, milestones=ms), int(rng.integers(50, 250)))
         if not want.any():  # torch's LR is 0 for the whole loop (exponential_lr(gamma=0)): refused as training nothing
             with pytest.raises(ValueError, match="0 at every step of the run"):
