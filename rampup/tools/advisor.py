@@ -1258,14 +1258,14 @@ def _with_fixes(spec_text: str, findings: list[Finding], st: Setup) -> str:
 
     sp = Spec.parse(spec_text)
     if any(f.check == "untuned-beta2-mismatch" for f in findings) and st.beta2 is not None:
-        r = _length_range(st)
+        r, b2 = _length_range(st), float(st.beta2)
 
         def tuned(p: Any) -> Any:
             if p is None or p.name not in ("untuned_linear", "untuned_exponential", "radam"):
                 return p
-            q = type(p)(**{**p.given, "beta2": st.beta2})
+            q = type(p)(**{**p.given, "beta2": b2})
             if p.name == "untuned_linear":  # its length is 2/(1-β2): the new β2 must give a length the checks accept
-                n = max(1, round(2.0 / (1.0 - float(st.beta2))))
+                n = max(1, round(2.0 / (1.0 - b2)))
                 if not r.accepts(n, st.builtin_warmup):
                     from .. import WARMUPS
 
