@@ -309,10 +309,8 @@ class TestWithScheduler:
             assert_matches(params, refs)
 
     def test_rampup_warmup_scheduler(self) -> None:
-        wsmod = pytest.importorskip("rampup.torch.scheduler")
-        ws = getattr(wsmod, "WarmupScheduler", None)
-        if ws is None:
-            pytest.skip("rampup.torch.WarmupScheduler not available yet")
+        from rampup.torch.scheduler import WarmupScheduler as ws  # a broken import fails here, not skips
+
         for tensor_lr in (False, True):
             w = torch.nn.Parameter(torch.ones(3, dtype=F64))
             lr0: Any = torch.tensor(0.1, dtype=F64) if tensor_lr else 0.1
