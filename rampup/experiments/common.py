@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..tools.io import atomic_write_text
-from ..tools.pool import report, run_tasks
+from ..tools.pool import report, run_tasks, torch_threads
 
 __all__ = [
     "Job",
@@ -116,14 +116,8 @@ def run_jobs(jobs: Sequence[Job], workers: int = 2, desc: str = "runs", progress
     try:
         items = [jobs[i] for i in order]
         if workers == 1 or len(jobs) <= 1:  # in this process, one thread as in a worker
-            import torch
-
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+            with torch_threads(1):
                 run_tasks(_worker, items, 1, done, on_message=lambda k, n: bar.update(n))
-            finally:
-                torch.set_num_threads(threads)
         else:  # the project's pool: warm workers, killed with this process; a failed run stops the experiment
             run_tasks(
                 _worker,

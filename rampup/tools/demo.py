@@ -197,16 +197,14 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
     cfg = dict((n, c) for n, _, c in e1.arms(steps))["post_none"]  # Post-LN, AdamW, the decay alone
     cfg = e1._quick(cfg) if quick else cfg
-    import torch
+    from .pool import torch_threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as E1's runs: the float summation order, hence the run, is the same
     bar = _bar(cfg.steps, "automatic warmup (1 run)", True)
     try:
-        r = run_lm(cfg, 0, Arm("auto", "auto", method="update"), progress=bar.update)
+        with torch_threads(1):  # as E1's runs: the float summation order, hence the run, is the same
+            r = run_lm(cfg, 0, Arm("auto", "auto", method="update"), progress=bar.update)
     finally:
         bar.close()
-        torch.set_num_threads(threads)
     fixed = {x["arm"]: x for x in e1_res["runs"] if x["seed"] == 0}
     end: dict[str, Any] = next((e for e in r["events"] if e.get("event") == "warmup_end"), {})
     summary = {

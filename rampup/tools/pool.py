@@ -81,6 +81,7 @@ __all__ = [
     "shutdown",
     "signals_as_interrupts",
     "thread_env",
+    "torch_threads",
 ]
 
 WATCH_S = 0.2  # how often a worker checks that its driver is alive
@@ -314,6 +315,23 @@ def thread_env(threads: int | None) -> Iterator[None]:
                 os.environ.pop(v, None)
             else:
                 os.environ[v] = old
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` within the block, and the previous count back after it.
+
+    What a worker gets (``threads`` each, 1 by default), for work run in this process instead: the same float
+    summation order, hence the same run, and no oversubscribed cores beside busy workers.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_tasks(

@@ -1208,15 +1208,11 @@ def bench_sweep(quick: bool = False) -> dict[str, Any]:
         times = {"sequential_s": 0.0, "local_warm_s": 0.0, "local_in_process_s": 0.0}
         for r in range(rounds):
             part = warmups[r::rounds]
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
+            with pool.torch_threads(1):
                 t0 = time.perf_counter()
                 for t in trials[r::rounds]:
                     bench_train(t.config)
                 times["sequential_s"] += time.perf_counter() - t0
-            finally:
-                torch.set_num_threads(threads)
             for key, workers in (("local_warm_s", 2), ("local_in_process_s", 1)):
                 t0 = time.perf_counter()
                 sweep(bench_train, part, workers=workers, results=os.path.join(d, f"{key}{r}.jsonl"), **kw)
