@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_with"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_with", "fsync_dir"]
 
 
 def atomic_write_with(path: str, write: Callable[[BinaryIO], object], *, sync_dir: bool = False) -> None:
@@ -36,7 +36,7 @@ def atomic_write_with(path: str, write: Callable[[BinaryIO], object], *, sync_di
             os.unlink(tmp)
         raise
     if sync_dir:
-        _fsync_dir(d)
+        fsync_dir(d)
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
@@ -47,7 +47,8 @@ def atomic_write_text(path: str, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def _fsync_dir(d: str) -> None:
+def fsync_dir(d: str) -> None:
+    """Make a rename or a deletion in folder ``d`` durable (a no-op where folders cannot be opened)."""
     try:
         fd = os.open(d, os.O_RDONLY)
     except OSError:  # pragma: no cover - e.g. Windows

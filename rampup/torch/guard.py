@@ -78,7 +78,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..tools.io import _fsync_dir, atomic_write_with
+from ..tools.io import atomic_write_with, fsync_dir
 from .monitor import LossStats, _as_loss
 
 __all__ = ["SpikeGuard"]
@@ -360,7 +360,7 @@ class SpikeGuard:
             self._files.remove(path)
         if os.path.exists(path):
             os.unlink(path)
-            _fsync_dir(self.dir)  # the deletion is durable before training goes on from the older one
+            fsync_dir(self.dir)  # the deletion is durable before training goes on from the older one
 
     @staticmethod
     def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any]:
