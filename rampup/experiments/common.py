@@ -37,6 +37,7 @@ __all__ = [
     "fmt_ms",
     "jsonable",
     "mean_std",
+    "progress_bar",
     "pyplot",
     "run_jobs",
     "smooth",
@@ -77,7 +78,7 @@ def _worker(job: Job) -> dict[str, Any]:
     return _execute(job, report)  # finished steps go to the driver's progress bar
 
 
-def _bar(total: int, desc: str, enabled: bool) -> Any:
+def progress_bar(total: int, desc: str, enabled: bool) -> Any:
     try:
         from tqdm import tqdm
     except ImportError as e:  # pragma: no cover - tqdm is in the dev/progress extras
@@ -107,7 +108,7 @@ def run_jobs(jobs: Sequence[Job], workers: int = 2, desc: str = "runs", progress
     check_workers(workers)
     jobs = list(jobs)
     results: list[dict[str, Any] | None] = [None] * len(jobs)
-    bar = _bar(sum(j.steps for j in jobs), desc, progress)
+    bar = progress_bar(sum(j.steps for j in jobs), desc, progress)
     order = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps)
 
     def done(k: int, r: dict[str, Any]) -> None:

@@ -191,7 +191,7 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     """
 
     from ..experiments import e1
-    from ..experiments.common import _bar, jsonable, pyplot
+    from ..experiments.common import jsonable, progress_bar, pyplot
     from ..torch.auto_runs import Arm, run_lm
 
     steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
@@ -199,7 +199,7 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     cfg = e1._quick(cfg) if quick else cfg
     from .pool import torch_threads
 
-    bar = _bar(cfg.steps, "automatic warmup (1 run)", True)
+    bar = progress_bar(cfg.steps, "automatic warmup (1 run)", True)
     try:
         with torch_threads(1):  # as E1's runs: the float summation order, hence the run, is the same
             r = run_lm(cfg, 0, Arm("auto", "auto", method="update"), progress=bar.update)
