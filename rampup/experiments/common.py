@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..tools.io import atomic_write_text
+from ..support.io import atomic_write_text
 from ..tools.pool import report, run_tasks, torch_threads
 
 __all__ = [

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import atomic_write_text
+from ..support.io import atomic_write_text
 from .pool import run_tasks
 
 __all__ = ["TASKS", "run_compare"]

@@ -133,7 +133,7 @@ def run_bench(name: str, json_path: str | None = None, quick: bool = False) -> s
     fn, fmt = BENCHES[name]
     result = fn(quick=quick)
     if json_path:
-        from .io import atomic_write_text
+        from ..support.io import atomic_write_text
 
         atomic_write_text(json_path, json.dumps(result, indent=2) + "\n")
     return fmt(result)

@@ -23,7 +23,7 @@ import os
 import time
 from typing import Any
 
-from .io import atomic_write_text
+from ..support.io import atomic_write_text
 
 STANDARD = [
     ("linear warmup + cosine", "linear(5%) -> cosine(floor=0.1)"),

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..core.schedule import Schedule
+from ..support.io import atomic_write_with
 from .explain import explain
-from .io import atomic_write_with
 
 __all__ = ["plot_schedules", "save_figure"]
 

@@ -1104,7 +1104,7 @@ def _cli_sweep(a: Any, train: str, workers: int | None, results: str) -> SweepRe
 
 
 def _cli_summary(a: Any, res: SweepResult, train: str) -> int:
-    from .io import atomic_write_text
+    from ..support.io import atomic_write_text
 
     summary = os.path.join(a.out, "summary.json")
     res.files["summary"] = summary

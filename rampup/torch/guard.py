@@ -78,7 +78,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..tools.io import atomic_write_with, fsync_dir
+from ..support.io import atomic_write_with, fsync_dir
 from .monitor import LossStats, _as_loss
 
 __all__ = ["SpikeGuard"]

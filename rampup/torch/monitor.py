@@ -545,7 +545,7 @@ class Monitor:
     def _mark_csv(self, to_step: int) -> None:
         # Rows are positional: split each line, set the status cell of the undone updates, and
         # replace the file atomically (a crash leaves the old file or the new one, never half).
-        from ..tools.io import atomic_write_text
+        from ..support.io import atomic_write_text
 
         path = self._csv_path
         assert path is not None
@@ -787,7 +787,7 @@ class Monitor:
                     self._extend_header(missing)
                 cols = self._columns
             else:
-                from ..tools.io import atomic_write_text
+                from ..support.io import atomic_write_text
 
                 atomic_write_text(path, ",".join(cols) + "\n")
             self._columns = cols
@@ -805,7 +805,7 @@ class Monitor:
     def _extend_header(self, new: list[str]) -> None:
         # Rows are positional and the new columns go last, so earlier rows stay valid (their missing
         # trailing cells read as empty); only the header line changes, and the file is replaced atomically.
-        from ..tools.io import atomic_write_text
+        from ..support.io import atomic_write_text
 
         path = self._csv_path
         assert path is not None and self._columns is not None
