@@ -578,11 +578,17 @@ def test_ray_backend(tmp_path: Path, script: Path, capfd: pytest.CaptureFixture[
 
 def test_docstring_examples() -> None:
     import doctest
+    import importlib
+    import pkgutil
 
-    import rampup.tools.sweep as mod
+    import rampup.tools.sweep as pkg
 
-    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
-    assert res.attempted >= 4 and res.failed == 0
+    attempted = 0
+    for name in ["rampup.tools.sweep"] + [f"rampup.tools.sweep.{m.name}" for m in pkgutil.iter_modules(pkg.__path__)]:
+        res = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+        assert res.failed == 0, name
+        attempted += res.attempted
+    assert attempted >= 4
 
 
 def test_bench_is_registered_and_runs_quick() -> None:
