@@ -90,11 +90,10 @@ def run_ray(
     threads: int | None,
     on_result: Callable[[Trial, dict[str, Any]], None],
 ) -> None:
-    try:
-        import ray
-        from ray import tune
-    except ImportError as e:
-        raise ImportError("backend='ray' needs Ray Tune: pip install 'rampup[ray]' (ray[tune])") from e
+    from ...support.optional import require
+
+    tune = require("ray.tune", extra="ray", purpose="backend='ray' (Ray Tune)")
+    ray = require("ray", extra="ray", purpose="backend='ray' (Ray Tune)")
 
     started = False
     if not ray.is_initialized():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import os
 import socket
 import sys
@@ -16,34 +15,12 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
+from ...support.io import json_safe
 from .grid import Trial
 from .results import crash_record
 from .train_fn import TrainFn
 
 __all__ = ["run_local", "run_trial"]
-
-
-def _jsonable(x: Any, nonfinite: list[str], where: str) -> Any:
-    if isinstance(x, bool) or x is None or isinstance(x, str):
-        return x
-    if isinstance(x, int):
-        return x
-    if isinstance(x, float):
-        if not math.isfinite(x):
-            nonfinite.append(where)
-            return None
-        return x
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v, nonfinite, f"{where}.{k}" if where else str(k)) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v, nonfinite, f"{where}[{i}]") for i, v in enumerate(x)]
-    item = getattr(x, "item", None)  # NumPy / torch / jax scalars
-    if callable(item) and getattr(x, "ndim", 0) == 0:
-        return _jsonable(item(), nonfinite, where)
-    tolist = getattr(x, "tolist", None)
-    if callable(tolist):
-        return _jsonable(tolist(), nonfinite, where)
-    raise TypeError(f"train_fn returned {type(x).__name__} at {where or 'the top level'}; accepted: JSON-like metrics")
 
 
 def run_trial(ref: TrainFn, config: dict[str, Any], threads: int | None, backend: str) -> dict[str, Any]:
@@ -63,7 +40,7 @@ def run_trial(ref: TrainFn, config: dict[str, Any], threads: int | None, backend
         if not isinstance(out, dict):
             raise TypeError(f"train_fn returned {type(out).__name__}; accepted: a dict of metrics like {{'loss': 2.3}}")
         nonfinite: list[str] = []
-        rec["metrics"] = _jsonable(out, nonfinite, "")
+        rec["metrics"] = json_safe(out, nonfinite=nonfinite, source="train_fn's returned metrics")
         rec["nonfinite"] = nonfinite  # NaN/inf metrics (a diverged run) are stored as null and listed here
         rec["status"] = "ok"
         rec["error"] = None

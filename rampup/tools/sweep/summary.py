@@ -199,13 +199,9 @@ def summarize(
 def plot_sweep(result: SweepResult, title: str | None = None) -> Any:
     """Final metric vs warmup length (every seed, mean ± std per peak LR); beside it, metric vs peak LR per
     warmup (LR-sensitivity curves, Wortsman et al. 2023) when the LR was swept."""
-    try:
-        import matplotlib
+    from ...support.optional import pyplot
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'rampup[plot]'") from e
+    plt = pyplot("plotting")
     warmups = list(dict.fromkeys(c.warmup for c in result.cells))
     lrs = list(dict.fromkeys(c.peak_lr for c in result.cells))
     two = len(lrs) > 1
