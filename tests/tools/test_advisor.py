@@ -17,6 +17,7 @@ import rampup
 from rampup.cli import main
 from rampup.tools import advisor as advisor_mod
 from rampup.tools.advisor import REFERENCES, Advice, Finding, advise, normalize_optimizer, read_config
+from rampup.tools.advisor.recommend import length_ok
 
 DATA = Path(__file__).parent / "data"
 
@@ -346,7 +347,7 @@ def test_a_spec_needs_what_its_lengths_need() -> None:
         advise("linear(2%) -> cosine(floor=0.1)")
 
 
-LENGTH_CHECKS = set(advisor_mod._LENGTH_CHECKS)
+LENGTH_CHECKS = set(advisor_mod.LENGTH_CHECKS)
 
 SETUPS = st.fixed_dictionaries(
     {
@@ -410,7 +411,7 @@ def test_every_suggested_spec_passes_the_advisors_own_checks(setup: dict[str, An
             assert "longer than the run" in str(e) or "accepted: >= 1 step" in str(e), e
             reject()
     # the checks and the reconciled range agree on the user's warmup
-    assert advisor_mod._length_ok(a.setup) == (not _length_complaints(a)), (_length_complaints(a), a.setup)
+    assert length_ok(a.setup) == (not _length_complaints(a)), (_length_complaints(a), a.setup)
     rest = {k: v for k, v in setup.items() if k not in ("warmup", "spec")}
     suggestions = [("suggested", a.suggested_spec)] + [(f.check, f.suggestion) for f in a if f.suggestion]
     if a.suggested_spec is None:
@@ -426,13 +427,13 @@ def test_every_suggested_spec_passes_the_advisors_own_checks(setup: dict[str, An
         # (unless RAdam's own rectification, 2/(1-β2) steps, is longer than the chosen warmup: no spec changes that
         # length, so the info about it stands)
         builtin_longer = (again.setup.builtin_warmup or 0) > (again.setup.warmup_steps or 0)
-        if where == "suggested" and not advisor_mod._length_ok(a.setup) and not builtin_longer:
+        if where == "suggested" and not length_ok(a.setup) and not builtin_longer:
             # a length the advisor chose sits inside the range it recommends: not even an info about the fraction
             assert not {"pretrain-warmup-fraction", "finetune-warmup-steps"} & {f.check for f in again}, (text, again)
     if "radam-alternative" in checks(a):  # item 11: "switch the optimizer to RAdam" is advice that passes
         radam = advise(**{**rest, "optimizer": "radam", "warmup": 0, "reset_optimizer_at": None})
         assert not radam.has_errors and not _length_complaints(radam), _length_complaints(radam)
-    if advisor_mod._length_ok(a.setup) and a.suggested_spec is not None and "untuned-beta2-mismatch" not in checks(a):
+    if length_ok(a.setup) and a.suggested_spec is not None and "untuned-beta2-mismatch" not in checks(a):
         again = advise(a.suggested_spec, **rest)
         assert again.setup.warmup_steps == a.setup.warmup_steps  # nothing to fix: the length is kept
 
@@ -644,13 +645,20 @@ def test_cli_exit_codes_and_json(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert rc == 0 and d["inputs"]["warmup_steps"] == 300 and d["counts"] == {"error": 0, "warning": 0, "info": 0}
 
 
-@pytest.mark.parametrize("name", ["rampup.tools.advisor", "rampup.tools.advisor_inputs"])
-def test_docstring_examples(name: str) -> None:
+def test_docstring_examples() -> None:
     import doctest
     import importlib
+    import pkgutil
 
-    res = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert res.attempted > 0 and res.failed == 0
+    attempted = {}
+    for name in ["rampup.tools.advisor"] + [
+        f"rampup.tools.advisor.{m.name}" for m in pkgutil.iter_modules(advisor_mod.__path__)
+    ]:
+        res = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+        assert res.failed == 0, name
+        attempted[name] = res.attempted
+    for name in ("rampup.tools.advisor", "rampup.tools.advisor.engine", "rampup.tools.advisor.inputs"):
+        assert attempted[name] > 0, name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -775,7 +783,7 @@ def test_flags_take_the_spec_languages_units() -> None:
 
 
 def test_every_config_key_and_every_field_has_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    from rampup.tools import advisor_inputs as inputs
+    from rampup.tools.advisor import inputs
 
     out = _help(["advise", "--help"], capsys)
     flags = set(re.findall(r"--[a-z0-9-]+", out))
@@ -804,10 +812,10 @@ def test_every_config_key_and_every_field_has_a_flag(capsys: pytest.CaptureFixtu
         "hf_scheduler_kwargs": "--decay",
         "spec": "--spec",
     }
-    for target in set(inputs._CONFIG_KEYS.values()):
+    for target in set(inputs.CONFIG_KEYS.values()):
         flag = same_fact.get(target, "--" + target.replace("_", "-"))
         assert flag in flags, (target, flag)
-    for name in inputs._FIELDS:
+    for name in inputs.FIELDS:
         flag = same_fact.get(name, "--" + name.replace("_", "-"))
         assert flag in flags, (name, flag)
     # and the new flags reach the advisor

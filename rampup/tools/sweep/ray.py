@@ -92,7 +92,7 @@ def run_ray(
 ) -> None:
     from ...support.optional import require
 
-    tune = require("ray.tune", extra="ray", purpose="backend='ray' (Ray Tune)")
+    tune: Any = require("ray.tune", extra="ray", purpose="backend='ray' (Ray Tune)")
     ray = require("ray", extra="ray", purpose="backend='ray' (Ray Tune)")
 
     started = False
