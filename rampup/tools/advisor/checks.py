@@ -34,7 +34,15 @@ from .lengths import (
 )
 from .model import REFERENCES, Finding, Setup, parse_spec
 from .recommend import join_spec, kept_or_target, plus_modifier, recommend, without_modifier
-from .shapes import ramps_from_start
+from .shapes import (
+    DEFAULT_WARMUP,
+    RADAM_FACTOR,
+    REWARM,
+    UNTUNED_WARMUP,
+    beta2_derived,
+    holds_level,
+    ramps_from_start,
+)
 
 __all__ = [
     "CHECKS",
@@ -260,7 +268,9 @@ def check_adam(st: Setup, out: list[Finding]) -> None:
             why += f"; here {relaxed}"
             fix = None
         else:  # the untuned warmup itself when it is in the recommended range, else the reconciled length
-            fix = join_spec(f"untuned_linear(beta2={st.beta2!r})", st) if r.recommends(floor) else recommend(st, [], [])
+            fix = (
+                join_spec(f"{UNTUNED_WARMUP}(beta2={st.beta2!r})", st) if r.recommends(floor) else recommend(st, [], [])
+            )
         out.append(
             Finding(
                 "adam-beta2-warmup",
@@ -281,12 +291,12 @@ def check_adam(st: Setup, out: list[Finding]) -> None:
                     "RAdam scales each update by r_t, which is small while the variance of the adaptive LR is large; "
                     "with Adam/AdamW use it as the warmup factor '| radam(beta2=...)', or switch the optimizer to RAdam",
                     REFERENCES["radam"],
-                    suggestion=join_spec(None, st, extra_modifier=f"radam(beta2={st.beta2!r})"),
+                    suggestion=join_spec(None, st, extra_modifier=f"{RADAM_FACTOR}(beta2={st.beta2!r})"),
                 )
             )
     if st.spec is not None:
         for m in st.spec.modifiers:
-            if m.name == "radam" and st.family == "radam":
+            if m.name == RADAM_FACTOR and st.family == "radam":
                 out.append(
                     Finding(
                         "radam-double-warmup",
@@ -294,15 +304,17 @@ def check_adam(st: Setup, out: list[Finding]) -> None:
                         "the spec has the RAdam warmup factor '| radam(...)' and the optimizer is RAdam",
                         "torch.optim.RAdam already applies r_t inside its update; the factor applies it a second time",
                         REFERENCES["radam"],
-                        suggestion=str(without_modifier(parse_spec(recommend(st, [], []) or str(st.spec)), "radam")),
+                        suggestion=str(
+                            without_modifier(parse_spec(recommend(st, [], []) or str(st.spec)), RADAM_FACTOR)
+                        ),
                     )
                 )
         w = st.spec.warmup
         b2 = None
-        if w is not None and w.name == "untuned_linear":
+        if beta2_derived(w):  # phases whose length follows β2, read off the registry
             b2 = float(w.args["beta2"])
         for m in st.spec.modifiers:
-            if m.name in ("untuned_exponential", "radam"):
+            if beta2_derived(m):
                 b2 = float(m.args["beta2"])
         if (
             b2 is not None
@@ -416,7 +428,7 @@ def check_batch(st: Setup, out: list[Finding]) -> None:
 
 @check
 def check_constant(st: Setup, out: list[Finding]) -> None:
-    if st.warmup_shape != "constant" or not st.warmup_steps or st.warmup_start is None:
+    if not holds_level(st.warmup_shape) or not st.warmup_steps or st.warmup_start is None:
         return
     gap = 1.0 / st.warmup_start if st.warmup_start > 0 else math.inf
     sev = "warning" if gap >= 10 else "info"
@@ -424,11 +436,11 @@ def check_constant(st: Setup, out: list[Finding]) -> None:
         Finding(
             "constant-warmup-gap",
             sev,
-            f"constant warmup at {st.warmup_start:g}x the peak, then a jump of {gap:.3g}x to the peak",
+            f"{st.warmup_shape} warmup at {st.warmup_start:g}x the peak, then a jump of {gap:.3g}x to the peak",
             "the sudden jump after a constant warmup causes a training-error spike that gets worse as the gap grows; "
             "a gradual (linear) warmup from the same start avoids it",
             f"{REFERENCES['goyal']}; {REFERENCES['he']}",
-            suggestion=join_spec(f"linear({kept_or_target(st)}, start={st.warmup_start!r})", st),
+            suggestion=join_spec(f"{DEFAULT_WARMUP}({kept_or_target(st)}, start={st.warmup_start!r})", st),
         )
     )
 
@@ -520,9 +532,7 @@ def check_rewarm(st: Setup, out: list[Finding]) -> None:
         )
     at = st.reset_optimizer_at
     if at is not None:
-        has = st.spec is not None and any(
-            m.name == "rewarm" and m.steps("at", _run(st)) == at for m in st.spec.modifiers
-        )
+        has = st.spec is not None and any(m.name == REWARM and m.steps("at", _run(st)) == at for m in st.spec.modifiers)
         if not has:
             length = max(1, min(500, round(0.01 * st.total_steps))) if st.total_steps else 100
             out.append(
@@ -533,7 +543,7 @@ def check_rewarm(st: Setup, out: list[Finding]) -> None:
                     "after a reset Adam's moment estimates start from zero again, so the next updates behave like the "
                     "first ones of a run; re-warm the LR",
                     f"{REFERENCES['gupta']}; {REFERENCES['ibrahim']}",
-                    suggestion=plus_modifier(recommend(st, [], []), f"rewarm(at={at}, length={length})"),
+                    suggestion=plus_modifier(recommend(st, [], []), f"{REWARM}(at={at}, length={length})"),
                 )
             )
 

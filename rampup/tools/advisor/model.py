@@ -24,6 +24,7 @@ from .inputs import (
     as_parallelism,
     normalize_optimizer,
 )
+from .shapes import DEFAULT_WARMUP, modifier_warmup_steps
 
 __all__ = ["REFERENCES", "SEVERITIES", "Advice", "Finding", "Setup", "build_setup", "parse_spec", "spec_warmup"]
 
@@ -96,7 +97,7 @@ class Setup:
     total_steps: int | None = None
     warmup_steps: int | None = None
     warmup_text: str | None = None  # the length as written ('2%', '500')
-    warmup_shape: str | None = None  # 'linear', 'constant', 'untuned_linear', 'radam' (modifier), ...
+    warmup_shape: str | None = None  # a registered warmup ('linear', 'constant', ...) or modifier ('radam'), ...
     warmup_start: float | None = None  # start level as a fraction of the peak
     builtin_warmup: int | None = None  # the optimizer's own warmup (RAdam's rectification), steps
     spec: Any = None  # rampup.Spec when one was given
@@ -332,11 +333,13 @@ def build_setup(fields: dict[str, tuple[Any, str]], assumptions: list[str]) -> S
             )
         if spec_warm is None:
             st.warmup_steps, st.warmup_text = steps, str(ln)
-            st.warmup_shape = "linear" if steps > 0 else None
+            st.warmup_shape = DEFAULT_WARMUP if steps > 0 else None
             st.warmup_start = 0.0 if steps > 0 else None
             src["warmup_steps"] = fields["warmup"][1]
             if steps > 0:  # a length alone says nothing about the shape: say what is checked
-                assumptions.append("warmup shape not given (a length only): a linear warmup from 0 is assumed")
+                assumptions.append(
+                    f"warmup shape not given (a length only): a {DEFAULT_WARMUP} warmup from 0 is assumed"
+                )
     if st.total_steps is None and st.spec is not None:
         sched_end = parse(st.spec, None, st.peak_lr, st.steps_per_epoch, tokens).end_step
         if sched_end != math.inf:
@@ -365,11 +368,10 @@ def spec_warmup(sched: Any) -> tuple[int, str | None, float | None, str | None]:
     if first.role == "whole" and "warmup" in first.params:  # e.g. noam(d_model, warmup)
         n = first.steps("warmup", sched.run)
         return n, first.name, None, str(first.args["warmup"])
-    for m in sp.modifiers:  # modifier warmups: effective length 2τ (Ma & Yarats: 2/(1−β2))
-        if m.name in ("radam", "untuned_exponential"):
-            return max(1, round(2.0 / (1.0 - float(m.args["beta2"])))), m.name, None, None
-        if m.name == "asymptotic_exponential":
-            return max(1, round(2.0 * float(m.args["tau"]))), m.name, None, None
+    for m in sp.modifiers:  # modifier warmups (read off the registry): effective length 2τ (Ma & Yarats: 2/(1−β2))
+        factor = modifier_warmup_steps(m, sched.run.total_steps)
+        if factor is not None:
+            return factor, m.name, None, None
     return 0, None, None, None
 
 

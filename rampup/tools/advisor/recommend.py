@@ -9,6 +9,7 @@ from typing import Any
 from .inputs import DEFAULT_DECAY
 from .lengths import length_range
 from .model import Finding, Setup
+from .shapes import DEFAULT_WARMUP, RADAM_FACTOR, beta2_derived, holds_level
 
 __all__ = ["join_spec", "kept_or_target", "length_ok", "plus_modifier", "recommend", "without_modifier"]
 
@@ -37,14 +38,16 @@ def join_spec(warmup: str | None, st: Setup, extra_modifier: str | None = None) 
         if warmup is None:
             first = [spec.warmup] if spec.warmup else []
             if spec.warmup is not None and st.warmup_steps == 0:  # it rounds to 0 steps (skipped): leave it out,
-                first = [] if len(spec.decay) == 1 else ["linear(0)"]  # but a chain keeps a 0-step warmup first
+                first = (
+                    [] if len(spec.decay) == 1 else [f"{DEFAULT_WARMUP}(0)"]
+                )  # but a chain keeps a 0-step warmup first
             chain = " -> ".join(p if isinstance(p, str) else p.to_text() for p in [*first, *spec.decay])
         else:
             chain = f"{warmup} -> {' -> '.join(p.to_text() for p in spec.decay)}"
     else:
         decay = st.decay or DEFAULT_DECAY
         if warmup is None and st.warmup_steps:
-            warmup = f"linear({st.warmup_text or st.warmup_steps})"
+            warmup = f"{DEFAULT_WARMUP}({st.warmup_text or st.warmup_steps})"
         chain = f"{warmup} -> {decay}" if warmup else decay
     mods = [m.to_text() for m in spec.modifiers] if spec is not None else []
     if extra_modifier is not None:  # it replaces a modifier of the same name (one radam factor, not two)
@@ -125,17 +128,19 @@ def _warmup_phase(st: Setup, length: str, assumptions: list[str]) -> str:
 
     Which shapes keep their form is read off the registry: a registered warmup with
     a ``length`` argument (linear, cosine, poly, exponential, and any shape added
-    later); ``constant`` becomes linear (its jump is the finding); a warmup without
-    a length (``untuned_linear``: 2/(1-β2); ``piecewise``: its knots) becomes linear,
-    and the assumptions say so.
+    later) that does not hold a level; one that holds its level (``constant``) becomes
+    linear (its jump is the finding); a warmup without a length (``untuned_linear``:
+    2/(1-β2); ``piecewise``: its knots) becomes linear, and the assumptions say so.
     """
-    from ... import WARMUPS
+    from ...core import WARMUPS
 
     w = st.spec.warmup if st.spec is not None else None
-    keep = w is not None and w.name != "constant" and "length" in WARMUPS[w.name].params
-    if w is not None and not keep and w.name != "constant":
+    hold = w is not None and holds_level(w.name)
+    keep = w is not None and not hold and "length" in WARMUPS[w.name].params
+    if w is not None and not keep and not hold:
         assumptions.append(
-            f"the suggested spec replaces {w.to_text()} with a linear warmup of {length}: {w.name} takes no length"
+            f"the suggested spec replaces {w.to_text()} with a {DEFAULT_WARMUP} warmup of {length}: "
+            f"{w.name} takes no length"
         )
     args: dict[str, Any] = dict(w.given) if keep and w is not None else {}
     args["length"] = length
@@ -146,10 +151,10 @@ def _warmup_phase(st: Setup, length: str, assumptions: list[str]) -> str:
             start = 1.0 / (k if st.family in ("sgd", "schedule_free_sgd") else math.sqrt(k))
         if start:
             args["start"] = float(f"{start:.4g}")
-    if w is not None and w.name == "constant" and "start_lr" in w.given:
+    if hold and w is not None and "start_lr" in w.given:
         args["start_lr"] = w.given["start_lr"]
         args.pop("start", None)
-    cls = WARMUPS[w.name] if keep and w is not None else WARMUPS["linear"]
+    cls = WARMUPS[w.name] if keep and w is not None else WARMUPS[DEFAULT_WARMUP]
     return cls(**args).to_text()
 
 
@@ -163,20 +168,20 @@ def _with_fixes(spec_text: str, findings: list[Finding], st: Setup) -> str:
         r, b2 = length_range(st), float(st.beta2)
 
         def tuned(p: Any) -> Any:
-            if p is None or p.name not in ("untuned_linear", "untuned_exponential", "radam"):
+            if not beta2_derived(p):
                 return p
             q = type(p)(**{**p.given, "beta2": b2})
-            if p.name == "untuned_linear":  # its length is 2/(1-β2): the new β2 must give a length the checks accept
+            if p.role == "warmup":  # its length is 2/(1-β2): the new β2 must give a length the checks accept
                 n = max(1, round(2.0 / (1.0 - b2)))
                 if not r.accepts(n, st.builtin_warmup):
-                    from ... import WARMUPS
+                    from ...core import WARMUPS
 
-                    return WARMUPS["linear"](length=r.target_text) if r.target_text else None
+                    return WARMUPS[DEFAULT_WARMUP](length=r.target_text) if r.target_text else None
             return q
 
         sp = Spec(tuned(sp.warmup), sp.decay, tuple(tuned(m) for m in sp.modifiers))
     if st.family == "radam":  # the radam-double-warmup fix, read off the setup: recommend(st, [], []) needs it too
-        sp = without_modifier(sp, "radam")
+        sp = without_modifier(sp, RADAM_FACTOR)
     for f in findings:
         if f.check == "rewarm-after-reset" and f.suggestion:
             extra = Spec.parse(f.suggestion).modifiers[-1]
