@@ -18,6 +18,7 @@ from rampup.tools.advisor.shapes import (
     ramps_from_start,
     warmup_profile,
 )
+from tests.tools.advisor.helpers import checks
 
 
 @pytest.fixture
@@ -121,3 +122,15 @@ def test_a_registered_beta2_modifier_is_recognised(registered: dict[str, type[An
 
 def test_the_registries_are_left_as_they_were() -> None:
     assert not {"test_square_ramp", "test_plateau"} & set(WARMUPS) and "test_beta2_factor" not in MODIFIERS
+
+
+def test_unknown_warmup_shapes_are_read_off_the_registry_not_turned_into_linear_silently() -> None:
+    a = advise("piecewise(steps=[5, 10], values=[0.1, 1.0]) -> cosine", total_steps=10_000, optimizer="sgd")
+    assert checks(a)["pretrain-warmup-fraction"] == "warning"  # 10 steps = 0.1%
+    assert a.suggested_spec == "linear(2%) -> cosine"
+    assert any("replaces piecewise(" in x and "piecewise takes no length" in x for x in a.assumptions)
+    # a shape with a length keeps its form and arguments
+    a = advise("exponential(10, tau=3) -> cosine", total_steps=10_000, optimizer="sgd")
+    assert a.suggested_spec == "exponential(2%, tau=3.0) -> cosine"
+    a = advise("poly(10, power=3) -> cosine", total_steps=10_000, optimizer="sgd")
+    assert a.suggested_spec == "poly(2%, power=3.0) -> cosine"
