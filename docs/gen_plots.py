@@ -43,8 +43,8 @@ if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
 import rampup  # noqa: E402
-from rampup.core.params import REQUIRED, Param, to_json  # noqa: E402
 from rampup.core import Phase  # noqa: E402
+from rampup.core.params import REQUIRED, Param, to_json  # noqa: E402
 from rampup.core.units import Length  # noqa: E402
 
 OWNED = ("shapes", "generated")  # folders under docs/ that this script rebuilds wholesale

@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
 import rampup  # noqa: E402
-import rampup.compat  # noqa: E402,F401  (registers the compat specs: the Drop-ins row lists their prefixes)
+import rampup.compat  # noqa: E402  (registers the compat specs: the Drop-ins row lists their prefixes)
 from rampup.core import Phase  # noqa: E402
 from rampup.core.params import REQUIRED  # noqa: E402
 

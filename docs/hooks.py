@@ -106,7 +106,7 @@ def _links(items: list[Any], page_dir: str, depth: int = 0) -> list[str]:
 
 def _roles() -> dict[str, dict[str, Any]]:
     import rampup
-    import rampup.compat  # noqa: F401  (registers the compat specs)
+    import rampup.compat  # registers the compat specs (prefix:name)
 
     return {"warmup": rampup.WARMUPS, "decay": rampup.DECAYS, "whole": rampup.WHOLES, "modifier": rampup.MODIFIERS}
 

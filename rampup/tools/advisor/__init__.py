@@ -50,7 +50,17 @@ from __future__ import annotations
 from .checks import CHECKS, LENGTH_CHECKS, check
 from .cli import add_arguments, run_cli
 from .engine import advise
-from .inputs import OPTIMIZERS, normalize_optimizer, read_config
+from .inputs import (
+    NORMS,
+    OPTIMIZERS,
+    PARALLELISMS,
+    PRECISIONS,
+    TASKS,
+    WD_MODES,
+    derive,
+    normalize_optimizer,
+    read_config,
+)
 from .lengths import LengthRange, length_range
 from .model import REFERENCES, SEVERITIES, Advice, Finding, Setup
 from .recommend import recommend
@@ -58,9 +68,14 @@ from .recommend import recommend
 __all__ = [
     "CHECKS",
     "LENGTH_CHECKS",
+    "NORMS",
     "OPTIMIZERS",
+    "PARALLELISMS",
+    "PRECISIONS",
     "REFERENCES",
     "SEVERITIES",
+    "TASKS",
+    "WD_MODES",
     "Advice",
     "Finding",
     "LengthRange",
@@ -68,6 +83,7 @@ __all__ = [
     "add_arguments",
     "advise",
     "check",
+    "derive",
     "length_range",
     "normalize_optimizer",
     "read_config",
