@@ -58,6 +58,7 @@ unit: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) docs/gen_plots.py
+	$(PY) docs/gen_readme.py --check
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 test: lint typecheck unit docs

@@ -43,8 +43,8 @@ if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
 import rampup  # noqa: E402
+from rampup.core import Phase  # noqa: E402
 from rampup.core.params import REQUIRED, Param, to_json  # noqa: E402
-from rampup.core.phases import Phase  # noqa: E402
 from rampup.core.units import Length  # noqa: E402
 
 OWNED = ("shapes", "generated")  # folders under docs/ that this script rebuilds wholesale
@@ -153,7 +153,7 @@ class Site:
 
 def shape_entries() -> list[tuple[str, str, type[Phase]]]:
     """(role, name, class) for every registered shape, compat ``prefix:`` names excluded."""
-    rampup._load_compat()
+    import rampup.compat  # noqa: F401  (registers the compat specs: their prefixes are named on the index page)
     out = []
     for role, table, _title, _folder in ROLES:
         for name, cls in table.items():
@@ -617,12 +617,10 @@ def render(with_outputs: bool = True) -> Site:
 
 
 def draw(site: Site, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from rampup.support.optional import pyplot
     from rampup.tools.plot import plot_schedules
+
+    plt = pyplot("docs/gen_plots.py")
 
     plt.rcParams["svg.hashsalt"] = "rampup-docs"
     for rel, (specs, total, labels, title) in site.plots.items():

@@ -11,8 +11,15 @@ The nav in mkdocs.yml is the one list of pages, with two rules applied here befo
   in, so ``mkdocs build --strict`` fails on it (``validation.nav.not_found: warn`` in mkdocs.yml), and a
   page that exists but is in no nav entry fails the build too (``validation.nav.omitted_files: warn``).
 
-And one for pages: the line ``<!-- nav-pages -->`` in a page becomes a list of links to the pages of
-the (filtered) nav, so the home page links to every guide that exists and to none that does not.
+And for pages, markers that a hand-written page uses where it would otherwise list by hand what the code
+knows (so a page cannot drift from the code):
+
+* ``<!-- nav-pages -->`` becomes a list of links to the pages of the (filtered) nav, so the home page links to
+  every guide that exists and to none that does not;
+* ``<!-- registry:warmup -->`` (``decay``, ``whole``, ``modifier``, ``compat``) becomes the registered shapes of
+  that role as a list of code spans (``compat``: the compat prefixes, ``hf:``, ``torch:`` ...);
+* ``<!-- advisor:warmup-profiles -->`` becomes the table of how the advisor reads each registered warmup
+  (:func:`rampup.tools.advisor.shapes.warmup_profile`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import re
 from typing import Any
 
 from mkdocs.exceptions import PluginError
@@ -96,9 +104,52 @@ def _links(items: list[Any], page_dir: str, depth: int = 0) -> list[str]:
     return lines
 
 
+def _roles() -> dict[str, dict[str, Any]]:
+    import rampup
+    import rampup.compat  # registers the compat specs (prefix:name)
+
+    return {"warmup": rampup.WARMUPS, "decay": rampup.DECAYS, "whole": rampup.WHOLES, "modifier": rampup.MODIFIERS}
+
+
+def registry_list(role: str) -> str:
+    """The registered shapes of ``role`` as code spans (``compat``: the compat prefixes, each with its count)."""
+    roles = _roles()
+    if role == "compat":
+        prefixes: dict[str, int] = {}
+        for table in roles.values():
+            for name in table:
+                if ":" in name:
+                    prefixes[name.split(":", 1)[0]] = prefixes.get(name.split(":", 1)[0], 0) + 1
+        return ", ".join(f"`{p}:` ({prefixes[p]})" for p in sorted(prefixes))
+    if role not in roles:
+        raise PluginError(f"<!-- registry:{role} -->: unknown role; accepted: {', '.join(roles)}, compat")
+    lead = "| " if role == "modifier" else ""
+    return ", ".join(f"`{lead}{n}`" for n in roles[role] if ":" not in n)
+
+
+def warmup_profiles() -> str:
+    """How the advisor reads each registered warmup: a Markdown table."""
+    from rampup.tools.advisor.shapes import warmup_profile
+
+    words = {
+        "ramp": "ramps from `start=` to the peak: gradual (the large-batch check asks it to start low)",
+        "hold": "holds its `start=` level, then jumps to the peak (the `constant-warmup-gap` check)",
+        None: "neither: not classified (never taken for linear)",
+    }
+    rows = ["| warmup | read as |", "|---|---|"]
+    rows += [f"| `{n}` | {words[warmup_profile(n)]} |" for n in _roles()["warmup"] if ":" not in n]
+    return "\n".join(rows)
+
+
+_REGISTRY = re.compile(r"<!-- registry:([a-z]+) -->")
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     marker = "<!-- nav-pages -->"
-    if marker not in markdown:
-        return markdown
-    page_dir = posixpath.dirname(page.file.src_uri)
-    return markdown.replace(marker, "\n".join(_links(config["nav"], page_dir)))
+    if marker in markdown:
+        page_dir = posixpath.dirname(page.file.src_uri)
+        markdown = markdown.replace(marker, "\n".join(_links(config["nav"], page_dir)))
+    markdown = _REGISTRY.sub(lambda m: registry_list(m.group(1)), markdown)
+    if "<!-- advisor:warmup-profiles -->" in markdown:
+        markdown = markdown.replace("<!-- advisor:warmup-profiles -->", warmup_profiles())
+    return markdown

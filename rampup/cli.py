@@ -214,9 +214,30 @@ def cmd_plot(a: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_monitor(quick: bool = False) -> dict[str, Any]:
+    from .experiments.auto_bench import bench_monitor  # lazily: torch and the E1 model
+
+    return bench_monitor(quick=quick)
+
+
+def _format_monitor(r: dict[str, Any]) -> str:
+    from .experiments.auto_bench import format_monitor
+
+    return format_monitor(r)
+
+
+def _benches() -> dict[str, Any]:
+    """The bench targets: the tools' own, and the experiments' (added here, the layer that may import both)."""
+    from .tools.bench import BENCHES, register_bench
+
+    register_bench("monitor", _bench_monitor, _format_monitor)  # Monitor / AutoWarmup step-time overhead on E1
+    return BENCHES
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from .tools.bench import run_bench
 
+    _benches()
     print(run_bench(a.name, a.json, a.quick))
     return 0
 
@@ -260,9 +281,7 @@ def _add_plot(p: argparse.ArgumentParser) -> None:
 
 
 def _add_bench(p: argparse.ArgumentParser) -> None:
-    from .tools.bench import BENCHES
-
-    p.add_argument("name", choices=sorted(BENCHES), help="which benchmark")
+    p.add_argument("name", choices=sorted(_benches()), help="which benchmark")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     p.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
 

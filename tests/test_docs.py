@@ -240,3 +240,61 @@ def test_readme_claims_are_the_demos_and_carry_its_verdicts() -> None:
     for key, claim in CLAIMS:
         assert claim in rows, claim
         assert rows[claim].rstrip(" |").endswith(README_VERDICTS[key]), rows[claim]
+
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"rampup_docs_{name}", DOCS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def throwaway_warmup() -> Any:
+    """A warmup registered for one test, removed after: what the generated tables must pick up."""
+    from rampup import WARMUPS
+    from rampup.core import register
+
+    class Throwaway(WARMUPS["linear"]):  # type: ignore[misc,valid-type]
+        name = "test_throwaway"
+
+    register(Throwaway)
+    try:
+        yield Throwaway
+    finally:
+        WARMUPS.pop("test_throwaway")
+
+
+def test_readme_table_of_shapes_is_generated_from_the_registries() -> None:
+    gen = _load("gen_readme")
+    text = README.read_text(encoding="utf-8")
+    assert gen.rewrite(text) == text, "README.md's table of shapes is out of date: run python docs/gen_readme.py"
+    assert gen.main(["--check"]) == 0
+    rows = {r.split(" | ")[0].strip("| *"): r for r in gen.block().splitlines() if r.startswith("| **")}
+    assert "`linear`" in rows["Warmups"] and "`constant(start)`" in rows["Warmups"]
+    assert "`wsd(cooldown)`" in rows["Decays"] and "`noam(d_model, warmup)`" in rows["Whole schedules"]
+    assert r"`\| radam(beta2)`" in rows["Modifiers"] and "`hf:` (" in rows["Drop-ins"]
+    with pytest.raises(ValueError, match=re.escape("no <!-- shapes:begin --> ... <!-- shapes:end --> block")):
+        gen.rewrite("# a README without the block\n")
+
+
+def test_readme_check_fails_when_a_shape_is_added(throwaway_warmup: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    gen = _load("gen_readme")
+    assert "`test_throwaway`" in gen.block()
+    assert gen.main(["--check"]) == 1
+    assert "out of date: run python docs/gen_readme.py" in capsys.readouterr().out
+
+
+def test_page_markers_are_filled_from_the_registries(throwaway_warmup: Any) -> None:
+    pytest.importorskip("mkdocs")
+    hooks = _load("hooks")
+    page = "warmups: <!-- registry:warmup -->\nmodifiers: <!-- registry:modifier -->\n<!-- advisor:warmup-profiles -->"
+    out = hooks.on_page_markdown(page, None, {}, None)
+    assert "`linear`, `constant`" in out and "`test_throwaway`" in out and "`| radam`" in out
+    assert "| `test_throwaway` | ramps from `start=`" in out and "| `constant` | holds its `start=` level" in out
+    assert "| `piecewise` | neither" in out and "<!--" not in out
+    assert "`hf:` (" in hooks.on_page_markdown("<!-- registry:compat -->", None, {}, None)
+    with pytest.raises(Exception, match="unknown role"):
+        hooks.on_page_markdown("<!-- registry:nope -->", None, {}, None)
+    assert "<!-- advisor:warmup-profiles -->" in (DOCS / "advisor.md").read_text(encoding="utf-8")

@@ -1,1 +1,5 @@
-"""Tools built on the core and the adapters: explain, plot, bench, CLI helpers."""
+"""The tools layer: built on the core, compat and the adapters; never imports the experiments or the CLI.
+
+``advisor`` (``rampup advise``), ``sweep`` (``rampup sweep``), ``plot``, ``explain``, ``bench`` (the registry
+of ``rampup bench`` targets) and ``pool`` (the warm worker processes behind sweeps and experiments).
+"""

@@ -1,5 +1,8 @@
 """Benchmarks (``rampup bench``): measured, never asserted in unit tests.
 
+:data:`BENCHES` is the registry of targets (``curve``, ``torch``, ``sweep`` here; a layer above adds its own
+with :func:`register_bench`: ``rampup.cli`` adds the experiments' ``monitor``).
+
 ``rampup bench curve`` times the two core targets on this machine:
 
 * a 10^6-step ``linear(1%) -> cosine(floor=0.1)`` curve evaluated in one
@@ -17,11 +20,11 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["BENCHES", "bench_curve"]
+__all__ = ["BENCHES", "Bench", "bench_curve", "format_curve", "register_bench", "run_bench"]
 
 
 def _timeit(fn: Callable[[], Any], number: int) -> float:
@@ -107,29 +110,44 @@ def _format_sweep(r: dict[str, Any]) -> str:
     return format_bench(r)
 
 
-def _bench_monitor(quick: bool = False) -> dict[str, Any]:
-    from ..torch.auto_bench import bench_monitor  # lazily: torch
+class Bench(NamedTuple):
+    """A benchmark target: ``run(quick=...)`` returns the figures as a JSON-able dict, ``format`` prints them."""
 
-    return bench_monitor(quick=quick)
-
-
-def _format_monitor(r: dict[str, Any]) -> str:
-    from ..torch.auto_bench import format_monitor
-
-    return format_monitor(r)
+    run: Callable[..., dict[str, Any]]
+    format: Callable[[dict[str, Any]], str]
 
 
-BENCHES: dict[str, tuple[Callable[..., dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
-    "monitor": (_bench_monitor, _format_monitor),  # Monitor / AutoWarmup step-time overhead on the E1 model
-    "curve": (bench_curve, format_curve),
-    "torch": (_bench_torch, _format_torch),  # scheduler.step() cost vs HF/torch/timm/pytorch_warmup
-    "sweep": (_bench_sweep, _format_sweep),  # local backend speedup for 8 trials, Ray's overhead per trial
-}
+# name -> target.  The tools' own targets are here; a layer above adds its own with register_bench (rampup.cli adds
+# the experiments' `monitor` bench): this module imports nothing above tools.
+BENCHES: dict[str, Bench] = {}
+
+
+def register_bench(name: str, run: Callable[..., dict[str, Any]], format: Callable[[dict[str, Any]], str]) -> Bench:
+    """Add a ``rampup bench NAME`` target; registering the same functions again is a no-op, other ones an error.
+
+    ``run`` is called as ``run(quick=...)`` (``quick``: a smoke test) and imports what it needs lazily, so that
+    listing the targets (``rampup bench --help``) imports none of them.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"name: got {name!r}; accepted: a benchmark name such as 'curve' (letters, digits, _)")
+    if not callable(run) or not callable(format):
+        raise TypeError(f"bench {name!r}: run and format must be callables; got {run!r}, {format!r}")
+    bench = Bench(run, format)
+    old = BENCHES.get(name)
+    if old is not None and old != bench:
+        raise ValueError(f"bench: {name!r} is already registered (to {old.run.__module__}.{old.run.__qualname__})")
+    BENCHES[name] = bench
+    return bench
+
+
+register_bench("curve", bench_curve, format_curve)
+register_bench("torch", _bench_torch, _format_torch)  # scheduler.step() cost vs HF/torch/timm/pytorch_warmup
+register_bench("sweep", _bench_sweep, _format_sweep)  # local backend speedup, Ray's overhead per trial
 
 
 def run_bench(name: str, json_path: str | None = None, quick: bool = False) -> str:
     if name not in BENCHES:
-        raise ValueError(f"bench: unknown benchmark {name!r}; accepted: {', '.join(BENCHES)}")
+        raise ValueError(f"bench: unknown benchmark {name!r}; accepted: {', '.join(sorted(BENCHES))}")
     fn, fmt = BENCHES[name]
     result = fn(quick=quick)
     if json_path:

@@ -43,13 +43,9 @@ def plot_schedules(
     >>> fig.axes[0].get_ylabel()
     'LR ÷ its own peak (peaks differ 1431×)'
     """
-    try:
-        import matplotlib
+    from ..support.optional import pyplot
 
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'rampup[plot]'") from exc
+    plt = pyplot("plotting")
     if not schedules:
         raise ValueError("schedules: got none; accepted: at least one schedule")
     if normalize not in (None, True, False):

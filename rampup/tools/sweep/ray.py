@@ -1,7 +1,7 @@
 """The Ray Tune backend of ``rampup sweep``: the same trials, on a local Ray instance or a cluster.
 
 Each trial is one Tune trial of a function trainable that runs the same
-``_run_trial`` as the local backend (so errors are caught and recorded the same
+``run_trial`` as the local backend (so errors are caught and recorded the same
 way).  The driver appends each record to the results file as Tune reports the
 trial complete, so resume works exactly as for the local backend.  Actors are
 reused between trials (``reuse_actors=True``): starting a fresh actor per trial
@@ -32,7 +32,10 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
 
-from .sweep import TrainFn, Trial, _crash_record, _run_trial
+from .grid import Trial
+from .results import crash_record
+from .runners import run_trial
+from .train_fn import TrainFn
 
 __all__ = ["run_ray"]
 
@@ -87,11 +90,10 @@ def run_ray(
     threads: int | None,
     on_result: Callable[[Trial, dict[str, Any]], None],
 ) -> None:
-    try:
-        import ray
-        from ray import tune
-    except ImportError as e:
-        raise ImportError("backend='ray' needs Ray Tune: pip install 'rampup[ray]' (ray[tune])") from e
+    from ...support.optional import require
+
+    tune: Any = require("ray.tune", extra="ray", purpose="backend='ray' (Ray Tune)")
+    ray = require("ray", extra="ray", purpose="backend='ray' (Ray Tune)")
 
     started = False
     if not ray.is_initialized():
@@ -103,7 +105,7 @@ def run_ray(
     configs = [t.config for t in trials]
 
     def trainable(config: dict[str, Any]) -> dict[str, Any]:
-        rec = _run_trial(ref, configs[config["i"]], threads, "ray")
+        rec = run_trial(ref, configs[config["i"]], threads, "ray")
         return {"record_json": json.dumps(rec, allow_nan=False)}
 
     class _Report(tune.Callback):  # type: ignore[misc]
@@ -111,13 +113,13 @@ def run_ray(
             t = trials_by_index[trial.config["i"]]
             rec_json = (trial.last_result or {}).get("record_json")
             if rec_json is None:
-                on_result(t, _crash_record(t, "ray: the trial finished without a result", "ray"))
+                on_result(t, crash_record(t, "ray: the trial finished without a result", "ray"))
             else:
                 on_result(t, json.loads(rec_json))
 
         def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
             t = trials_by_index[trial.config["i"]]
-            on_result(t, _crash_record(t, _death(trial), "ray"))
+            on_result(t, crash_record(t, _death(trial), "ray"))
 
     trials_by_index = dict(enumerate(trials))
     # Not in the output folder: a sweep killed with SIGKILL cannot remove it, and the output is the user's.

@@ -3,7 +3,7 @@
 Every value is checked where it enters, and the error names the argument, the
 value and what is accepted.  A fact given twice with different values (a flag
 and a config field, ``warmup_ratio`` and ``warmup_steps``) is an error, never a
-guess: :func:`_merge` keeps each value with the place it came from.
+guess: :func:`merge_field` keeps each value with the place it came from.
 """
 
 from __future__ import annotations
@@ -13,7 +13,32 @@ import math
 import os
 from typing import Any
 
-__all__ = ["OPTIMIZERS", "normalize_optimizer", "read_config"]
+__all__ = [
+    "ADAM_LIKE",
+    "CONFIG_KEYS",
+    "DEFAULT_DECAY",
+    "FIELDS",
+    "FLAG_NAMES",
+    "NORMS",
+    "OPTIMIZERS",
+    "PARALLELISMS",
+    "PRECISIONS",
+    "PRECISION_ALIASES",
+    "TASKS",
+    "WD_MODES",
+    "as_bool",
+    "as_choice",
+    "as_count",
+    "as_float",
+    "as_int",
+    "as_model_params",
+    "as_parallelism",
+    "derive",
+    "hf_decay",
+    "merge_field",
+    "normalize_optimizer",
+    "read_config",
+]
 
 # canonical name -> (family, default β2 or None, what the default is)
 OPTIMIZERS: dict[str, tuple[str, float | None, str]] = {
@@ -32,7 +57,7 @@ OPTIMIZERS: dict[str, tuple[str, float | None, str]] = {
     "schedule_free_sgd": ("schedule_free_sgd", None, "schedulefree.SGDScheduleFree"),
     "schedule_free_radam": ("schedule_free", 0.999, "schedulefree.RAdamScheduleFree default"),
 }
-_ADAM_LIKE = ("adam", "schedule_free")
+ADAM_LIKE = ("adam", "schedule_free")
 
 _OPT_ALIASES = {
     "adam_w": "adamw",
@@ -72,7 +97,7 @@ _OPT_ALIASES = {
 }
 
 PRECISIONS = ("fp32", "bf16", "fp16", "fp8")
-_PRECISION_ALIASES = {
+PRECISION_ALIASES = {
     "32": "fp32",
     "32-true": "fp32",
     "fp32": "fp32",
@@ -113,7 +138,7 @@ _HF_DECAY = {
     "cosine_warmup_with_min_lr": "cosine",
 }
 _HF_UNMAPPED = ("cosine_with_restarts", "reduce_lr_on_plateau", "warmup_stable_decay", "greedy")
-_DEFAULT_DECAY = "cosine(floor=0.1)"
+DEFAULT_DECAY = "cosine(floor=0.1)"
 
 
 # =========================================================================
@@ -121,7 +146,7 @@ _DEFAULT_DECAY = "cosine(floor=0.1)"
 # =========================================================================
 
 
-def _int(name: str, v: Any, minimum: int = 0) -> int:
+def as_int(name: str, v: Any, minimum: int = 0) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
         raise TypeError(f"{name}: got {v!r}; accepted: an int >= {minimum}")
     try:
@@ -133,7 +158,7 @@ def _int(name: str, v: Any, minimum: int = 0) -> int:
     return int(f)
 
 
-def _float(name: str, v: Any, lo: float = 0.0, lo_open: bool = True, hi: float | None = None) -> float:
+def as_float(name: str, v: Any, lo: float = 0.0, lo_open: bool = True, hi: float | None = None) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
         raise TypeError(f"{name}: got {v!r}; accepted: a number {'>' if lo_open else '>='} {lo:g}")
     try:
@@ -147,7 +172,7 @@ def _float(name: str, v: Any, lo: float = 0.0, lo_open: bool = True, hi: float |
     return f
 
 
-def _choice(name: str, v: Any, choices: tuple[str, ...], aliases: dict[str, str] | None = None) -> str:
+def as_choice(name: str, v: Any, choices: tuple[str, ...], aliases: dict[str, str] | None = None) -> str:
     key = str(v).strip().lower()
     if aliases and key in aliases:
         return aliases[key]
@@ -156,7 +181,7 @@ def _choice(name: str, v: Any, choices: tuple[str, ...], aliases: dict[str, str]
     raise ValueError(f"{name}: got {v!r}; accepted: {', '.join(choices)}")
 
 
-def _bool(name: str, v: Any) -> bool:
+def as_bool(name: str, v: Any) -> bool:
     if isinstance(v, bool):
         return v
     if isinstance(v, str) and v.strip().lower() in ("true", "yes", "1", "false", "no", "0"):
@@ -180,16 +205,16 @@ def normalize_optimizer(name: Any) -> str:
     return key
 
 
-def _count(name: str, v: Any, minimum: int = 1) -> int:
+def as_count(name: str, v: Any, minimum: int = 1) -> int:
     """A whole count, written as the spec language writes token counts: ``524288``, ``'3.2M'``, ``'1.5k'``, ``'2B'``.
 
     The suffixes are the core's (:class:`rampup.core.units.Length`, the ``10Mtok`` form: k/K, M, B/G), read
     by the core's parser, not a second one.
 
-    >>> _count("tokens_per_step", "3.2M"), _count("tokens_per_step", "524288"), _count("model_params", "1.3B")
+    >>> as_count("tokens_per_step", "3.2M"), as_count("tokens_per_step", "524288"), as_count("model_params", "1.3B")
     (3200000, 524288, 1300000000)
     """
-    from ..core.units import Length
+    from ...core.units import Length
 
     accepted = f"an int >= {minimum} or a count like '3.2M', '1.5k', '2B'"
     raw = v
@@ -205,24 +230,24 @@ def _count(name: str, v: Any, minimum: int = 1) -> int:
             raise ValueError(f"{name}: got {raw!r}; accepted: {accepted}") from None
     if isinstance(v, float) and not v.is_integer():
         raise ValueError(f"{name}: got {raw!r}, not a whole number; accepted: {accepted}")
-    return _int(name, v, minimum)
+    return as_int(name, v, minimum)
 
 
-def _model_params(v: Any) -> float:
-    return float(_count("model_params", v, 1))
+def as_model_params(v: Any) -> float:
+    return float(as_count("model_params", v, 1))
 
 
-def _parallelism(v: Any) -> tuple[str, ...]:
+def as_parallelism(v: Any) -> tuple[str, ...]:
     items = v.split(",") if isinstance(v, str) else list(v) if isinstance(v, (list, tuple)) else [v]
     out = []
     for it in items:
-        p = _choice("parallelism", it, PARALLELISMS, {"deepspeed": "zero", "pp": "pipeline", "tp": "tensor"})
+        p = as_choice("parallelism", it, PARALLELISMS, {"deepspeed": "zero", "pp": "pipeline", "tp": "tensor"})
         if p != "none" and p not in out:
             out.append(p)
     return tuple(out)
 
 
-_FIELDS = (
+FIELDS = (
     "total_steps",
     "warmup",
     "spec",
@@ -252,7 +277,7 @@ _FIELDS = (
 )
 
 
-def _merge(into: dict[str, tuple[Any, str]], key: str, value: Any, source: str) -> None:
+def merge_field(into: dict[str, tuple[Any, str]], key: str, value: Any, source: str) -> None:
     """Record ``key=value`` from ``source``; the same fact given twice with different values is an error."""
     if value is None:
         return
@@ -284,7 +309,7 @@ def _same(a: Any, b: Any) -> bool:
 # =========================================================================
 
 # leaf key (lower case) -> target.  Nested configs are flattened; the leaf name decides.
-_CONFIG_KEYS: dict[str, str] = {
+CONFIG_KEYS: dict[str, str] = {
     "max_steps": "total_steps",
     "total_steps": "total_steps",
     "num_training_steps": "total_steps",
@@ -426,14 +451,14 @@ def read_config(path_or_data: str | os.PathLike[str] | dict[str, Any]) -> tuple[
     raw: dict[str, tuple[Any, str]] = {}
     for p, v in _flatten(data):
         leaf = p.split(".")[-1].lower().replace("-", "_")  # GPT-NeoX spells keys with hyphens
-        target = _CONFIG_KEYS.get(leaf)
+        target = CONFIG_KEYS.get(leaf)
         if leaf in ("_target_", "type", "name") and p.lower().split(".")[-2:-1] in (["optimizer"], ["optim"]):
             target = "optimizer"  # Hydra optimizer._target_, GPT-NeoX optimizer.type
         if leaf == "enabled" and p.lower().split(".")[-2:-1] in (["fp16"], ["bf16"]):
             target = p.lower().split(".")[-2]  # DeepSpeed / GPT-NeoX: fp16: {enabled: true}
         if target is None or v is None:
             continue
-        _merge(raw, target, v, f"{label}: {p}")
+        merge_field(raw, target, v, f"{label}: {p}")
     if not raw:
         raise ValueError(
             f"{label}: no recognizable training setting; accepted keys include max_steps, warmup_steps, "
@@ -476,7 +501,7 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
         return raw.get(key)
 
     def put(key: str, value: Any, src: str) -> None:
-        _merge(kw, key, value, src)
+        merge_field(kw, key, value, src)
 
     for key in (
         "steps_per_epoch",
@@ -511,7 +536,7 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
     if total is not None and isinstance(total[0], (int, float)) and not isinstance(total[0], bool) and total[0] <= 0:
         total = None
     if total is not None:
-        put("total_steps", _int(total[1], total[0], 1), total[1])
+        put("total_steps", as_int(total[1], total[0], 1), total[1])
     if (ep := take("epochs")) is not None:
         put("epochs", ep[0], ep[1])
 
@@ -522,17 +547,17 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
     ratio: tuple[float, str] | None = None
     if ws is not None:
         if isinstance(ws[0], str):
-            if wr is not None and _float(wr[1], wr[0], 0.0, lo_open=False, hi=1.0) > 0:
+            if wr is not None and as_float(wr[1], wr[0], 0.0, lo_open=False, hi=1.0) > 0:
                 raise ValueError(f"warmup: {ws[1]}={ws[0]!r} and {wr[1]}={wr[0]!r} are both set; give one of them")
             put("warmup", ws[0], ws[1])  # a length string such as '2%'
         else:
-            f = _float(ws[1], ws[0], 0.0, lo_open=False)
+            f = as_float(ws[1], ws[0], 0.0, lo_open=False)
             if 0 < f < 1:
                 ratio = (f, ws[1])
             else:
-                steps = (_int(ws[1], f), ws[1])
+                steps = (as_int(ws[1], f), ws[1])
     if wr is not None:
-        r = _float(wr[1], wr[0], 0.0, lo_open=False, hi=1.0)
+        r = as_float(wr[1], wr[0], 0.0, lo_open=False, hi=1.0)
         if ratio is not None and r > 0 and not _same(r, ratio[0]):
             raise ValueError(f"warmup: {ratio[1]}={ratio[0]!r} (a ratio) and {wr[1]}={r!r} disagree; give one of them")
         if ratio is None:
@@ -554,18 +579,18 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
 
     # Batch: global = per-device x accumulation x devices, combined in derive() (--world-size + an HF JSON).
     if (t := take("batch_size")) is not None:
-        put("batch_size", _int(t[1], t[0], 1), t[1])
+        put("batch_size", as_int(t[1], t[0], 1), t[1])
     elif (mb := take("micro_batch")) is not None:
         world = _world_size(raw)
         if world is None:  # the parts, for derive() to combine with --world-size (an HF JSON has no world size)
-            put("micro_batch_size", _int(mb[1], mb[0], 1), mb[1])
+            put("micro_batch_size", as_int(mb[1], mb[0], 1), mb[1])
             if (ga := take("grad_accum")) is not None:
-                put("grad_accum", _int(ga[1], ga[0], 1), ga[1])
+                put("grad_accum", as_int(ga[1], ga[0], 1), ga[1])
         else:
-            b = _int(mb[1], mb[0], 1)
+            b = as_int(mb[1], mb[0], 1)
             srcs = [mb[1]]
             if (ga := take("grad_accum")) is not None:
-                b *= _int(ga[1], ga[0], 1)
+                b *= as_int(ga[1], ga[0], 1)
                 srcs.append(ga[1].split(": ")[-1])
             b *= world[0]
             srcs.append(world[1].split(": ")[-1])
@@ -573,14 +598,14 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
 
     # Precision.
     bf, fp = take("bf16"), take("fp16")
-    if bf is not None and fp is not None and _bool(bf[1], bf[0]) and _bool(fp[1], fp[0]):
+    if bf is not None and fp is not None and as_bool(bf[1], bf[0]) and as_bool(fp[1], fp[0]):
         raise ValueError(f"precision: {bf[1]}=true and {fp[1]}=true; accepted: at most one of bf16 / fp16")
-    if bf is not None and _bool(bf[1], bf[0]):
+    if bf is not None and as_bool(bf[1], bf[0]):
         put("precision", "bf16", bf[1])
-    if fp is not None and _bool(fp[1], fp[0]):
+    if fp is not None and as_bool(fp[1], fp[0]):
         put("precision", "fp16", fp[1])
     if (t := take("precision")) is not None:
-        put("precision", _choice(t[1], t[0], PRECISIONS, _PRECISION_ALIASES), t[1])
+        put("precision", as_choice(t[1], t[0], PRECISIONS, PRECISION_ALIASES), t[1])
 
     # Parallelism.
     par: list[str] = []
@@ -598,7 +623,7 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
     if (t := take("deepspeed")) is not None and t[0] not in ("", False, None):
         par.append("zero")
         srcs.append(t[1])
-    if (t := take("pipeline")) is not None and _int(t[1], t[0], 1) > 1:
+    if (t := take("pipeline")) is not None and as_int(t[1], t[0], 1) > 1:
         par.append("pipeline")
         srcs.append(t[1])
     if par:
@@ -608,17 +633,17 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
     if (t := take("norm")) is not None:
         put(
             "norm",
-            _choice(t[1], t[0], NORMS, {"post_ln": "post", "pre_ln": "pre", "postln": "post", "preln": "pre"}),
+            as_choice(t[1], t[0], NORMS, {"post_ln": "post", "pre_ln": "pre", "postln": "post", "preln": "pre"}),
             t[1],
         )
     if (t := take("norm_first")) is not None:
-        put("norm", "pre" if _bool(t[1], t[0]) else "post", t[1])
+        put("norm", "pre" if as_bool(t[1], t[0]) else "post", t[1])
 
     # Scheduler type (HF).
     if (t := take("hf_scheduler")) is not None:
         put("hf_scheduler", str(t[0]).lower(), t[1])
         kwargs = take("hf_scheduler_kwargs")
-        decay = _hf_decay(str(t[0]).lower(), kwargs[0] if kwargs else None, t[1], notes)
+        decay = hf_decay(str(t[0]).lower(), kwargs[0] if kwargs else None, t[1], notes)
         if decay is not None:
             put("decay", decay, t[1])
 
@@ -629,7 +654,7 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
     if (t := take("init_from")) is not None and isinstance(t[0], str) and t[0].lower() not in ("scratch", ""):
         put("from_pretrained", True, t[1])
     if (t := take("from_pretrained")) is not None:
-        put("from_pretrained", _bool(t[1], t[0]), t[1])
+        put("from_pretrained", as_bool(t[1], t[0]), t[1])
     if (t := take("finetune_flag")) is not None and t[0] is True:
         put("task", "finetune", t[1])  # Megatron's --finetune, a 'finetune: true' key
     if (t := take("stage")) is not None and isinstance(t[0], str):
@@ -645,7 +670,7 @@ def _interpret(raw: dict[str, tuple[Any, str]]) -> tuple[dict[str, Any], list[st
         name = t[0].strip().lower()
         if name in _HF_DECAY or name in _HF_UNMAPPED:  # axolotl & co. take HF's scheduler names
             put("hf_scheduler", name, t[1])
-            decay = _hf_decay(name, None, t[1], notes)
+            decay = hf_decay(name, None, t[1], notes)
             if decay is not None:
                 put("decay", decay, t[1])
         else:
@@ -668,11 +693,11 @@ def derive(m: dict[str, tuple[Any, str]], notes: list[str]) -> None:
     >>> derive(m, []); m["total_steps"], m["warmup"]
     ((3600, 'config: num_train_epochs x --steps-per-epoch'), (216, 'config: warmup_steps=0.06 x total steps'))
     """
-    from ..core.units import Length, RunInfo
+    from ...core.units import Length, RunInfo
 
     for key in ("steps_per_epoch", "tokens_per_step", "micro_batch_size", "grad_accum", "world_size", "batch_size"):
         if key in m:
-            m[key] = (_count(key, m[key][0]), m[key][1])
+            m[key] = (as_count(key, m[key][0]), m[key][1])
     spe = m["steps_per_epoch"][0] if "steps_per_epoch" in m else None
     tps = m["tokens_per_step"][0] if "tokens_per_step" in m else None
     if "total_steps" in m:
@@ -690,15 +715,15 @@ def derive(m: dict[str, tuple[Any, str]], notes: list[str]) -> None:
         except ValueError:
             ln = None  # not a length: maybe a count such as '100k'
         try:
-            n = ln.to_steps(RunInfo(None, spe, tps), "total_steps") if ln is not None else _count("total_steps", v)
+            n = ln.to_steps(RunInfo(None, spe, tps), "total_steps") if ln is not None else as_count("total_steps", v)
         except ValueError as e:
             if ln is not None:
                 raise
             raise ValueError(f"total_steps: got {v!r}; accepted: {accepted}") from e
-        m["total_steps"] = (_int("total_steps", n, 1), src)
+        m["total_steps"] = (as_int("total_steps", n, 1), src)
     if "epochs" in m:
         ep, ep_src = m["epochs"]
-        epochs = _float(ep_src, ep)
+        epochs = as_float(ep_src, ep)
         if "total_steps" in m:
             n, n_src = m["total_steps"]
             if spe is not None and math.ceil(epochs * spe) != n:
@@ -746,7 +771,7 @@ def derive(m: dict[str, tuple[Any, str]], notes: list[str]) -> None:
 
 def _world_size(raw: dict[str, tuple[Any, str]]) -> tuple[int, str] | None:
     if (t := raw.get("world_size")) is not None:
-        return _int(t[1], t[0], 1), t[1]
+        return as_int(t[1], t[0], 1), t[1]
     dev = raw.get("devices")
     if dev is None:
         return None
@@ -759,11 +784,11 @@ def _world_size(raw: dict[str, tuple[Any, str]]) -> tuple[int, str] | None:
         return None  # 'auto' / -1: depends on the machine
     nodes = raw.get("num_nodes")
     if nodes is not None:
-        return n * _int(nodes[1], nodes[0], 1), f"{dev[1]} x {nodes[1]}"
+        return n * as_int(nodes[1], nodes[0], 1), f"{dev[1]} x {nodes[1]}"
     return n, dev[1]
 
 
-def _hf_decay(name: str, kwargs: Any, src: str, notes: list[str]) -> str | None:
+def hf_decay(name: str, kwargs: Any, src: str, notes: list[str]) -> str | None:
     if name in _HF_DECAY:
         decay = _HF_DECAY[name]
         if name in ("cosine_with_min_lr", "cosine_warmup_with_min_lr") and isinstance(kwargs, dict):
@@ -775,6 +800,10 @@ def _hf_decay(name: str, kwargs: Any, src: str, notes: list[str]) -> str | None:
             decay = f"poly(power={float(kwargs['power'])!r})"
         return decay
     if name in _HF_UNMAPPED:
-        notes.append(f"{src}={name!r} is not mapped to a rampup decay; the suggested spec shows {_DEFAULT_DECAY}")
+        notes.append(f"{src}={name!r} is not mapped to a rampup decay; the suggested spec shows {DEFAULT_DECAY}")
         return None
     raise ValueError(f"{src}: got {name!r}; accepted: {', '.join(list(_HF_DECAY) + list(_HF_UNMAPPED))}")
+
+
+# A keyword argument's name as the CLI flag that gives it (the provenance in messages).
+FLAG_NAMES = {"hf_scheduler": "--lr-scheduler-type"}
