@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from rampup.experiments.auto_compare import QUICK_TASKS, Task, code_fingerprint, report, run_compare, summarize
+from rampup.experiments.auto_runs import Arm, digits_then, run_digits, run_lm
 from rampup.experiments.train import DigitsConfig, LMConfig, train_digits, train_lm
-from rampup.tools.auto_compare import QUICK_TASKS, Task, code_fingerprint, report, run_compare, summarize
-from rampup.torch.auto_runs import Arm, digits_then, run_digits, run_lm
 
 TINY_LM = LMConfig(
     spec="linear(4) -> cosine(floor=0.1)",
@@ -236,7 +236,7 @@ def test_missing_runs_are_named_not_hidden():
 
 
 def test_code_fingerprint_ignores_prose_and_sees_code(tmp_path, monkeypatch):
-    import rampup.tools.auto_compare as ac
+    import rampup.experiments.auto_compare as ac
 
     root = tmp_path / "rampup"
     (root / "core").mkdir(parents=True)

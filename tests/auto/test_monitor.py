@@ -268,7 +268,7 @@ def test_plot_monitor_from_records_and_csv(tmp_path):
 
 
 def test_bench_monitor_quick_reports_paired_overheads_for_every_variant():
-    from rampup.torch.auto_bench import bench_monitor, format_monitor
+    from rampup.experiments.auto_bench import bench_monitor, format_monitor
 
     r = bench_monitor(quick=True)
     variants = ["monitor", "monitor_update_every_1", "monitor_off", "auto_warming", "auto_done"]

@@ -123,7 +123,7 @@ def _e1(final: dict[str, float]) -> dict[str, Any]:
 
 
 def test_demo_verdicts_on_the_readme_figures_and_on_a_failed_run() -> None:
-    from rampup.tools.demo import CLAIMS, verdict_text, verdicts
+    from rampup.experiments.demo import CLAIMS, verdict_text, verdicts
 
     # seed 0 on the README's machine: every claim holds
     ok = _e1({"post_warmup": 2.443, "post_none": 3.151, "pre_warmup": 2.186, "pre_none": 2.317})

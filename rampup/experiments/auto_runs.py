@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import parse
-from ..experiments.data import lm_batch_starts, load_corpus, load_digits, val_window_starts, windows
-from ..experiments.models import TinyLM, TinyResNet, decay_groups
-from ..experiments.train import DigitsConfig, LMConfig, digits_spec, evaluate_lm, make_lm_optimizer
-from .auto import AutoWarmup
+from ..torch.auto import AutoWarmup
+from .data import lm_batch_starts, load_corpus, load_digits, val_window_starts, windows
+from .models import TinyLM, TinyResNet, decay_groups
+from .train import DigitsConfig, LMConfig, digits_spec, evaluate_lm, make_lm_optimizer
 
 __all__ = ["Arm", "run_digits", "run_lm"]
 

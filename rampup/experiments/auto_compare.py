@@ -1,6 +1,6 @@
 """``rampup auto-compare``: the automatic warmups against a sweep of fixed warmup lengths.
 
-Tasks (the setups of :mod:`rampup.experiments`, run by :mod:`rampup.torch.auto_runs`):
+Tasks (the setups of :mod:`rampup.experiments`, run by :mod:`rampup.experiments.auto_runs`):
 
 * ``e1`` — Post-LN byte transformer, AdamW (0.9, 0.98), peak LR 1e-2, 400 steps,
   cosine to 10 %; fixed warmups of 0, 25, 50, 100, 200 steps (linear from 0).
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..support.io import atomic_write_text
-from .pool import run_tasks
+from ..tools.pool import run_tasks
 
 __all__ = ["TASKS", "run_compare"]
 
@@ -171,8 +171,8 @@ QUICK_TASKS: tuple[Task, ...] = (
 
 
 def _lm_cfg(task: Task, lr: float | None) -> Any:
-    from ..experiments.e2 import WD_INDEPENDENT
-    from ..experiments.train import LMConfig
+    from .e2 import WD_INDEPENDENT
+    from .train import LMConfig
 
     if task.name.startswith("e2"):
         assert lr is not None
@@ -195,18 +195,18 @@ def _lm_cfg(task: Task, lr: float | None) -> Any:
 
 
 def _digits_cfg(task: Task) -> Any:
-    from ..experiments.train import DigitsConfig
+    from .train import DigitsConfig
 
     return replace(DigitsConfig(warmup="none"), **dict(task.params))
 
 
 def _arms(task: Task, methods: Sequence[str]) -> list[Any]:
-    from ..torch.auto_runs import Arm
+    from .auto_runs import Arm
 
     if task.kind == "lm":
         then = "cosine(floor=0.1)"
     else:
-        from ..torch.auto_runs import digits_then
+        from .auto_runs import digits_then
 
         then = digits_then(_digits_cfg(task))[0]
     arms = []
@@ -250,7 +250,7 @@ _FINGERPRINTED = (
     "core",
     "torch/auto.py",
     "torch/monitor.py",
-    "torch/auto_runs.py",
+    "experiments/auto_runs.py",
     "experiments/train.py",
     "experiments/models.py",
     "experiments/data.py",
@@ -297,7 +297,7 @@ def _run_job(job: tuple[Task, Any, int, float | None, str, str, str]) -> tuple[s
 
     task, arm, seed, lr, path, code, settings = job
     torch.set_num_threads(1)
-    from ..torch.auto_runs import run_digits, run_lm
+    from .auto_runs import run_digits, run_lm
 
     if task.kind == "lm":
         r = run_lm(_lm_cfg(task, lr), seed, arm)
@@ -422,7 +422,7 @@ def run_compare(
     except ImportError:  # pragma: no cover - matplotlib missing
         fig = None
     if fig is not None:
-        from .plot import save_figure
+        from ..tools.plot import save_figure
 
         save_figure(fig, os.path.join(out, "auto_compare.png"), dpi=100)
     return summary
@@ -461,8 +461,8 @@ def _metric(r: dict[str, Any], l0: float | None = None) -> float:
 
 def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Sequence[str]) -> dict[str, Any]:
     """Per task: the metric of every arm and seed, the best fixed arm, and the bounds of issue 6 for each method."""
-    from ..experiments.data import reference_levels
-    from ..experiments.e2 import sensitivity
+    from .data import reference_levels
+    from .e2 import sensitivity
 
     unigram = reference_levels()["unigram"]
     out: dict[str, Any] = {"tasks": {}, "methods": list(methods), "unigram": unigram}

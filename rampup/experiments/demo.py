@@ -135,8 +135,8 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
         msg = "E1 skipped: it needs torch (pip install 'rampup[torch]'); `make demo` installs it."
         print(msg)
         return [f"> {msg}", ""], None
-    from ..experiments import e1
-    from ..experiments.common import jsonable
+    from . import e1
+    from .common import jsonable
 
     n_arms = len(e1.arms())
     phase(
@@ -185,19 +185,19 @@ AUTO_SPEC = "auto -> cosine(floor=0.1)"
 def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """E1's Post-LN arm with the automatic warmup (no length given), beside E1's fixed arms.
 
-    The run is :func:`rampup.torch.auto_runs.run_lm` — E1's loop, with the LR from
+    The run is :func:`rampup.experiments.auto_runs.run_lm` — E1's loop, with the LR from
     ``AutoWarmup(opt, "auto -> cosine(floor=0.1)")`` (what ``WarmupScheduler`` builds for that
     spec) — at seed 0; writes ``e1/auto.json`` and ``e1/auto.png``.
     """
 
-    from ..experiments import e1
-    from ..experiments.common import jsonable, progress_bar, pyplot
-    from ..torch.auto_runs import Arm, run_lm
+    from . import e1
+    from .auto_runs import Arm, run_lm
+    from .common import jsonable, progress_bar, pyplot
 
     steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
     cfg = dict((n, c) for n, _, c in e1.arms(steps))["post_none"]  # Post-LN, AdamW, the decay alone
     cfg = e1._quick(cfg) if quick else cfg
-    from .pool import torch_threads
+    from ..tools.pool import torch_threads
 
     bar = progress_bar(cfg.steps, "automatic warmup (1 run)", True)
     try:
@@ -217,7 +217,7 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     }
     e1_dir = os.path.join(out, "e1")
     atomic_write_text(os.path.join(e1_dir, "auto.json"), json.dumps(jsonable({**summary, "run": r}), indent=1) + "\n")
-    from .plot import save_figure
+    from ..tools.plot import save_figure
 
     fig = plot_auto(e1_res, r)
     save_figure(fig, os.path.join(e1_dir, "auto.png"))
@@ -245,7 +245,7 @@ def plot_auto(e1_res: dict[str, Any], r: dict[str, Any]) -> Any:
     """``e1/auto.png``: the LR each update used and the training loss, automatic warmup beside E1's seed 0."""
     import numpy as np
 
-    from ..experiments.common import pyplot, smooth
+    from .common import pyplot, smooth
 
     fixed = {x["arm"]: x for x in e1_res["runs"] if x["seed"] == 0}
     plt = pyplot()
@@ -274,8 +274,8 @@ def _label(res: dict[str, Any], name: str) -> str:
 
 def _standard_schedules(out: str, head: list[str]) -> int:
     from .. import parse
-    from .explain import explain
-    from .plot import plot_schedules, save_figure
+    from ..tools.explain import explain
+    from ..tools.plot import plot_schedules, save_figure
 
     total = 10_000
     os.makedirs(out, exist_ok=True)
