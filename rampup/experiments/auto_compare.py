@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from ..support.io import atomic_write_text
+from ..support.io import atomic_write_text, json_safe
+from ..support.optional import pyplot
 from ..tools.pool import run_tasks
 
 __all__ = ["TASKS", "run_compare"]
@@ -307,20 +308,8 @@ def _run_job(job: tuple[Task, Any, int, float | None, str, str, str]) -> tuple[s
     r["task"], r["lr_grid"] = task.name, lr
     # The fingerprint of the code as the caller loaded it (not of the files when the run ends).
     r["code"], r["settings"] = code, settings
-    atomic_write_text(path, json.dumps(_jsonable(r)) + "\n")
+    atomic_write_text(path, json.dumps(json_safe(r, source="run")) + "\n")
     return path, r
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, (np.floating, np.integer)):
-        return _jsonable(x.item())
-    return x
 
 
 def run_compare(
@@ -415,7 +404,9 @@ def run_compare(
         "date": time.strftime("%Y-%m-%d"),
         "wall_s_this_call": round(time.perf_counter() - t0, 1),
     }
-    atomic_write_text(os.path.join(out, "results.json"), json.dumps(_jsonable(summary), indent=1) + "\n")
+    atomic_write_text(
+        os.path.join(out, "results.json"), json.dumps(json_safe(summary, source="summary"), indent=1) + "\n"
+    )
     atomic_write_text(os.path.join(out, "report.md"), report(summary))
     try:
         fig = plot(summary, results)
@@ -810,11 +801,7 @@ def report(summary: dict[str, Any]) -> str:
 
 def plot(summary: dict[str, Any], results: list[dict[str, Any]]) -> Any:
     """One panel per task: the metric of every arm (dots per seed), or loss vs LR for the grid task."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot("the auto-compare plot")
     names = list(summary["tasks"])
     if not names:
         return None

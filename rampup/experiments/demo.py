@@ -23,7 +23,8 @@ import os
 import time
 from typing import Any
 
-from ..support.io import atomic_write_text
+from ..support.io import atomic_write_text, json_safe
+from ..support.optional import pyplot
 
 STANDARD = [
     ("linear warmup + cosine", "linear(5%) -> cosine(floor=0.1)"),
@@ -136,7 +137,6 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
         print(msg)
         return [f"> {msg}", ""], None
     from . import e1
-    from .common import jsonable
 
     n_arms = len(e1.arms())
     phase(
@@ -176,7 +176,7 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
         "",
     ]
     summary = {"outcome": o, "summary": res["summary"], "wall_s": res["wall_s"], "auto": auto_summary}
-    return lines, jsonable({**summary, "verdicts": checks, "machine": env["processor"] or "unknown CPU"})
+    return lines, json_safe({**summary, "verdicts": checks, "machine": env["processor"] or "unknown CPU"})
 
 
 AUTO_SPEC = "auto -> cosine(floor=0.1)"
@@ -192,7 +192,7 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
 
     from . import e1
     from .auto_runs import Arm, run_lm
-    from .common import jsonable, progress_bar, pyplot
+    from .common import progress_bar
 
     steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
     cfg = dict((n, c) for n, _, c in e1.arms(steps))["post_none"]  # Post-LN, AdamW, the decay alone
@@ -216,7 +216,10 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
         "vs": {n: fixed[n]["final_val_loss"] for n in ("post_warmup", "post_none") if n in fixed},
     }
     e1_dir = os.path.join(out, "e1")
-    atomic_write_text(os.path.join(e1_dir, "auto.json"), json.dumps(jsonable({**summary, "run": r}), indent=1) + "\n")
+    atomic_write_text(
+        os.path.join(e1_dir, "auto.json"),
+        json.dumps(json_safe({**summary, "run": r}, source="auto run"), indent=1) + "\n",
+    )
     from ..tools.plot import save_figure
 
     fig = plot_auto(e1_res, r)
@@ -245,7 +248,7 @@ def plot_auto(e1_res: dict[str, Any], r: dict[str, Any]) -> Any:
     """``e1/auto.png``: the LR each update used and the training loss, automatic warmup beside E1's seed 0."""
     import numpy as np
 
-    from .common import pyplot, smooth
+    from .common import smooth
 
     fixed = {x["arm"]: x for x in e1_res["runs"] if x["seed"] == 0}
     plt = pyplot()
