@@ -186,8 +186,8 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     """E1's Post-LN arm with the automatic warmup (no length given), beside E1's fixed arms.
 
     The run is :func:`rampup.experiments.auto_runs.run_lm` — E1's loop, with the LR from
-    ``AutoWarmup(opt, "auto -> cosine(floor=0.1)")`` (what ``WarmupScheduler`` builds for that
-    spec) — at seed 0; writes ``e1/auto.json`` and ``e1/auto.png``.
+    ``AutoWarmup(opt, "auto -> cosine(floor=0.1)")`` (the automatic warmup that spec asks for)
+    — at seed 0; writes ``e1/auto.json`` and ``e1/auto.png``.
     """
 
     from . import e1
@@ -196,7 +196,7 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
 
     steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
     cfg = dict((n, c) for n, _, c in e1.arms(steps))["post_none"]  # Post-LN, AdamW, the decay alone
-    cfg = e1._quick(cfg) if quick else cfg
+    cfg = e1.quick_config(cfg) if quick else cfg
     from ..tools.pool import torch_threads
 
     bar = progress_bar(cfg.steps, "automatic warmup (1 run)", True)
@@ -229,7 +229,7 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     lines = [
         "## Automatic warmup on E1 (no warmup length given)",
         "",
-        f'`WarmupScheduler(opt, "{AUTO_SPEC}", total_steps={steps})` — an `AutoWarmup` capping the relative '
+        f'`AutoWarmup(opt, "{AUTO_SPEC}", total_steps={steps})` — the automatic warmup capping the relative '
         f"update size — on E1's Post-LN arm, seed 0: it warmed up for **{summary['warmup_steps']} steps** and "
         f"ended at a final val loss of **{summary['final_val_loss']:.3f}** nats/byte ({vs}).",
         "",
