@@ -243,7 +243,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from .tools.demo import run_demo
+    from .experiments.demo import run_demo
 
     return run_demo(a.out, quick=a.quick)
 
@@ -316,13 +316,13 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 
 def _add_auto_compare(p: argparse.ArgumentParser) -> None:
-    from .tools.auto_compare import add_arguments  # torch is imported only when the command runs
+    from .experiments.auto_compare import add_arguments  # torch is imported only when the command runs
 
     add_arguments(p)
 
 
 def cmd_auto_compare(a: argparse.Namespace) -> int:
-    from .tools.auto_compare import cli
+    from .experiments.auto_compare import cli
 
     return cli(a)
 

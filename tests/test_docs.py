@@ -234,7 +234,7 @@ def test_readme_error_example_is_what_the_cli_prints(capsys: pytest.CaptureFixtu
 
 def test_readme_claims_are_the_demos_and_carry_its_verdicts() -> None:
     # The demo prints its verdict on each README claim beside the README's; the two lists must not drift.
-    from rampup.tools.demo import CLAIMS, README_VERDICTS
+    from rampup.experiments.demo import CLAIMS, README_VERDICTS
 
     rows = {r.split(" | ")[0].strip("| "): r for r in PAGES["README.md"].splitlines() if r.startswith("| ")}
     for key, claim in CLAIMS:

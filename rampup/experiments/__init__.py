@@ -7,6 +7,12 @@ list the experiments without torch; the modules themselves need torch and
 matplotlib (E3/E4b also scikit-learn, for its bundled digits).
 
     rampup experiment e1 --seeds 3 --out experiment-output/e1
+
+The layer also holds what is built on these experiments (it imports tools, the adapters and
+the core, never the CLI): the training loops and their LR plans (``train``), the demo
+(``demo``: ``rampup demo``), the auto-warmup comparison (``auto_compare``: ``rampup
+auto-compare``, with its runs in ``auto_runs``) and the Monitor/AutoWarmup overhead bench on
+the E1 model (``auto_bench``: ``rampup bench monitor``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..support.io import atomic_write_text
+from ..support.io import atomic_write_text, json_safe
+from ..support.optional import pyplot, require
 from ..tools.pool import report, run_tasks, torch_threads
 
 __all__ = [
@@ -79,10 +80,7 @@ def _worker(job: Job) -> dict[str, Any]:
 
 
 def progress_bar(total: int, desc: str, enabled: bool) -> Any:
-    try:
-        from tqdm import tqdm
-    except ImportError as e:  # pragma: no cover - tqdm is in the dev/progress extras
-        raise ImportError("the experiments show a progress bar with tqdm: pip install 'rampup[progress]'") from e
+    tqdm = require("tqdm", extra="progress", purpose="the experiments' progress bar").tqdm
     return tqdm(
         total=total, desc=desc, unit="step", disable=not enabled, file=sys.stderr, dynamic_ncols=True, smoothing=0.05
     )
@@ -210,32 +208,9 @@ def smooth(y: npt.ArrayLike, k: int = 10) -> np.ndarray:
     return (c[1:] - c[np.arange(1, a.size + 1) - n]) / n
 
 
-def pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("the experiments' plots need matplotlib: pip install 'rampup[plot]'") from e
-    return plt
-
-
-def jsonable(x: Any) -> Any:
-    """Plain JSON data: arrays to lists, NaN/inf to null (JSON has no NaN; null = diverged)."""
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return jsonable(x.tolist())
-    if isinstance(x, (np.floating, float)):
-        return None if not math.isfinite(float(x)) else float(x)  # JSON has no NaN: null = diverged
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, bytes):
-        raise TypeError("results: bytes (model weights) do not belong in the results JSON")
-    return x
+# The experiments' names for the one JSON sanitizer and the one matplotlib guard (rampup.support): aliases,
+# so the experiment modules keep importing them from here.
+jsonable = json_safe
 
 
 def write_outputs(out: str, results: dict[str, Any], report: str, figures: dict[str, Any]) -> list[str]:
@@ -251,7 +226,9 @@ def write_outputs(out: str, results: dict[str, Any], report: str, figures: dict[
         plt.close(fig)
         paths.append(p)
     results["files"] = sorted([*figures, "results.json", "report.md"])
-    atomic_write_text(os.path.join(out, "results.json"), json.dumps(jsonable(results), indent=1) + "\n")
+    atomic_write_text(
+        os.path.join(out, "results.json"), json.dumps(json_safe(results, source="results"), indent=1) + "\n"
+    )
     atomic_write_text(os.path.join(out, "report.md"), report)
     return [os.path.join(out, "results.json"), os.path.join(out, "report.md"), *paths]
 

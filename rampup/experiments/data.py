@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..support.optional import require
+
 __all__ = [
     "CORPUS_BYTES",
     "Corpus",
@@ -173,12 +175,10 @@ class Digits:
 @functools.lru_cache(maxsize=1)
 def load_digits() -> Digits:
     """The 8×8 digits of scikit-learn (bundled, no download), stratified 70/30, standardised."""
-    try:
-        from sklearn.datasets import load_digits as _load
-        from sklearn.model_selection import train_test_split
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("experiments e3/e4b need scikit-learn (its bundled digits): pip install scikit-learn") from e
-    d = _load()
+    purpose = "the digits of experiments e3/e4b (bundled with scikit-learn)"
+    datasets = require("sklearn.datasets", extra="experiments", purpose=purpose)
+    train_test_split = require("sklearn.model_selection", extra="experiments", purpose=purpose).train_test_split
+    d = datasets.load_digits()
     x = d.data.astype(np.float32).reshape(-1, 1, 8, 8)
     y = d.target.astype(np.int64)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.3, stratify=y, random_state=0)

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from ..support.optional import pyplot
 from .common import (
     Job,
     cell_code,
     fmt_ms,
     header,
     mean_std,
-    pyplot,
     results_head,
     run_jobs,
     smooth,
@@ -75,7 +75,8 @@ def arms(steps: int = 400) -> list[tuple[str, str, LMConfig]]:
     ]
 
 
-def _quick(cfg: LMConfig) -> LMConfig:
+def quick_config(cfg: LMConfig) -> LMConfig:
+    """``cfg`` as ``--quick`` runs it: 32 validation windows, no evaluation during training."""
     return replace(cfg, eval_windows=32, eval_every=10**9)
 
 
@@ -83,7 +84,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     """Run E1 and write ``results.json``, ``report.md``, ``loss_curves.png``, ``final_loss.png``, ``schedules.png``."""
     t0 = time.perf_counter()
     steps = 24 if quick else 400
-    arm_list = [(n, lab, _quick(c) if quick else c) for n, lab, c in arms(steps)]
+    arm_list = [(n, lab, quick_config(c) if quick else c) for n, lab, c in arms(steps)]
     jobs = [Job("lm", cfg, seed, name, cfg.steps) for seed in range(seeds) for name, _, cfg in arm_list]
     runs = run_jobs(jobs, workers, desc=f"E1 ({len(jobs)} runs)", progress=progress)
     corpus = load_corpus()

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from .. import parse
-from .common import Job, cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, timed, write_outputs
+from ..support.optional import pyplot
+from .common import Job, cell_code, fmt_ms, header, mean_std, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .train import LMConfig
 

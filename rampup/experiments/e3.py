@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from ..support.optional import pyplot
 from .common import (
     Job,
     cell_code,
     fmt_ms,
     header,
     mean_std,
-    pyplot,
     results_head,
     run_jobs,
     smooth,

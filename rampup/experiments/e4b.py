@@ -19,7 +19,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from .common import Job, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, timed, write_outputs
+from ..support.optional import pyplot
+from .common import Job, fmt_ms, header, mean_std, results_head, run_jobs, timed, write_outputs
 from .data import load_digits
 from .e3 import steps_of
 from .train import DigitsConfig

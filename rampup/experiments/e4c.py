@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .common import Job, cell_code, header, pyplot, results_head, run_jobs, timed, write_outputs
+from ..support.optional import pyplot
+from .common import Job, cell_code, header, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus
 from .train import LMConfig
 

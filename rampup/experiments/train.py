@@ -1,13 +1,21 @@
-"""Training loops of the reference experiments: one function per model, one run per call.
+"""Training loops of the reference experiments and the auto-warmup runs: one loop per task kind.
 
-Every run is a pure function of its config and seed: ``torch.manual_seed(seed)``
-fixes the initialization; the data order comes from ``data_seed`` alone, so the
-arms of a comparison see identical batches.  The learning rate of update
-``t`` (``t = 0`` is the first update) is ``peak_lr · schedule(t)``, set in every
-parameter group by :class:`rampup.torch.WarmupScheduler` (built on the optimizer
-whose ``lr`` is the peak; ``scheduler.step()`` after each ``optimizer.step()``) —
-the step semantics of ``rampup`` (docs/semantics.md).  The LR each update
-actually used is read back from the optimizer and recorded.
+:func:`lm_loop` (the byte LM: E1, E2, E4a, E4c, E4d) and :func:`digits_loop` (the digits
+ResNet: E3, E4b) are the only training loops; what varies between callers is the **LR plan**
+(:class:`LRPlan`), built on the loop's optimizer at its peak LR:
+
+* :class:`FixedPlan` — a fixed rampup spec: update ``t`` (``t = 0`` is the first) uses
+  ``lr = peak · schedule(t)``, set in every parameter group by
+  :class:`rampup.torch.WarmupScheduler` (``scheduler.step()`` after each ``optimizer.step()``:
+  the step semantics of ``rampup``, docs/semantics.md).  :func:`train_lm` and
+  :func:`train_digits` are the loops with this plan.
+* :class:`rampup.experiments.auto_runs.AutoPlan` — an automatic warmup followed by a decay
+  (``run_lm``/``run_digits`` of :mod:`rampup.experiments.auto_runs`).
+
+Every run is a pure function of its config, seed and plan: ``torch.manual_seed(seed)`` fixes
+the initialization; the data order comes from ``data_seed`` alone, so the arms of a comparison
+see identical batches.  The LR each update actually used is read back from the optimizer and
+recorded.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -30,17 +39,79 @@ from .models import TinyLM, TinyResNet, decay_groups
 
 __all__ = [
     "DigitsConfig",
+    "FixedPlan",
     "LMConfig",
+    "LRPlan",
+    "PlanFactory",
     "Progress",
+    "digits_error",
+    "digits_loop",
     "digits_spec",
+    "digits_steps_per_epoch",
     "evaluate_lm",
+    "lm_loop",
     "lm_step",
+    "make_lm_optimizer",
     "sgd_step",
     "train_digits",
     "train_lm",
 ]
 
 Progress = Callable[[int], None]  # called with the number of steps just completed
+
+
+# ---------------------------------------------------------------------------------------------
+# LR plans: what sets the LR of each update
+# ---------------------------------------------------------------------------------------------
+
+
+class LRPlan(Protocol):
+    """The LR of every update of a loop: built on the optimizer (at its peak LR) before the first update.
+
+    The loop calls ``lr()`` before each update (the LR that update uses, already in the
+    optimizer's groups), ``step(loss)`` after each ``optimizer.step()``, and ``info()`` once at
+    the end (what the run reports about its schedule; it also releases the plan's hooks).
+    """
+
+    def lr(self) -> float: ...
+
+    def step(self, loss: float) -> None: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+
+# (optimizer at its peak LR, the schedule's total steps) -> the plan; e.g. ``partial(FixedPlan, spec)``
+PlanFactory = Callable[[torch.optim.Optimizer, int], LRPlan]
+
+
+class FixedPlan:
+    """A fixed rampup spec: update ``t`` uses ``lr = peak · schedule(t)`` in every group.
+
+    The LR is written by :class:`rampup.torch.WarmupScheduler` on the optimizer, whose ``lr``
+    is the peak; ``info()`` gives the canonical spec and its warmup length in steps.
+
+    >>> import torch
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+    >>> plan = FixedPlan("linear(4) -> constant", opt, 8)
+    >>> plan.lr(), plan.step(1.0), plan.lr()
+    (0.125, None, 0.25)
+    >>> plan.info()
+    {'spec': 'linear(4) -> constant', 'warmup_steps': 4}
+    """
+
+    def __init__(self, spec: str, opt: torch.optim.Optimizer, total: int) -> None:
+        self.schedule = parse(spec, total_steps=total)  # validated (and canonical) before the scheduler
+        self.opt = opt
+        self.scheduler = WarmupScheduler(opt, spec, total_steps=total)
+
+    def lr(self) -> float:
+        return float(self.opt.param_groups[0]["lr"])
+
+    def step(self, loss: float) -> None:
+        self.scheduler.step()
+
+    def info(self) -> dict[str, Any]:
+        return {"spec": str(self.schedule.spec), "warmup_steps": int(self.schedule.warmup_steps)}
 
 
 @dataclass(frozen=True)
@@ -170,17 +241,24 @@ def make_lm_optimizer(model: Any, cfg: LMConfig) -> Any:
     )
 
 
-def train_lm(
-    cfg: LMConfig, seed: int, init_state: bytes | None = None, progress: Progress | None = None
+def lm_loop(
+    cfg: LMConfig,
+    seed: int,
+    plan: PlanFactory,
+    init_state: bytes | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Train :class:`TinyLM` under ``cfg`` from ``seed``; return losses, LRs and the final validation loss.
+    """Train :class:`TinyLM` under ``cfg`` from ``seed`` with the LR of ``plan``: the one LM training loop.
 
-    A non-finite training loss stops the run (``diverged``); its final
-    validation loss is then NaN (E2 counts NaN as the loss at init).
+    ``plan(optimizer, cfg.schedule_total())`` is built on the optimizer at ``cfg.peak_lr``.
+    Returns ``train_loss`` and ``lr`` per update, ``val`` (``(step, loss)`` at init, every
+    ``cfg.eval_every`` updates and at the end), ``val_loss_init``, ``final_val_loss``,
+    ``diverged``/``diverged_at``, ``plan`` (the plan's ``info()``), and ``adam_psi``/``state``
+    when ``cfg.record_adam``/``cfg.keep_state`` ask for them.  A non-finite training loss
+    stops the run without updating (``diverged``); its final validation loss is then NaN
+    (E2 counts NaN as the loss at init).
     """
-    t0 = time.perf_counter()
     corpus = load_corpus(cfg.corpus_bytes, cfg.corpus_part)
-    spec = str(parse(cfg.spec, total_steps=cfg.schedule_total()).spec)  # validated before any work
     torch.manual_seed(seed)
     model = TinyLM(cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.seq_len, post_ln=cfg.post_ln, qk_norm=cfg.qk_norm)
     if init_state is not None:
@@ -188,7 +266,7 @@ def train_lm(
         if cfg.reset_head:
             model.reset_head()
     opt = make_lm_optimizer(model, cfg)
-    scheduler = WarmupScheduler(opt, cfg.spec, total_steps=cfg.schedule_total())
+    lr_plan = plan(opt, cfg.schedule_total())
     starts = lm_batch_starts(corpus.train.size, cfg.steps, cfg.batch, cfg.seq_len, cfg.data_seed)
     vstarts = val_window_starts(corpus.val.size, cfg.eval_windows, cfg.seq_len)
     params = list(model.parameters())
@@ -200,14 +278,14 @@ def train_lm(
     diverged_at: int | None = None
     done = 0
     for t in range(cfg.steps):
-        lr = float(opt.param_groups[0]["lr"])
+        lr = lr_plan.lr()
         lv = lm_step(model, opt, torch.from_numpy(windows(corpus.train, starts[t], cfg.seq_len)), cfg.clip)
         losses.append(lv)
         lrs.append(lr)
         if not math.isfinite(lv):
             diverged_at = t
             break
-        scheduler.step()
+        lr_plan.step(lv)
         if sample:
             psi.append(_adam_psi(opt, params, sample, lr, cfg.beta2, cfg.eps))
         if (t + 1) % cfg.eval_every == 0 and t + 1 < cfg.steps:
@@ -224,8 +302,6 @@ def train_lm(
         final = math.nan
     val.append((len(losses), final))
     out: dict[str, Any] = {
-        "seed": seed,
-        "spec": spec,
         "train_loss": losses,
         "lr": lrs,
         "val": val,
@@ -233,7 +309,7 @@ def train_lm(
         "final_val_loss": final,
         "diverged": diverged_at is not None,
         "diverged_at": diverged_at,
-        "wall_s": time.perf_counter() - t0,
+        "plan": lr_plan.info(),
     }
     if psi:
         out["adam_psi"] = np.stack(psi)
@@ -241,6 +317,26 @@ def train_lm(
         buf = io.BytesIO()
         torch.save(model.state_dict(), buf)
         out["state"] = buf.getvalue()
+    return out
+
+
+def train_lm(
+    cfg: LMConfig, seed: int, init_state: bytes | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Train :class:`TinyLM` under ``cfg`` (its fixed ``spec``) from ``seed``; return losses, LRs and the final validation loss.
+
+    :func:`lm_loop` with :class:`FixedPlan`; the spec is validated before any work.
+    """
+    t0 = time.perf_counter()
+    parse(cfg.spec, total_steps=cfg.schedule_total())  # a bad spec fails before the corpus loads
+    r = lm_loop(cfg, seed, partial(FixedPlan, cfg.spec), init_state, progress)
+    out: dict[str, Any] = {
+        "seed": seed,
+        "spec": r["plan"]["spec"],
+        **{k: r[k] for k in ("train_loss", "lr", "val", "val_loss_init", "final_val_loss", "diverged", "diverged_at")},
+        "wall_s": time.perf_counter() - t0,
+    }
+    out.update({k: r[k] for k in ("adam_psi", "state") if k in r})
     return out
 
 
@@ -310,18 +406,25 @@ def digits_spec(cfg: DigitsConfig, steps_per_epoch: int) -> tuple[str, int]:
 
 
 @torch.no_grad()
-def _digits_error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+def digits_error(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The fraction of ``x`` that ``model`` (in eval mode: BatchNorm running statistics) misclassifies."""
     model.eval()
     err = float((model(x).argmax(1) != y).float().mean())
     model.train()
     return err
 
 
-def sgd_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> float:
-    """One classification update at the optimizer's current LR; returns the loss before it (none if not finite)."""
+def sgd_step(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, skip_nonfinite: bool = True
+) -> float:
+    """One classification update at the optimizer's current LR; returns the loss before it.
+
+    A non-finite loss makes no update (``skip_nonfinite=False``: the update is applied anyway,
+    as the auto-warmup runs do; the weights then become NaN).
+    """
     loss = F.cross_entropy(model(x), y)
     lv = loss.item()
-    if not math.isfinite(lv):
+    if skip_nonfinite and not math.isfinite(lv):
         return lv
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -329,22 +432,42 @@ def sgd_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor
     return lv
 
 
-def train_digits(cfg: DigitsConfig, seed: int, progress: Progress | None = None) -> dict[str, Any]:
-    """Train :class:`TinyResNet` on digits with SGD (Nesterov) under ``cfg``; return losses and test error per epoch."""
-    t0 = time.perf_counter()
-    d = load_digits()
-    n = d.y_train.size
-    spe = n // cfg.batch  # drop_last: every update sees exactly `batch` samples
+def digits_steps_per_epoch(cfg: DigitsConfig) -> int:
+    """``n_train // batch``: every update sees exactly ``batch`` samples (the last partial batch is dropped)."""
+    n = load_digits().y_train.size
+    spe = n // cfg.batch
     if spe < 1:
         raise ValueError(f"batch: got {cfg.batch}; accepted: at most the {n} training samples")
-    spec, total = digits_spec(cfg, spe)
-    sched = parse(spec, total_steps=total)
+    return spe
+
+
+def digits_loop(
+    cfg: DigitsConfig,
+    seed: int,
+    plan: PlanFactory,
+    progress: Progress | None = None,
+    stop_at_nonfinite: bool = True,
+) -> dict[str, Any]:
+    """Train :class:`TinyResNet` on digits with SGD (Nesterov) under ``cfg`` with the LR of ``plan``: the one digits loop.
+
+    ``plan(optimizer, cfg.epochs · steps_per_epoch)`` is built on the optimizer at
+    ``cfg.peak_lr``.  Returns ``steps_per_epoch``, ``total_steps``, ``train_loss`` and ``lr``
+    per update, ``test_error_per_epoch``, ``final_test_error``, ``diverged``/``diverged_at``
+    and ``plan`` (the plan's ``info()``).  At the first non-finite training loss the run stops
+    without updating (``stop_at_nonfinite``, the experiments), or — ``stop_at_nonfinite=False``,
+    the auto-warmup runs — applies the update and goes on to the end, so every epoch has a test
+    error (that of the NaN model's predictions).
+    """
+    d = load_digits()
+    n = d.y_train.size
+    spe = digits_steps_per_epoch(cfg)
+    total = cfg.epochs * spe
     torch.manual_seed(seed)
     model = TinyResNet(cfg.width)
     opt = torch.optim.SGD(
         decay_groups(model, cfg.weight_decay), lr=cfg.peak_lr, momentum=cfg.momentum, nesterov=cfg.nesterov
     )
-    scheduler = WarmupScheduler(opt, spec, total_steps=total)
+    lr_plan = plan(opt, total)
     xtr, ytr = torch.from_numpy(d.x_train), torch.from_numpy(d.y_train)
     xte, yte = torch.from_numpy(d.x_test), torch.from_numpy(d.y_test)
     rng = np.random.default_rng(cfg.data_seed)
@@ -356,35 +479,54 @@ def train_digits(cfg: DigitsConfig, seed: int, progress: Progress | None = None)
     for _ in range(cfg.epochs):
         perm = torch.from_numpy(rng.permutation(n))
         for b in range(spe):
-            lr = float(opt.param_groups[0]["lr"])
+            lr = lr_plan.lr()
             idx = perm[b * cfg.batch : (b + 1) * cfg.batch]
-            lv = sgd_step(model, opt, xtr[idx], ytr[idx])
+            lv = sgd_step(model, opt, xtr[idx], ytr[idx], skip_nonfinite=stop_at_nonfinite)
             losses.append(lv)
             lrs.append(lr)
             t += 1
-            if not math.isfinite(lv):
+            if not math.isfinite(lv) and diverged_at is None:
                 diverged_at = t - 1
-                break
-            scheduler.step()
-        test_err.append(_digits_error(model, xte, yte))  # a diverged model: the error of its (NaN) predictions
+                if stop_at_nonfinite:
+                    break
+            lr_plan.step(lv)
+        test_err.append(digits_error(model, xte, yte))  # a diverged model: the error of its (NaN) predictions
         if progress is not None:
             progress(spe)
-        if diverged_at is not None:
+        if diverged_at is not None and stop_at_nonfinite:
             if progress is not None:
                 progress(total - len(test_err) * spe)
             break
     return {
-        "seed": seed,
-        "spec": str(sched.spec),
         "steps_per_epoch": spe,
         "total_steps": total,
-        "warmup_steps": int(sched.warmup_steps),
-        "peak_lr": cfg.peak_lr,
         "train_loss": losses,
         "lr": lrs,
         "test_error_per_epoch": test_err,
         "final_test_error": test_err[-1],
         "diverged": diverged_at is not None,
         "diverged_at": diverged_at,
+        "plan": lr_plan.info(),
+    }
+
+
+def train_digits(cfg: DigitsConfig, seed: int, progress: Progress | None = None) -> dict[str, Any]:
+    """Train :class:`TinyResNet` on digits with SGD (Nesterov) under ``cfg``; return losses and test error per epoch.
+
+    :func:`digits_loop` with :class:`FixedPlan` on :func:`digits_spec` (warmup and step decay).
+    """
+    t0 = time.perf_counter()
+    spec, total = digits_spec(cfg, digits_steps_per_epoch(cfg))
+    parse(spec, total_steps=total)  # a bad spec fails before any work
+    r = digits_loop(cfg, seed, partial(FixedPlan, spec), progress)
+    keys = ("train_loss", "lr", "test_error_per_epoch", "final_test_error", "diverged", "diverged_at")
+    return {
+        "seed": seed,
+        "spec": r["plan"]["spec"],
+        "steps_per_epoch": r["steps_per_epoch"],
+        "total_steps": r["total_steps"],
+        "warmup_steps": r["plan"]["warmup_steps"],
+        "peak_lr": cfg.peak_lr,
+        **{k: r[k] for k in keys},
         "wall_s": time.perf_counter() - t0,
     }

@@ -22,8 +22,7 @@ def tiny_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     Yields the kinds of runs made, so a test can check that the fixture was in effect.
     """
-    from rampup.experiments import train
-    from rampup.torch import auto_runs
+    from rampup.experiments import auto_runs, train
 
     made: list[str] = []
     lm, digits, auto_lm = train.train_lm, train.train_digits, auto_runs.run_lm

@@ -40,7 +40,7 @@ def check_outputs(out: Path, name: str, seeds: int) -> dict[str, Any]:
 def test_demo_quick_runs_e1_and_the_standard_schedules(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_models: list[str]
 ) -> None:
-    from rampup.tools.demo import CLAIMS, run_demo
+    from rampup.experiments.demo import CLAIMS, run_demo
 
     assert run_demo(str(tmp_path), quick=True, workers=1) == 0
     assert tiny_models == ["lm"] * 7 + ["auto"]

@@ -23,7 +23,8 @@ import os
 import time
 from typing import Any
 
-from ..support.io import atomic_write_text
+from ..support.io import atomic_write_text, json_safe
+from ..support.optional import pyplot
 
 STANDARD = [
     ("linear warmup + cosine", "linear(5%) -> cosine(floor=0.1)"),
@@ -135,8 +136,7 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
         msg = "E1 skipped: it needs torch (pip install 'rampup[torch]'); `make demo` installs it."
         print(msg)
         return [f"> {msg}", ""], None
-    from ..experiments import e1
-    from ..experiments.common import jsonable
+    from . import e1
 
     n_arms = len(e1.arms())
     phase(
@@ -176,7 +176,7 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
         "",
     ]
     summary = {"outcome": o, "summary": res["summary"], "wall_s": res["wall_s"], "auto": auto_summary}
-    return lines, jsonable({**summary, "verdicts": checks, "machine": env["processor"] or "unknown CPU"})
+    return lines, json_safe({**summary, "verdicts": checks, "machine": env["processor"] or "unknown CPU"})
 
 
 AUTO_SPEC = "auto -> cosine(floor=0.1)"
@@ -185,19 +185,19 @@ AUTO_SPEC = "auto -> cosine(floor=0.1)"
 def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     """E1's Post-LN arm with the automatic warmup (no length given), beside E1's fixed arms.
 
-    The run is :func:`rampup.torch.auto_runs.run_lm` — E1's loop, with the LR from
-    ``AutoWarmup(opt, "auto -> cosine(floor=0.1)")`` (what ``WarmupScheduler`` builds for that
-    spec) — at seed 0; writes ``e1/auto.json`` and ``e1/auto.png``.
+    The run is :func:`rampup.experiments.auto_runs.run_lm` — E1's loop, with the LR from
+    ``AutoWarmup(opt, "auto -> cosine(floor=0.1)")`` (the automatic warmup that spec asks for)
+    — at seed 0; writes ``e1/auto.json`` and ``e1/auto.png``.
     """
 
-    from ..experiments import e1
-    from ..experiments.common import jsonable, progress_bar, pyplot
-    from ..torch.auto_runs import Arm, run_lm
+    from . import e1
+    from .auto_runs import Arm, run_lm
+    from .common import progress_bar
 
     steps = int(e1_res["arms"][0]["config"]["steps"])  # the run length E1 used (24 in quick mode)
     cfg = dict((n, c) for n, _, c in e1.arms(steps))["post_none"]  # Post-LN, AdamW, the decay alone
-    cfg = e1._quick(cfg) if quick else cfg
-    from .pool import torch_threads
+    cfg = e1.quick_config(cfg) if quick else cfg
+    from ..tools.pool import torch_threads
 
     bar = progress_bar(cfg.steps, "automatic warmup (1 run)", True)
     try:
@@ -216,8 +216,11 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
         "vs": {n: fixed[n]["final_val_loss"] for n in ("post_warmup", "post_none") if n in fixed},
     }
     e1_dir = os.path.join(out, "e1")
-    atomic_write_text(os.path.join(e1_dir, "auto.json"), json.dumps(jsonable({**summary, "run": r}), indent=1) + "\n")
-    from .plot import save_figure
+    atomic_write_text(
+        os.path.join(e1_dir, "auto.json"),
+        json.dumps(json_safe({**summary, "run": r}, source="auto run"), indent=1) + "\n",
+    )
+    from ..tools.plot import save_figure
 
     fig = plot_auto(e1_res, r)
     save_figure(fig, os.path.join(e1_dir, "auto.png"))
@@ -226,7 +229,7 @@ def _run_auto(out: str, quick: bool, e1_res: dict[str, Any]) -> tuple[list[str],
     lines = [
         "## Automatic warmup on E1 (no warmup length given)",
         "",
-        f'`WarmupScheduler(opt, "{AUTO_SPEC}", total_steps={steps})` — an `AutoWarmup` capping the relative '
+        f'`AutoWarmup(opt, "{AUTO_SPEC}", total_steps={steps})` — the automatic warmup capping the relative '
         f"update size — on E1's Post-LN arm, seed 0: it warmed up for **{summary['warmup_steps']} steps** and "
         f"ended at a final val loss of **{summary['final_val_loss']:.3f}** nats/byte ({vs}).",
         "",
@@ -245,7 +248,7 @@ def plot_auto(e1_res: dict[str, Any], r: dict[str, Any]) -> Any:
     """``e1/auto.png``: the LR each update used and the training loss, automatic warmup beside E1's seed 0."""
     import numpy as np
 
-    from ..experiments.common import pyplot, smooth
+    from .common import smooth
 
     fixed = {x["arm"]: x for x in e1_res["runs"] if x["seed"] == 0}
     plt = pyplot()
@@ -274,8 +277,8 @@ def _label(res: dict[str, Any], name: str) -> str:
 
 def _standard_schedules(out: str, head: list[str]) -> int:
     from .. import parse
-    from .explain import explain
-    from .plot import plot_schedules, save_figure
+    from ..tools.explain import explain
+    from ..tools.plot import plot_schedules, save_figure
 
     total = 10_000
     os.makedirs(out, exist_ok=True)

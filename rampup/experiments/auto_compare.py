@@ -1,6 +1,6 @@
 """``rampup auto-compare``: the automatic warmups against a sweep of fixed warmup lengths.
 
-Tasks (the setups of :mod:`rampup.experiments`, run by :mod:`rampup.torch.auto_runs`):
+Tasks (the setups of :mod:`rampup.experiments`, run by :mod:`rampup.experiments.auto_runs`):
 
 * ``e1`` — Post-LN byte transformer, AdamW (0.9, 0.98), peak LR 1e-2, 400 steps,
   cosine to 10 %; fixed warmups of 0, 25, 50, 100, 200 steps (linear from 0).
@@ -37,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from ..support.io import atomic_write_text
-from .pool import run_tasks
+from ..support.io import atomic_write_text, json_safe
+from ..support.optional import pyplot
+from ..tools.pool import run_tasks
 
 __all__ = ["TASKS", "run_compare"]
 
@@ -171,8 +172,8 @@ QUICK_TASKS: tuple[Task, ...] = (
 
 
 def _lm_cfg(task: Task, lr: float | None) -> Any:
-    from ..experiments.e2 import WD_INDEPENDENT
-    from ..experiments.train import LMConfig
+    from .e2 import WD_INDEPENDENT
+    from .train import LMConfig
 
     if task.name.startswith("e2"):
         assert lr is not None
@@ -195,18 +196,18 @@ def _lm_cfg(task: Task, lr: float | None) -> Any:
 
 
 def _digits_cfg(task: Task) -> Any:
-    from ..experiments.train import DigitsConfig
+    from .train import DigitsConfig
 
     return replace(DigitsConfig(warmup="none"), **dict(task.params))
 
 
 def _arms(task: Task, methods: Sequence[str]) -> list[Any]:
-    from ..torch.auto_runs import Arm
+    from .auto_runs import Arm
 
     if task.kind == "lm":
         then = "cosine(floor=0.1)"
     else:
-        from ..torch.auto_runs import digits_then
+        from .auto_runs import digits_then
 
         then = digits_then(_digits_cfg(task))[0]
     arms = []
@@ -250,7 +251,7 @@ _FINGERPRINTED = (
     "core",
     "torch/auto.py",
     "torch/monitor.py",
-    "torch/auto_runs.py",
+    "experiments/auto_runs.py",
     "experiments/train.py",
     "experiments/models.py",
     "experiments/data.py",
@@ -297,7 +298,7 @@ def _run_job(job: tuple[Task, Any, int, float | None, str, str, str]) -> tuple[s
 
     task, arm, seed, lr, path, code, settings = job
     torch.set_num_threads(1)
-    from ..torch.auto_runs import run_digits, run_lm
+    from .auto_runs import run_digits, run_lm
 
     if task.kind == "lm":
         r = run_lm(_lm_cfg(task, lr), seed, arm)
@@ -307,20 +308,8 @@ def _run_job(job: tuple[Task, Any, int, float | None, str, str, str]) -> tuple[s
     r["task"], r["lr_grid"] = task.name, lr
     # The fingerprint of the code as the caller loaded it (not of the files when the run ends).
     r["code"], r["settings"] = code, settings
-    atomic_write_text(path, json.dumps(_jsonable(r)) + "\n")
+    atomic_write_text(path, json.dumps(json_safe(r, source="run")) + "\n")
     return path, r
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, (np.floating, np.integer)):
-        return _jsonable(x.item())
-    return x
 
 
 def run_compare(
@@ -415,14 +404,16 @@ def run_compare(
         "date": time.strftime("%Y-%m-%d"),
         "wall_s_this_call": round(time.perf_counter() - t0, 1),
     }
-    atomic_write_text(os.path.join(out, "results.json"), json.dumps(_jsonable(summary), indent=1) + "\n")
+    atomic_write_text(
+        os.path.join(out, "results.json"), json.dumps(json_safe(summary, source="summary"), indent=1) + "\n"
+    )
     atomic_write_text(os.path.join(out, "report.md"), report(summary))
     try:
         fig = plot(summary, results)
     except ImportError:  # pragma: no cover - matplotlib missing
         fig = None
     if fig is not None:
-        from .plot import save_figure
+        from ..tools.plot import save_figure
 
         save_figure(fig, os.path.join(out, "auto_compare.png"), dpi=100)
     return summary
@@ -461,8 +452,8 @@ def _metric(r: dict[str, Any], l0: float | None = None) -> float:
 
 def summarize(results: list[dict[str, Any]], tasks: Sequence[Task], methods: Sequence[str]) -> dict[str, Any]:
     """Per task: the metric of every arm and seed, the best fixed arm, and the bounds of issue 6 for each method."""
-    from ..experiments.data import reference_levels
-    from ..experiments.e2 import sensitivity
+    from .data import reference_levels
+    from .e2 import sensitivity
 
     unigram = reference_levels()["unigram"]
     out: dict[str, Any] = {"tasks": {}, "methods": list(methods), "unigram": unigram}
@@ -810,11 +801,7 @@ def report(summary: dict[str, Any]) -> str:
 
 def plot(summary: dict[str, Any], results: list[dict[str, Any]]) -> Any:
     """One panel per task: the metric of every arm (dots per seed), or loss vs LR for the grid task."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot("the auto-compare plot")
     names = list(summary["tasks"])
     if not names:
         return None

@@ -38,13 +38,13 @@ def bench_monitor(quick: bool = False) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
-    from ..experiments.data import lm_batch_starts, load_corpus, windows
-    from ..experiments.models import TinyLM
-    from . import auto as auto_mod
-    from . import monitor as monitor_mod
-    from .auto import AutoWarmup
-    from .monitor import Monitor
-    from .scheduler import WarmupScheduler
+    from ..torch import auto as auto_mod
+    from ..torch import monitor as monitor_mod
+    from ..torch.auto import AutoWarmup
+    from ..torch.monitor import Monitor
+    from ..torch.scheduler import WarmupScheduler
+    from .data import lm_batch_starts, load_corpus, windows
+    from .models import TinyLM
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
