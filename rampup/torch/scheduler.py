@@ -32,7 +32,7 @@ Reference for the state model it avoids: PyTorch issue 20124 (the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -44,15 +44,13 @@ from torch.optim.lr_scheduler import LRScheduler
 import rampup
 from rampup import Schedule, Spec
 from rampup import compat as _compat  # noqa: F401  (registers hf:/torch:/timm: specs for Spec.from_dict)
+from rampup.core.resolve import RUN_KEYS, SpecLike, resolve_multiples, schedule_from_dict
 
 __all__ = ["POLICIES", "WEIGHT_DECAY_MODES", "WarmupScheduler"]
-
-SpecLike = str | dict[str, Any] | Spec | Schedule
 
 FORMAT = "rampup.torch.WarmupScheduler/1"
 POLICIES = ("error", "keep_saved", "use_new", "replan")
 WEIGHT_DECAY_MODES = ("none", "warmup", "lr")
-_RUN_KEYS = ("total_steps", "steps_per_epoch", "tokens_per_step")
 # step() reads the schedule from blocks of _BLOCK steps, each evaluated in one vectorized call:
 # ~0.07 µs per step amortized instead of ~1 µs per scalar call (NumPy ufunc dispatch).
 _BLOCK = 2048
@@ -103,70 +101,6 @@ def _check_choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _reject_absolute_levels(spec: Spec, where: str) -> None:
-    # Absolute levels (floor_lr=1e-5) need one peak LR; a scheduler scales each
-    # group's own peak, so they would mean a different fraction in every group.
-    phases = ([spec.warmup] if spec.warmup is not None else []) + list(spec.decay) + list(spec.modifiers)
-    for ph in phases:
-        for key, value in ph.given.items():
-            param = ph.params.get(key)
-            if param is not None and param.kind == "lr":
-                frac = key[: -len("_lr")] if key.endswith("_lr") else "a fraction"
-                raise ValueError(
-                    f"{where}: {ph.name}: {key}={value!r} is an absolute LR; WarmupScheduler multiplies each "
-                    f"param group's own peak LR by the schedule, so give levels as fractions of the peak "
-                    f"({frac}=...)"
-                )
-
-
-def _resolve(value: Any, where: str, run: dict[str, int | None]) -> Schedule:
-    """A schedule of multiples of the peak from a spec string/dict, a Spec or a Schedule."""
-    if isinstance(value, dict) and "spec" in value:
-        value = _schedule_from_dict(value, where)
-    if isinstance(value, Schedule):
-        if value.peak_lr is not None:
-            raise ValueError(
-                f"{where}: got a Schedule with peak_lr={value.peak_lr!r}, whose values are absolute LRs; "
-                "accepted: a Schedule built without peak_lr (multiples of each param group's peak)"
-            )
-        for k, v in run.items():
-            have = getattr(value.run, k)
-            if v is not None and have != v:
-                raise ValueError(
-                    f"{k}: got {v!r}, but the Schedule given as {where} was resolved with {k}={have!r}; "
-                    f"give {k} once (in the Schedule or to WarmupScheduler)"
-                )
-        return value
-    if isinstance(value, str):
-        spec = _call(where, lambda: Spec.parse(value))
-    elif isinstance(value, dict):
-        spec = _call(where, lambda: Spec.from_dict(value))
-    elif isinstance(value, Spec):
-        spec = value
-    else:
-        raise TypeError(
-            f"{where}: got {type(value).__name__}; accepted: a spec string, a spec dict, a rampup.Spec "
-            "or a rampup.Schedule"
-        )
-    _reject_absolute_levels(spec, where)
-    return _call(where, lambda: rampup.parse(spec, **run))  # type: ignore[arg-type]
-
-
-def _call(where: str, fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except ValueError as e:
-        raise ValueError(f"{where}: {e}") from e
-    except TypeError as e:
-        raise TypeError(f"{where}: {e}") from e
-
-
-def _schedule_from_dict(d: Any, where: str) -> Schedule:
-    if not isinstance(d, dict) or "spec" not in d:
-        raise TypeError(f"{where}: got {d!r:.80}; accepted: the output of Schedule.to_dict()")
-    return _call(where, lambda: Schedule.from_dict(d))
-
-
 def _describe(d: dict[str, Any] | None) -> str:
     if d is None:
         return "the main schedule"
@@ -174,7 +108,7 @@ def _describe(d: dict[str, Any] | None) -> str:
         text = str(Spec.from_dict(d["spec"]))
     except (ValueError, TypeError, KeyError):
         text = repr(d.get("spec"))
-    run = ", ".join(f"{k}={d[k]!r}" for k in (*_RUN_KEYS, "peak_lr") if d.get(k) is not None)
+    run = ", ".join(f"{k}={d[k]!r}" for k in (*RUN_KEYS, "peak_lr") if d.get(k) is not None)
     return f"'{text}'" + (f" ({run})" if run else "")
 
 
@@ -233,7 +167,7 @@ class _WarmupFactor:
 
     def __init__(self, sched: Schedule) -> None:
         spec, run = sched.spec, sched.run
-        kw = {k: getattr(run, k) for k in _RUN_KEYS}
+        kw = {k: getattr(run, k) for k in RUN_KEYS}
         end = 0
         for seg in sched.segments:
             if seg.role != "warmup":
@@ -439,10 +373,14 @@ class WarmupScheduler(LRScheduler):
             )
         self._wd_mode = _check_choice(weight_decay, "weight_decay", WEIGHT_DECAY_MODES)
         run = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "tokens_per_step": tokens_per_step}
-        self._main = _resolve(schedule, "schedule", run)
+        self._main = resolve_multiples(schedule, where="schedule", run=run, owner="WarmupScheduler")
         # Group specs and the momentum spec are resolved with the main schedule's run.
-        self._run = {k: getattr(self._main.run, k) for k in _RUN_KEYS}
-        self._momentum = None if momentum is None else _resolve(momentum, "momentum", self._run)
+        self._run = {k: getattr(self._main.run, k) for k in RUN_KEYS}
+        self._momentum = (
+            None
+            if momentum is None
+            else resolve_multiples(momentum, where="momentum", run=self._run, owner="WarmupScheduler")
+        )
 
         groups = optimizer.param_groups
         n = len(groups)
@@ -472,7 +410,9 @@ class WarmupScheduler(LRScheduler):
         for i, group in enumerate(groups):
             own = None
             if group_schedules is not None and group_schedules[i] is not None:
-                own = _resolve(group_schedules[i], f"group_schedules[{i}]", self._run)
+                own = resolve_multiples(
+                    group_schedules[i], where=f"group_schedules[{i}]", run=self._run, owner="WarmupScheduler"
+                )
             mult = 1.0 if lr_mult is None else _as_float(lr_mult[i], f"lr_mult[{i}]")
             self._plans.append(self._new_plan(i, group, own, mult))
             self._own.append(own)
@@ -808,13 +748,13 @@ class WarmupScheduler(LRScheduler):
                 f"load_state_dict: the saved plan differs from this scheduler's:\n{lines}\n"
                 f"pass on_mismatch= {_POLICY_HELP}"
             )
-        saved_main = _schedule_from_dict(saved["schedule"], "load_state_dict: schedule")
+        saved_main = schedule_from_dict(saved["schedule"], "load_state_dict: schedule")
         saved_own = [
-            None if g.schedule is None else _schedule_from_dict(g.schedule, f"load_state_dict: groups[{i}].schedule")
+            None if g.schedule is None else schedule_from_dict(g.schedule, f"load_state_dict: groups[{i}].schedule")
             for i, g in enumerate(saved["groups"])
         ]
         saved_mom = (
-            None if saved["momentum"] is None else _schedule_from_dict(saved["momentum"], "load_state_dict: momentum")
+            None if saved["momentum"] is None else schedule_from_dict(saved["momentum"], "load_state_dict: momentum")
         )
         backup = (
             self._main,
@@ -910,7 +850,7 @@ def _diff_schedule(name: str, saved: dict[str, Any], new: dict[str, Any], out: l
         out.append(
             f"{name}.spec: saved {_describe({'spec': saved.get('spec')})}, new {_describe({'spec': new.get('spec')})}"
         )
-    for k in (*_RUN_KEYS, "peak_lr"):
+    for k in (*RUN_KEYS, "peak_lr"):
         if saved.get(k) != new.get(k):
             out.append(f"{name}.{k}: saved {saved.get(k)!r}, new {new.get(k)!r}")
 
