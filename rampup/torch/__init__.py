@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .groups import layerwise_lr_decay
+from .groups import layerwise_lr_decay, write_group_value
 from .scheduler import WarmupScheduler
 
 RampupLR = WarmupScheduler
@@ -34,7 +34,7 @@ _LAZY = {
     "SpikeGuard": "guard",
 }
 
-__all__ = ["RampupLR", "WarmupScheduler", "layerwise_lr_decay", *_LAZY]
+__all__ = ["RampupLR", "WarmupScheduler", "layerwise_lr_decay", "write_group_value", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

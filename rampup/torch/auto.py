@@ -99,6 +99,7 @@ from rampup.core.phases import _Knots, _Ramp
 from rampup.core.shapes import w_linear
 from rampup.core.units import Length, RunInfo
 
+from .groups import write_group_value
 from .monitor import UpdateProbe, _as_loss
 
 __all__ = ["METHODS", "AutoWarmup"]
@@ -543,10 +544,7 @@ class AutoWarmup(LRScheduler):
         lrs = []
         for base, g in zip(self.base_lrs, self.optimizer.param_groups):
             lr = base * m
-            if isinstance(g["lr"], Tensor):
-                g["lr"].fill_(lr)  # a tensor LR keeps its identity
-            else:
-                g["lr"] = lr
+            write_group_value(g, "lr", lr)  # a tensor LR keeps its identity
             lrs.append(lr)
         self._last_lr = lrs  # type: ignore[assignment]
 

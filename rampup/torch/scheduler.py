@@ -46,6 +46,8 @@ from rampup import Schedule, Spec
 from rampup import compat as _compat  # noqa: F401  (registers hf:/torch:/timm: specs for Spec.from_dict)
 from rampup.core.resolve import RUN_KEYS, SpecLike, resolve_multiples, schedule_from_dict
 
+from .groups import write_group_value
+
 __all__ = ["POLICIES", "WEIGHT_DECAY_MODES", "WarmupScheduler"]
 
 FORMAT = "rampup.torch.WarmupScheduler/1"
@@ -184,16 +186,6 @@ class _WarmupFactor:
         if self.mods is not None:
             v *= self.mods(t)
         return float(v)
-
-
-def _write(group: dict[str, Any], key: str, value: float) -> None:
-    # A tensor LR keeps its identity (torch.compile'd steps read it as a graph input);
-    # a Python number stays a Python float.
-    cur = group[key]
-    if isinstance(cur, Tensor):
-        cur.fill_(value)
-    else:
-        group[key] = value
 
 
 # ---------------------------------------------------------------------------
@@ -550,11 +542,7 @@ class WarmupScheduler(LRScheduler):
                 vals = block[1] = s(np.arange(t, t + _BLOCK, dtype=np.float64)).tolist()
             m = vals[j]
             lr = peak * m
-            cur = group["lr"]
-            if isinstance(cur, Tensor):
-                cur.fill_(lr)
-            else:
-                group["lr"] = lr
+            write_group_value(group, "lr", lr)
             lrs.append(lr)
             if extras:
                 self._apply_extras(i, group, s, t, m, mom)
@@ -566,17 +554,9 @@ class WarmupScheduler(LRScheduler):
         plan = self._plans[i]
         if plan.base_weight_decay is not None and self._wd_mode != "none":
             f = m if self._wd_mode == "lr" else self._warm[id(s)](t)
-            _write(group, "weight_decay", plan.base_weight_decay * f)
+            write_group_value(group, "weight_decay", plan.base_weight_decay * f)
         if mom is not None and plan.base_momentum is not None:
-            v = plan.base_momentum * mom
-            if self._momentum_key(group, i) == "betas":
-                betas = group["betas"]
-                if isinstance(betas[0], Tensor):
-                    betas[0].fill_(v)
-                else:
-                    group["betas"] = (v, *tuple(betas)[1:])
-            else:
-                _write(group, "momentum", v)
+            write_group_value(group, self._momentum_key(group, i), plan.base_momentum * mom)
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one optimizer update and set every group's LR for the next one.
