@@ -99,6 +99,7 @@ from rampup.core.phases import _Knots, _Ramp
 from rampup.core.shapes import w_linear
 from rampup.core.units import Length, RunInfo
 
+from .auto_spec import auto_spec_parts
 from .groups import write_group_value
 from .monitor import UpdateProbe, _as_loss
 
@@ -282,34 +283,6 @@ class _Catapult(_Policy):
 METHODS: dict[str, type[_Policy]] = {p.name: p for p in (_UpdateCap, _AutoWU, _Catapult)}
 
 
-def _split_auto(schedule: str) -> tuple[dict[str, Any], str]:
-    """``"auto(method=loss) -> cosine(floor=0.1)"`` -> ({"method": "loss"}, "cosine(floor=0.1)")."""
-    head, sep, rest = schedule.partition("->")
-    head = head.strip()
-    if not sep or not rest.strip():
-        raise ValueError(
-            f"schedule: got {schedule!r}; accepted: 'auto -> DECAY', e.g. 'auto -> cosine(floor=0.1)' "
-            "(or then='cosine(floor=0.1)')"
-        )
-    if head == "auto":
-        return {}, rest.strip()
-    if not (head.startswith("auto(") and head.endswith(")")):
-        raise ValueError(f"schedule: got {schedule!r}; accepted: a spec whose warmup is 'auto' or 'auto(...)'")
-    kw: dict[str, Any] = {}
-    for part in head[5:-1].split(","):
-        if not part.strip():
-            continue
-        k, eq, v = part.partition("=")
-        if not eq:
-            raise ValueError(f"schedule: auto(...): got {part.strip()!r}; accepted: NAME=VALUE arguments")
-        v = v.strip()
-        try:
-            kw[k.strip()] = int(v) if v.lstrip("-").isdigit() else float(v)
-        except ValueError:
-            kw[k.strip()] = v
-    return kw, rest.strip()
-
-
 class AutoWarmup(LRScheduler):
     r"""A warmup decided online; then a fixed rampup schedule.  The LRScheduler protocol.
 
@@ -366,7 +339,7 @@ class AutoWarmup(LRScheduler):
                 raise TypeError(f"schedule: got {type(schedule).__name__}; accepted: a string 'auto -> DECAY'")
             if then is not None:
                 raise ValueError("schedule and then: give one of them (schedule='auto -> DECAY' or then='DECAY')")
-            kw, then = _split_auto(schedule)
+            kw, then = auto_spec_parts(schedule)
         if then is None:
             raise TypeError("then: missing; accepted: the schedule after the warmup, e.g. then='cosine(floor=0.1)'")
         if not isinstance(then, str):

@@ -46,6 +46,7 @@ from rampup import Schedule, Spec
 from rampup import compat as _compat  # noqa: F401  (registers hf:/torch:/timm: specs for Spec.from_dict)
 from rampup.core.resolve import RUN_KEYS, SpecLike, resolve_multiples, schedule_from_dict
 
+from .auto_spec import is_auto_spec
 from .groups import write_group_value
 
 __all__ = ["POLICIES", "WEIGHT_DECAY_MODES", "WarmupScheduler"]
@@ -193,50 +194,6 @@ class _WarmupFactor:
 # ---------------------------------------------------------------------------
 
 
-def _is_auto_spec(schedule: Any) -> bool:
-    if not isinstance(schedule, str):
-        return False
-    head = schedule.split("->", 1)[0].strip()
-    return head == "auto" or head.startswith("auto(")
-
-
-# WarmupScheduler arguments an automatic warmup takes, and their "not given" values.
-_AUTO_PASSES = ("total_steps",)
-_AUTO_REFUSES = {
-    "steps_per_epoch": None,
-    "tokens_per_step": None,
-    "group_schedules": None,
-    "lr_mult": None,
-    "weight_decay": "none",
-    "momentum": None,
-    "on_mismatch": "error",
-    "last_step": -1,
-}
-
-
-def _auto_from_warmup_scheduler(optimizer: Any, schedule: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    from .auto import AutoWarmup
-
-    if args:
-        raise TypeError(
-            f"WarmupScheduler: got {len(args)} extra positional argument(s); accepted: (optimizer, schedule, "
-            "total_steps=...) with keywords"
-        )
-    for k, v in kwargs.items():
-        if k in _AUTO_PASSES:
-            continue
-        if k not in _AUTO_REFUSES:
-            raise TypeError(f"WarmupScheduler: unexpected keyword {k!r}")
-        if v is not _AUTO_REFUSES[k] and v != _AUTO_REFUSES[k]:
-            raise ValueError(
-                f"{k}: got {v!r} with the automatic warmup {schedule!r}; accepted: {_AUTO_REFUSES[k]!r} — an "
-                "'auto' warmup is a rampup.torch.AutoWarmup, which takes total_steps and its own options "
-                "(method, start, min_warmup, max_warmup, interval, ...): build AutoWarmup(optimizer, schedule, ...) "
-                "for those, or export_spec() its curve into a WarmupScheduler"
-            )
-    return AutoWarmup(optimizer, schedule, total_steps=kwargs.get("total_steps"))
-
-
 class WarmupScheduler(LRScheduler):
     r"""Set every param group's LR to its own peak times a rampup schedule of the step.
 
@@ -281,10 +238,11 @@ class WarmupScheduler(LRScheduler):
             ``last_epoch``: ``-1`` (default) for a fresh run; ``499`` after 500 updates, so
             that the next update uses ``m(500)``.
 
-    A schedule whose warmup is ``auto`` or ``auto(...)`` (``"auto -> cosine(floor=0.1)"``)
-    builds a :class:`rampup.torch.AutoWarmup` instead — a warmup decided online from the
-    relative update size — with ``total_steps`` passed on (the other arguments above do not
-    apply to it and raise ``ValueError`` when given).
+    A schedule whose warmup is ``auto`` or ``auto(...)`` (``"auto -> cosine(floor=0.1)"``), a
+    warmup decided online, is a :class:`rampup.torch.AutoWarmup`: build it with
+    :func:`rampup.torch.scheduler` (which returns a ``WarmupScheduler`` for a fixed spec and an
+    ``AutoWarmup`` for an automatic one) or ``AutoWarmup(...)``; ``WarmupScheduler`` raises
+    ``ValueError`` for it.
 
     Groups added later with ``optimizer.add_param_group`` are picked up at the next
     :meth:`step` (or :meth:`rewarm`): their own ``lr`` is their peak and they follow the
@@ -321,15 +279,6 @@ class WarmupScheduler(LRScheduler):
     =================  ==========================================================
     """
 
-    def __new__(cls, optimizer: Any = None, schedule: Any = None, *args: Any, **kwargs: Any) -> Any:
-        # ``WarmupScheduler(opt, "auto -> cosine(floor=0.1)", total_steps=N)`` is the spelling of an
-        # automatic warmup: it returns a rampup.torch.AutoWarmup (not a WarmupScheduler, so
-        # Python skips __init__).  Every other schedule builds a WarmupScheduler.  (The defaults
-        # let copy/pickle call WarmupScheduler.__new__(WarmupScheduler) without arguments.)
-        if cls is WarmupScheduler and _is_auto_spec(schedule):
-            return _auto_from_warmup_scheduler(optimizer, schedule, args, kwargs)
-        return super().__new__(cls)
-
     def __init__(
         self,
         optimizer: Optimizer,
@@ -349,6 +298,12 @@ class WarmupScheduler(LRScheduler):
         # warn about call order) and keeps its state in __dict__.  The subclass relation
         # is there so that Lightning, Accelerate and HF Trainer accept this object as an
         # LR scheduler; every method they call is overridden below.
+        if is_auto_spec(schedule):
+            raise ValueError(
+                f"schedule: got {schedule!r}, an automatic warmup, which WarmupScheduler (a fixed schedule) does not "
+                "run; use rampup.torch.scheduler(optimizer, schedule, ...) (a WarmupScheduler for a fixed spec, an "
+                "AutoWarmup for an automatic one) or rampup.torch.AutoWarmup(optimizer, schedule, ...)"
+            )
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer: got {type(optimizer).__name__}; accepted: a torch.optim.Optimizer")
         if isinstance(last_step, bool) or not isinstance(last_step, int) or last_step < -1:
