@@ -41,6 +41,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..support.io import save_figure
+from ..support.optional import pyplot
+
 __all__ = ["LAMB", "lamb_param_groups", "plot_trust_ratios"]
 
 
@@ -296,13 +299,7 @@ def plot_trust_ratios(
     >>> fig.axes[0].get_lines()[0].get_ydata().tolist()
     [0.5, 0.8, 1.0]
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_trust_ratios needs matplotlib: pip install 'rampup[plot]'") from e
+    plt = pyplot("plot_trust_ratios")
     if isinstance(history, Mapping) or not isinstance(history, Sequence) or not history:
         raise ValueError(
             f"history: got {type(history).__name__} of length {len(history) if hasattr(history, '__len__') else '?'}; "
@@ -339,7 +336,5 @@ def plot_trust_ratios(
     )
     fig.tight_layout()
     if path is not None:
-        from ..tools.plot import save_figure
-
         save_figure(fig, path)
     return fig

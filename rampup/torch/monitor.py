@@ -65,6 +65,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..support.io import atomic_write_text, save_figure
+from ..support.optional import pyplot
+
 __all__ = ["LossStats", "Monitor", "UpdateProbe", "plot_monitor", "read_csv"]
 
 _QUANTILES = (0.05, 0.5, 0.95)
@@ -545,8 +548,6 @@ class Monitor:
     def _mark_csv(self, to_step: int) -> None:
         # Rows are positional: split each line, set the status cell of the undone updates, and
         # replace the file atomically (a crash leaves the old file or the new one, never half).
-        from ..support.io import atomic_write_text
-
         path = self._csv_path
         assert path is not None
         with open(path, encoding="utf-8") as f:
@@ -787,8 +788,6 @@ class Monitor:
                     self._extend_header(missing)
                 cols = self._columns
             else:
-                from ..support.io import atomic_write_text
-
                 atomic_write_text(path, ",".join(cols) + "\n")
             self._columns = cols
             self._colset = set(cols)
@@ -805,8 +804,6 @@ class Monitor:
     def _extend_header(self, new: list[str]) -> None:
         # Rows are positional and the new columns go last, so earlier rows stay valid (their missing
         # trailing cells read as empty); only the header line changes, and the file is replaced atomically.
-        from ..support.io import atomic_write_text
-
         path = self._csv_path
         assert path is not None and self._columns is not None
         if self._csv_fd is not None:
@@ -911,13 +908,7 @@ def plot_monitor(
     >>> len(fig.axes)
     2
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_monitor needs matplotlib: pip install 'rampup[plot]'") from e
+    plt = pyplot("plot_monitor")
     if isinstance(source, Monitor):
         rows: Sequence[Mapping[str, Any]] = source.records
     elif isinstance(source, (str, os.PathLike)):
@@ -948,7 +939,5 @@ def plot_monitor(
     fig.suptitle(title or "rampup monitor", fontsize=10)
     fig.tight_layout()
     if path is not None:
-        from ..tools.plot import save_figure
-
         save_figure(fig, path, dpi=110)
     return fig
