@@ -33,9 +33,9 @@ _LAZY = {
     "LAMB": "lamb",
     "lamb_param_groups": "lamb",
     "plot_trust_ratios": "lamb",
-    "LossStats": "monitor",
+    "LossStats": "stats",
     "Monitor": "monitor",
-    "UpdateProbe": "monitor",
+    "UpdateProbe": "probe",
     "plot_monitor": "monitor",
     "SpikeGuard": "guard",
 }
