@@ -99,8 +99,9 @@ from rampup.core.phases import _Knots, _Ramp
 from rampup.core.shapes import w_linear
 from rampup.core.units import Length, RunInfo
 
-from .auto_policies import METHODS, number_in
+from .auto_policies import METHODS
 from .auto_spec import auto_spec_parts
+from .checks import number_in
 from .groups import write_group_value
 from .probe import UpdateProbe
 from .stats import as_loss

@@ -21,19 +21,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["METHODS", "AutoWU", "Catapult", "Policy", "UpdateCap", "number_in"]
+from .checks import number_in
 
-
-def number_in(value: Any, where: str, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
-    """``float(value)`` if it is a finite number in ``(lo, hi]`` (``[lo, hi]`` with ``lo_open=False``); else a TypeError/ValueError naming ``where``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{where}: got {value!r} ({type(value).__name__}); accepted: a number")
-    x = float(value)
-    ok = (x > lo if lo_open else x >= lo) and x <= hi and math.isfinite(x)
-    if not ok:
-        rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
-        raise ValueError(f"{where}: got {value!r}; accepted: a number in {rng}")
-    return x
+__all__ = ["METHODS", "AutoWU", "Catapult", "Policy", "UpdateCap"]
 
 
 # ---------------------------------------------------------------------------

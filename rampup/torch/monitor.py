@@ -66,8 +66,9 @@ from torch import Tensor
 
 from ..support.io import atomic_write_text, save_figure
 from ..support.optional import pyplot
+from .checks import check_int
 from .probe import UpdateProbe
-from .stats import MAD_TO_SIGMA, LossStats, as_loss, check_int
+from .stats import MAD_TO_SIGMA, LossStats, as_loss
 
 # MAD_TO_SIGMA, LossStats and UpdateProbe keep their import path rampup.torch.monitor (re-exported).
 
@@ -345,7 +346,7 @@ class Monitor:
                         row[f"update_ratio_g{gi}"] = ur
             if self.per_tensor:
                 d, w, gnorm = last["tensors"]
-                for i, p in enumerate(probe._params):  # type: ignore[union-attr]
+                for i, p in enumerate(probe.params):  # type: ignore[union-attr]
                     name = self._names.get(id(p), f"p{i}")
                     if update:
                         row[f"update_ratio/{name}"] = d[i] / w[i] if w[i] > 0 else math.nan

@@ -57,6 +57,11 @@ class UpdateProbe:
         self.armed = True
         self.want_update = bool(update)
 
+    @property
+    def params(self) -> list[Tensor]:
+        """The parameters measured, in the order of the per-tensor norms in ``last["tensors"]``."""
+        return self._params
+
     def close(self) -> None:
         for h in self._h:
             h.remove()

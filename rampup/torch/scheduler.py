@@ -46,6 +46,7 @@ from rampup import compat as _compat  # noqa: F401  (registers hf:/torch:/timm: 
 from rampup.core.resolve import RUN_KEYS, SpecLike, resolve_multiples, schedule_from_dict
 
 from .auto_spec import is_auto_spec
+from .checks import as_float, check_choice, is_number
 from .groups import write_group_value
 from .scheduler_state import (
     FORMAT,
@@ -53,12 +54,9 @@ from .scheduler_state import (
     POLICY_HELP,
     WEIGHT_DECAY_MODES,
     GroupPlan,
-    as_float,
-    check_choice,
     describe_optional,
     describe_plan,
     diff_schedule,
-    is_number,
     parse_state,
 )
 

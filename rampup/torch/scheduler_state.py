@@ -13,13 +13,12 @@ all round-trip a state.
 
 from __future__ import annotations
 
-import math
 from typing import Any
-
-from torch import Tensor
 
 from rampup import Spec
 from rampup.core.resolve import RUN_KEYS
+
+from .checks import as_float, check_choice, is_number
 
 __all__ = [
     "FORMAT",
@@ -27,12 +26,9 @@ __all__ = [
     "POLICY_HELP",
     "WEIGHT_DECAY_MODES",
     "GroupPlan",
-    "as_float",
-    "check_choice",
     "describe_optional",
     "describe_plan",
     "diff_schedule",
-    "is_number",
     "parse_state",
 ]
 
@@ -48,35 +44,6 @@ POLICY_HELP = (
 # ---------------------------------------------------------------------------
 # Small validated pieces of plain data
 # ---------------------------------------------------------------------------
-
-
-def is_number(x: Any) -> bool:
-    """An int or a float, not a bool."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def as_float(value: Any, where: str) -> float:
-    """A finite number >= 0 from a Python number or a one-element tensor."""
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError(
-                f"{where}: got a tensor of shape {tuple(value.shape)}; accepted: a number or a 1-element tensor"
-            )
-        x = float(value.item())
-    elif is_number(value):
-        x = float(value)
-    else:
-        raise TypeError(f"{where}: got {value!r} ({type(value).__name__}); accepted: a finite number >= 0")
-    if not (math.isfinite(x) and x >= 0):
-        raise ValueError(f"{where}: got {value!r}; accepted: a finite number >= 0")
-    return x
-
-
-def check_choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
-    """``value`` if it is one of ``choices``; else a ValueError naming ``where`` and the choices."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{where}: got {value!r}; accepted: {', '.join(repr(c) for c in choices)}")
-    return value
 
 
 def describe_plan(d: dict[str, Any] | None) -> str:

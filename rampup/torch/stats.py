@@ -17,18 +17,11 @@ from typing import Any
 
 from torch import Tensor
 
-__all__ = ["MAD_TO_SIGMA", "LossStats", "as_loss", "check_int", "median"]
+from .checks import check_int
+
+__all__ = ["MAD_TO_SIGMA", "LossStats", "as_loss", "median"]
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
-
-
-def check_int(value: Any, where: str, lo: int) -> int:
-    """``value`` if it is an int >= ``lo``; else ``TypeError``/``ValueError`` naming ``where``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{where}: got {value!r} ({type(value).__name__}); accepted: an int >= {lo}")
-    if value < lo:
-        raise ValueError(f"{where}: got {value!r}; accepted: an int >= {lo}")
-    return value
 
 
 def as_loss(loss: Any, where: str = "loss") -> float:

@@ -19,6 +19,7 @@ import pytest
         "rampup.torch.factory",
         "rampup.torch.guard",
         "rampup.torch.scheduler_state",
+        "rampup.torch.checks",
         "rampup.core.resolve",
     ],
 )
