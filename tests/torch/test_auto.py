@@ -16,7 +16,7 @@ import rampup
 from rampup.torch import WarmupScheduler
 from rampup.torch.auto import METHODS, AutoWarmup
 
-from .conftest import batch, make_problem
+from .helpers import batch, make_problem
 
 TOTAL = 120
 
