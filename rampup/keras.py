@@ -46,8 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from ._adapter import describe, resolve
-from .core import Schedule, Spec
+from . import compat as _compat  # noqa: F401  (registers hf:/torch:/optax: specs for the resolver)
+from .core import Schedule
+from .core.resolve import RUN_KEYS, SpecLike, describe, resolve
 
 try:
     import keras
@@ -62,8 +63,8 @@ except ImportError as _e:  # pragma: no cover - depends on the environment
 __all__ = ["SUPPORTED_BACKENDS", "WarmupSchedule"]
 
 SUPPORTED_BACKENDS = ("jax", "torch", "numpy")
-SpecLike = str | dict[str, Any] | Spec | Schedule
-_RUN_KEYS = ("total_steps", "peak_lr", "steps_per_epoch", "tokens_per_step")
+# The keys of Schedule.to_dict() that get_config() keeps beside the spec string.
+_CONFIG_KEYS = (*RUN_KEYS, "peak_lr")
 
 
 def _check_backend() -> str:
@@ -152,7 +153,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):  # type: 
     def get_config(self) -> dict[str, Any]:
         """The spec string and the run arguments: plain JSON that :meth:`from_config` inverts exactly."""
         cfg: dict[str, Any] = {"spec": str(self.schedule.spec)}
-        cfg.update({k: v for k, v in self.schedule.to_dict().items() if k in _RUN_KEYS})
+        cfg.update({k: v for k, v in self.schedule.to_dict().items() if k in _CONFIG_KEYS})
         return cfg
 
     @property

@@ -44,12 +44,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._adapter import describe, resolve
-from .core import Schedule, Spec
+from . import compat as _compat  # noqa: F401  (registers hf:/torch:/optax: specs for the resolver)
+from .core import Schedule
+from .core.resolve import SpecLike, describe, resolve
 
 __all__ = ["OptaxSchedule", "schedule"]
 
-SpecLike = str | dict[str, Any] | Spec | Schedule
 
 _MISSING: Any = object()
 _ACCEPTED = "accepted: an int >= 0 or an integer/float jax or NumPy array of update counts (optax's state.count)"

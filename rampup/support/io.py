@@ -1,4 +1,4 @@
-"""Atomic file output (a crash or a full disk never leaves a half-written file) and the one JSON sanitizer."""
+"""Atomic file output (a crash or a full disk never leaves a half-written file: text, bytes, figures) and the one JSON sanitizer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_with", "fsync_dir", "json_safe"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_with", "fsync_dir", "json_safe", "save_figure"]
 
 
 def atomic_write_with(path: str, write: Callable[[BinaryIO], object], *, sync_dir: bool = False) -> None:
@@ -105,3 +105,14 @@ def json_safe(x: Any, *, where: str = "", nonfinite: list[str] | None = None, so
         f"{source}: got {type(x).__name__} at {where or 'the top level'}; accepted: JSON-like data "
         "(dicts, lists, str, bool, None, numbers, NumPy/torch scalars and arrays)"
     )
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float | None = None) -> None:
+    """Write atomically: a crash never leaves a half-written image.  The format follows the extension (PNG if none).
+
+    ``fig`` is a matplotlib Figure (only its ``savefig`` is called, so this module needs no matplotlib);
+    ``dpi`` defaults to the figure's own.
+    """
+    path = os.fspath(path)
+    fmt = os.path.splitext(path)[1].lstrip(".") or "png"
+    atomic_write_with(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi if dpi is not None else "figure"))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ..core.schedule import Schedule
-from ..support.io import atomic_write_with
+from ..support.io import save_figure
 from .explain import explain
 
 __all__ = ["plot_schedules", "save_figure"]
@@ -107,10 +106,3 @@ def plot_schedules(
     if title:
         ax.set_title(title, fontsize=9)
     return fig
-
-
-def save_figure(fig: Any, path: str | os.PathLike[str], dpi: float | None = None) -> None:
-    """Write atomically: a crash never leaves a half-written image.  The format follows the extension (PNG if none)."""
-    path = os.fspath(path)
-    fmt = os.path.splitext(path)[1].lstrip(".") or "png"
-    atomic_write_with(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi if dpi is not None else "figure"))

@@ -7,7 +7,9 @@
 >>> opt.param_groups[0]["lr"]  # the LR of the first update: peak / 100
 1e-05
 
-``RampupLR`` is the same class under a torch-style name.  Import this module
+``RampupLR`` is the same class under a torch-style name.  ``scheduler(opt, spec, ...)``
+returns a ``WarmupScheduler`` for a fixed spec and an ``AutoWarmup`` for an automatic
+one (``"auto -> cosine(floor=0.1)"``).  Import this module
 only where torch is installed; ``import rampup`` never imports torch.
 """
 
@@ -16,7 +18,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .groups import layerwise_lr_decay
+# The package attribute `scheduler` is the factory function, not the submodule of the same name: Python
+# sets the submodule attribute once, when factory.py first imports .scheduler, and this import rebinds it;
+# `from rampup.torch.scheduler import WarmupScheduler` still reads the module from sys.modules.
+from .factory import scheduler
+from .groups import layerwise_lr_decay, write_group_value
 from .scheduler import WarmupScheduler
 
 RampupLR = WarmupScheduler
@@ -27,14 +33,14 @@ _LAZY = {
     "LAMB": "lamb",
     "lamb_param_groups": "lamb",
     "plot_trust_ratios": "lamb",
-    "LossStats": "monitor",
+    "LossStats": "stats",
     "Monitor": "monitor",
-    "UpdateProbe": "monitor",
+    "UpdateProbe": "probe",
     "plot_monitor": "monitor",
     "SpikeGuard": "guard",
 }
 
-__all__ = ["RampupLR", "WarmupScheduler", "layerwise_lr_decay", *_LAZY]
+__all__ = ["RampupLR", "WarmupScheduler", "layerwise_lr_decay", "scheduler", "write_group_value", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

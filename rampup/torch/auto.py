@@ -99,7 +99,12 @@ from rampup.core.phases import _Knots, _Ramp
 from rampup.core.shapes import w_linear
 from rampup.core.units import Length, RunInfo
 
-from .monitor import UpdateProbe, _as_loss
+from .auto_policies import METHODS
+from .auto_spec import auto_spec_parts
+from .checks import number_in
+from .groups import write_group_value
+from .probe import UpdateProbe
+from .stats import as_loss
 
 __all__ = ["METHODS", "AutoWarmup"]
 
@@ -111,17 +116,6 @@ DEFAULT_METHOD = "update"
 # docs/auto.md (25 % was too short for the Post-LN E1 model at LR 1e-2, whose best fixed warmup is 50 %).
 DEFAULT_MAX_WARMUP = 0.5
 DEFAULT_MIN_WARMUP = 0.02  # fraction of total_steps: the fastest
-
-
-def _num(value: Any, where: str, lo: float, hi: float = math.inf, lo_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{where}: got {value!r} ({type(value).__name__}); accepted: a number")
-    x = float(value)
-    ok = (x > lo if lo_open else x >= lo) and x <= hi and math.isfinite(x)
-    if not ok:
-        rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
-        raise ValueError(f"{where}: got {value!r}; accepted: a number in {rng}")
-    return x
 
 
 def _round4(x: float) -> float:
@@ -138,175 +132,6 @@ def _round_within(x: float, lo: float, hi: float) -> float:
     unit = 10.0 ** (math.floor(math.log10(abs(x))) - 3) if x > 0 else 1e-4
     r2 = _round4(r + unit) if r < lo else _round4(r - unit)
     return r2 if lo <= r2 <= hi else x
-
-
-# ---------------------------------------------------------------------------
-# Policies: (level now, statistics of the last interval) -> target level, reason
-# ---------------------------------------------------------------------------
-
-
-class _Policy:
-    name = ""
-    needs_loss = False
-    needs_update = False
-    # name -> (default, lo, hi[, lo_open]); lo is excluded unless lo_open=False; a None default = off
-    options: dict[str, tuple[Any, ...]] = {}
-
-    def __init__(self, **opts: Any) -> None:
-        for k in opts:
-            if k not in self.options:
-                raise TypeError(
-                    f"method={self.name!r}: unknown option {k!r}; accepted: {', '.join(self.options) or 'none'}"
-                )
-        self.opts: dict[str, Any] = {}
-        for k, spec in self.options.items():
-            default, lo, hi = spec[:3]
-            lo_open = spec[3] if len(spec) > 3 else True
-            v = opts.get(k, default)
-            if v is None and default is not None:
-                rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
-                raise ValueError(f"{k} (method={self.name!r}): got None; accepted: a number in {rng}")
-            self.opts[k] = None if v is None else _num(v, f"{k} (method={self.name!r})", lo, hi, lo_open=lo_open)
-        self.state: dict[str, Any] = {}
-
-    def decide(self, level: float, stats: Mapping[str, float]) -> tuple[float, str]:
-        raise NotImplementedError  # pragma: no cover
-
-
-class _UpdateCap(_Policy):
-    """Kosson et al. 2024: keep ‖Δw‖/‖w‖ under a cap (per unit peak LR) until it settles."""
-
-    name = "update"
-    needs_update = True
-    options = {
-        "max_update": (0.003, 0.0, 1.0),  # chosen from 0.003 / 0.005 by rampup auto-compare (docs/auto.md)
-        "cap_ratio": (None, 0.0, 1.0),
-        "settle": (0, 0.0, 1000.0, False),  # 0 = off
-        "settle_tol": (0.1, 0.0, 1.0),
-        "confirm": (2, 1.0, 100.0, False),
-        "margin": (0.1, 0.0, 10.0, False),
-    }
-
-    def __init__(self, **opts: Any) -> None:
-        super().__init__(**opts)
-        for k in ("settle", "confirm"):
-            v = self.opts[k]
-            if v is not None and v != int(v):
-                lo = 0 if k == "settle" else 1
-                raise ValueError(f"{k} (method='update'): got {v!r}; accepted: a whole number of intervals >= {lo}")
-
-    def decide(self, level: float, stats: Mapping[str, float]) -> tuple[float, str]:
-        q = stats.get("q", math.nan)
-        st = self.state
-        if not math.isfinite(q) or q <= 0.0:
-            return level, "no update measured in this interval: hold"
-        hist: list[float] = st.setdefault("q_hist", [])
-        hist.append(q)
-        if "q0" not in st:
-            st["q0"] = q
-        # The absolute cap (max_update, the default) makes a higher peak LR warm up longer; the
-        # relative one (cap_ratio × the first interval's q) depends only on how the update size evolves.
-        cap = self.opts["cap_ratio"] * st["q0"] if self.opts["cap_ratio"] is not None else self.opts["max_update"]
-        n = int(self.opts["settle"])
-        if n > 0 and len(hist) > n and abs(q - hist[-1 - n]) <= self.opts["settle_tol"] * hist[-1 - n]:
-            return 1.0, (
-                f"relative update per unit peak LR settled at q={q:.4g} (it changed by less than "
-                f"{self.opts['settle_tol']:.0%} over {n} intervals)"
-            )
-        # Hysteresis, so that noise in q does not pull the LR off the slow envelope and back:
-        # the level is set by the largest q of the last `confirm` intervals (of those measured so
-        # far), and a level less than (1 + margin) x the envelope counts as the envelope.
-        c = int(self.opts["confirm"])
-        qc = max(hist[-c:])
-        qname = "q" if c == 1 else f"q (the largest of the last {min(c, len(hist))} intervals)"
-        if cap / qc >= 1.0:
-            return 1.0, f"the peak LR keeps the relative update under the cap ({qname}={qc:.4g} <= cap={cap:.4g})"
-        env = stats.get("envelope", 0.0)
-        if env < cap / qc < (1.0 + self.opts["margin"]) * env:
-            return env, (
-                f"relative update capped: cap/{qname} = {cap:.4g}/{qc:.4g} = {cap / qc:.4g}, within "
-                f"{self.opts['margin']:.0%} of the envelope linear(max_warmup): no faster than it"
-            )
-        return cap / qc, f"relative update capped: level = cap/{qname} = {cap:.4g}/{qc:.4g}"
-
-
-class _AutoWU(_Policy):
-    """Kim et al. 2021 (AutoWU): grow geometrically while the smoothed loss improves, else hold."""
-
-    name = "loss"
-    needs_loss = True
-    options = {"growth": (1.5, 1.0, 100.0), "smooth": (3, 0.0, 1000.0), "tol": (0.0, -1.0, 1.0)}
-
-    def decide(self, level: float, stats: Mapping[str, float]) -> tuple[float, str]:
-        loss = stats.get("loss", math.nan)
-        st = self.state
-        hist: list[float] = st.setdefault("loss_hist", [])
-        if not math.isfinite(loss):
-            return level, "no finite loss in this interval: hold"
-        hist.append(loss)
-        k = int(self.opts["smooth"])
-        smooth = sum(hist[-k:]) / len(hist[-k:])
-        best = st.get("best")
-        if best is None or smooth < best * (1.0 - self.opts["tol"]) or len(hist) <= 1:
-            st["best"] = smooth if best is None else min(best, smooth)
-            return level * self.opts["growth"], f"smoothed loss improving ({smooth:.4g}): grow ×{self.opts['growth']:g}"
-        return level, f"smoothed loss stopped improving ({smooth:.4g} >= best {best:.4g}): hold"
-
-
-class _Catapult(_Policy):
-    """Kalra & Barkeshli 2024: grow until the loss catapults (jumps up), hold until it recovers."""
-
-    name = "catapult"
-    needs_loss = True
-    options = {"growth": (1.5, 1.0, 100.0), "jump": (0.05, 0.0, 10.0)}
-
-    def decide(self, level: float, stats: Mapping[str, float]) -> tuple[float, str]:
-        loss = stats.get("loss", math.nan)
-        st = self.state
-        if not math.isfinite(loss):
-            st["catapult"] = True
-            return level, "non-finite loss: catapult, hold"
-        ref = st.get("ref")
-        if ref is None:
-            st["ref"] = loss
-            return level * self.opts["growth"], f"first loss {loss:.4g}: grow ×{self.opts['growth']:g}"
-        if loss > ref * (1.0 + self.opts["jump"]):
-            st["catapult"] = True
-            return level, f"loss catapult: {loss:.4g} > {1 + self.opts['jump']:g} × {ref:.4g}: hold"
-        st["catapult"] = False
-        st["ref"] = min(ref, loss)
-        return level * self.opts["growth"], f"no catapult (loss {loss:.4g}): grow ×{self.opts['growth']:g}"
-
-
-METHODS: dict[str, type[_Policy]] = {p.name: p for p in (_UpdateCap, _AutoWU, _Catapult)}
-
-
-def _split_auto(schedule: str) -> tuple[dict[str, Any], str]:
-    """``"auto(method=loss) -> cosine(floor=0.1)"`` -> ({"method": "loss"}, "cosine(floor=0.1)")."""
-    head, sep, rest = schedule.partition("->")
-    head = head.strip()
-    if not sep or not rest.strip():
-        raise ValueError(
-            f"schedule: got {schedule!r}; accepted: 'auto -> DECAY', e.g. 'auto -> cosine(floor=0.1)' "
-            "(or then='cosine(floor=0.1)')"
-        )
-    if head == "auto":
-        return {}, rest.strip()
-    if not (head.startswith("auto(") and head.endswith(")")):
-        raise ValueError(f"schedule: got {schedule!r}; accepted: a spec whose warmup is 'auto' or 'auto(...)'")
-    kw: dict[str, Any] = {}
-    for part in head[5:-1].split(","):
-        if not part.strip():
-            continue
-        k, eq, v = part.partition("=")
-        if not eq:
-            raise ValueError(f"schedule: auto(...): got {part.strip()!r}; accepted: NAME=VALUE arguments")
-        v = v.strip()
-        try:
-            kw[k.strip()] = int(v) if v.lstrip("-").isdigit() else float(v)
-        except ValueError:
-            kw[k.strip()] = v
-    return kw, rest.strip()
 
 
 class AutoWarmup(LRScheduler):
@@ -365,7 +190,7 @@ class AutoWarmup(LRScheduler):
                 raise TypeError(f"schedule: got {type(schedule).__name__}; accepted: a string 'auto -> DECAY'")
             if then is not None:
                 raise ValueError("schedule and then: give one of them (schedule='auto -> DECAY' or then='DECAY')")
-            kw, then = _split_auto(schedule)
+            kw, then = auto_spec_parts(schedule)
         if then is None:
             raise TypeError("then: missing; accepted: the schedule after the warmup, e.g. then='cosine(floor=0.1)'")
         if not isinstance(then, str):
@@ -395,7 +220,7 @@ class AutoWarmup(LRScheduler):
         self.method = method
         self.rewarms: list[dict[str, Any]] = []
         try:
-            self.start = _num(start, "start", 0.0, 1.0)
+            self.start = number_in(start, "start", 0.0, 1.0)
         except ValueError:
             self.start = math.nan
         if not self.start < 1.0:
@@ -543,10 +368,7 @@ class AutoWarmup(LRScheduler):
         lrs = []
         for base, g in zip(self.base_lrs, self.optimizer.param_groups):
             lr = base * m
-            if isinstance(g["lr"], Tensor):
-                g["lr"].fill_(lr)  # a tensor LR keeps its identity
-            else:
-                g["lr"] = lr
+            write_group_value(g, "lr", lr)  # a tensor LR keeps its identity
             lrs.append(lr)
         self._last_lr = lrs  # type: ignore[assignment]
 
@@ -561,7 +383,7 @@ class AutoWarmup(LRScheduler):
     def observe(self, loss: Any) -> None:
         """Record the loss of the update just done (call before :meth:`step`); ignored after the warmup."""
         if not self.done:
-            self._pending_loss.append(_as_loss(loss))
+            self._pending_loss.append(as_loss(loss))
 
     def step(self, loss: Any = None, epoch: None = None) -> None:  # type: ignore[override]
         """Advance one optimizer update (call after ``optimizer.step()``), deciding at knots."""
@@ -718,7 +540,7 @@ class AutoWarmup(LRScheduler):
         if shape != "linear":
             raise ValueError(f"shape: got {shape!r}; accepted: 'linear'")
         n = self._length(length, "length", RunInfo(self.total_steps, None, None))
-        s = _num(start, "start", 0.0, 1.0)
+        s = number_in(start, "start", 0.0, 1.0)
         self.rewarms.append({"at": self.last_epoch, "length": n, "start": s})
         self._rebuild_mods()
         self._apply()

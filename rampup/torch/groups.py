@@ -1,4 +1,13 @@
-r"""Param groups for layer-wise LR decay (discriminative fine-tuning).
+r"""Param groups: the one writer of a group's scheduled values, and layer-wise LR decay.
+
+:func:`write_group_value` is how every rampup scheduler sets a group's ``lr``,
+``weight_decay``, ``momentum`` or β1 (models: pytorch_warmup's ``_set_lr`` and
+timm's one path for lr / weight decay / momentum): a tensor value is filled in
+place, so it keeps its identity (a ``torch.compile``'d optimizer step reads it
+as a graph input), and a Python number stays a Python float.
+
+:func:`layerwise_lr_decay` builds param groups for layer-wise LR decay
+(discriminative fine-tuning).
 
 Layer ``i`` of ``n`` (``0`` = the input side, ``n − 1`` = the head) gets
 
@@ -23,9 +32,43 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
-__all__ = ["layerwise_lr_decay"]
+__all__ = ["GROUP_KEYS", "layerwise_lr_decay", "write_group_value"]
+
+#: The param-group entries :func:`write_group_value` sets; ``"betas"`` means β1 (``betas[0]``).
+GROUP_KEYS = ("lr", "weight_decay", "momentum", "betas")
+
+
+def write_group_value(group: dict[str, Any], key: str, value: float) -> None:
+    """Set a param group's ``lr``, ``weight_decay``, ``momentum`` or β1 (``key="betas"``) to ``value``.
+
+    A tensor entry is filled in place (``fill_``: the same tensor object, so a
+    ``torch.compile``'d step that reads it as a graph input needs no recompile);
+    a Python number is replaced by ``value``.  ``key="betas"`` writes β1, the
+    momentum of the Adam family, and keeps β2.
+
+    >>> import torch
+    >>> g = {"lr": torch.tensor(0.1), "betas": (0.9, 0.999)}
+    >>> lr = g["lr"]
+    >>> write_group_value(g, "lr", 0.5); write_group_value(g, "betas", 0.85)
+    >>> g["lr"] is lr, g["lr"].item(), g["betas"]
+    (True, 0.5, (0.85, 0.999))
+    """
+    if key == "betas":
+        betas = group["betas"]
+        if isinstance(betas[0], Tensor):
+            betas[0].fill_(value)
+        else:
+            group["betas"] = (value, *tuple(betas)[1:])
+        return
+    if key not in GROUP_KEYS:
+        raise ValueError(f"key: got {key!r}; accepted: {', '.join(repr(k) for k in GROUP_KEYS)}")
+    cur = group[key]
+    if isinstance(cur, Tensor):
+        cur.fill_(value)
+    else:
+        group[key] = value
 
 
 def layerwise_lr_decay(

@@ -79,7 +79,7 @@ import torch
 from torch import Tensor
 
 from ..support.io import atomic_write_with, fsync_dir
-from .monitor import LossStats, _as_loss
+from .stats import LossStats, as_loss
 
 __all__ = ["SpikeGuard"]
 
@@ -443,7 +443,7 @@ class SpikeGuard:
                 "an empty dir"
             )
         self.batch_index += 1
-        lv = _as_loss(loss)
+        lv = as_loss(loss)
         kind, z = None, math.nan
         if not math.isfinite(lv):
             kind = "nonfinite_loss"

@@ -41,11 +41,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..support.io import save_figure
+from ..support.optional import pyplot
+from .checks import is_number
+
 __all__ = ["LAMB", "lamb_param_groups", "plot_trust_ratios"]
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _check_lr(lr: Any, where: str) -> None:
@@ -56,7 +56,7 @@ def _check_lr(lr: Any, where: str) -> None:
                 "accepted: a float or a 1-element floating-point tensor"
             )
         value = float(lr.detach().reshape(()).item())
-    elif _is_number(lr):
+    elif is_number(lr):
         value = float(lr)
     else:
         raise TypeError(f"{where}lr: got {lr!r} ({type(lr).__name__}); accepted: a float >= 0 or a 1-element tensor")
@@ -68,19 +68,19 @@ def _check_group(g: Mapping[str, Any], where: str) -> None:
     """Raise a ValueError/TypeError naming the option, the value and the accepted range."""
     _check_lr(g["lr"], where)
     betas = g["betas"]
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(_is_number(b) for b in betas)):
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(is_number(b) for b in betas)):
         raise TypeError(f"{where}betas: got {betas!r}; accepted: a pair (beta1, beta2) of numbers in [0, 1)")
     for i, b in enumerate(betas):
         if not 0.0 <= b < 1.0:
             raise ValueError(f"{where}betas[{i}]: got {b!r}; accepted: a number in [0, 1)")
     eps = g["eps"]
-    if not _is_number(eps):
+    if not is_number(eps):
         raise TypeError(f"{where}eps: got {eps!r} ({type(eps).__name__}); accepted: a finite number > 0")
     # eps = 0 would turn a zero gradient (v = 0) into 0/0 = NaN.
     if not (math.isfinite(eps) and eps > 0.0):
         raise ValueError(f"{where}eps: got {eps!r}; accepted: a finite number > 0")
     wd = g["weight_decay"]
-    if not _is_number(wd):
+    if not is_number(wd):
         raise TypeError(f"{where}weight_decay: got {wd!r} ({type(wd).__name__}); accepted: a finite number >= 0")
     if not (math.isfinite(wd) and wd >= 0.0):
         raise ValueError(f"{where}weight_decay: got {wd!r}; accepted: a finite number >= 0")
@@ -89,7 +89,7 @@ def _check_group(g: Mapping[str, Any], where: str) -> None:
             raise TypeError(f"{where}{flag}: got {g[flag]!r} ({type(g[flag]).__name__}); accepted: True or False")
     bounds = g["weight_norm_bounds"]
     if bounds is not None:
-        ok = isinstance(bounds, (tuple, list)) and len(bounds) == 2 and all(_is_number(b) for b in bounds)
+        ok = isinstance(bounds, (tuple, list)) and len(bounds) == 2 and all(is_number(b) for b in bounds)
         if not ok or not (0.0 <= bounds[0] <= bounds[1] and bounds[1] > 0.0 and not math.isnan(bounds[1])):
             raise ValueError(
                 f"{where}weight_norm_bounds: got {bounds!r}; accepted: None (φ = identity) or a pair "
@@ -261,7 +261,7 @@ def lamb_param_groups(
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: got {type(model).__name__}; accepted: a torch.nn.Module")
-    if not _is_number(weight_decay) or not (math.isfinite(weight_decay) and weight_decay >= 0):
+    if not is_number(weight_decay) or not (math.isfinite(weight_decay) and weight_decay >= 0):
         raise ValueError(f"weight_decay: got {weight_decay!r}; accepted: a finite number >= 0")
     rule = exclude if exclude is not None else _default_exclude
     adapted: list[tuple[str, Tensor]] = []
@@ -296,13 +296,7 @@ def plot_trust_ratios(
     >>> fig.axes[0].get_lines()[0].get_ydata().tolist()
     [0.5, 0.8, 1.0]
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_trust_ratios needs matplotlib: pip install 'rampup[plot]'") from e
+    plt = pyplot("plot_trust_ratios")
     if isinstance(history, Mapping) or not isinstance(history, Sequence) or not history:
         raise ValueError(
             f"history: got {type(history).__name__} of length {len(history) if hasattr(history, '__len__') else '?'}; "
@@ -339,7 +333,5 @@ def plot_trust_ratios(
     )
     fig.tight_layout()
     if path is not None:
-        from ..tools.plot import save_figure
-
         save_figure(fig, path)
     return fig

@@ -55,20 +55,26 @@ You et al. 2019 (LAMB), arXiv:1904.00962.
 
 from __future__ import annotations
 
-import collections
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["LossStats", "Monitor", "UpdateProbe", "plot_monitor", "read_csv"]
+from ..support.io import atomic_write_text, save_figure
+from ..support.optional import pyplot
+from .checks import check_int
+from .probe import UpdateProbe
+from .stats import MAD_TO_SIGMA, LossStats, as_loss
+
+# MAD_TO_SIGMA, LossStats and UpdateProbe keep their import path rampup.torch.monitor (re-exported).
+
+__all__ = ["MAD_TO_SIGMA", "LossStats", "Monitor", "UpdateProbe", "plot_monitor", "read_csv"]
 
 _QUANTILES = (0.05, 0.5, 0.95)
-MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
 # Columns a run may add to its CSV after the header was written (param groups added later).
 # (and the guard's status columns, which files written before them lack).
 _EXTENSIBLE = (
@@ -83,261 +89,6 @@ _EXTENSIBLE = (
 )
 # Columns that hold words, not numbers: "ok" / "skipped" / "rolled_back", and the guard's anomaly kind.
 _TEXT_COLUMNS = ("status", "anomaly")
-
-
-def _check_int(value: Any, where: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{where}: got {value!r} ({type(value).__name__}); accepted: an int >= {lo}")
-    if value < lo:
-        raise ValueError(f"{where}: got {value!r}; accepted: an int >= {lo}")
-    return value
-
-
-def _as_loss(loss: Any, where: str = "loss") -> float:
-    if isinstance(loss, Tensor):
-        if loss.numel() != 1:
-            raise ValueError(f"{where}: got a tensor of shape {tuple(loss.shape)}; accepted: a scalar (1 element)")
-        return float(loss.detach().reshape(()).item())
-    if isinstance(loss, bool) or not isinstance(loss, (int, float)):
-        raise TypeError(f"{where}: got {loss!r} ({type(loss).__name__}); accepted: a number or a 1-element tensor")
-    return float(loss)
-
-
-class LossStats:
-    """Running median, MAD and robust z-score of the last ``window`` finite losses.
-
-    ``z(x) = (x − median) / (1.4826·MAD + tiny)``; ``tiny = 1e-12·max(1, |median|)`` keeps a
-    flat window from dividing by zero.  Non-finite values are never added.  State is plain
-    data (:meth:`state_dict`), so a resumed run computes the same z-scores.
-
-    >>> s = LossStats(window=5)
-    >>> for x in [1.0, 1.1, 0.9, 1.0, 1.05]:
-    ...     s.add(x)
-    >>> round(s.median, 3), round(s.z(2.0), 1)
-    (1.0, 13.5)
-    """
-
-    def __init__(self, window: int = 50) -> None:
-        self.window = _check_int(window, "window", 3)
-        self.values: collections.deque[float] = collections.deque(maxlen=window)
-
-    def add(self, x: float) -> None:
-        if math.isfinite(x):
-            self.values.append(float(x))
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    @property
-    def median(self) -> float:
-        return _median(self.values) if self.values else math.nan
-
-    @property
-    def mad(self) -> float:
-        return self.summary(math.nan)[1]
-
-    def summary(self, x: float) -> tuple[float, float, float]:
-        """``(median, mad, z(x))`` in one pass over the window (the monitor's per-row call)."""
-        if not self.values:
-            return math.nan, math.nan, math.nan
-        m = _median(self.values)
-        mad = _median([abs(v - m) for v in self.values])
-        if len(self.values) < 3:
-            z = math.nan
-        elif not math.isfinite(x):
-            z = math.inf
-        else:
-            z = (x - m) / (MAD_TO_SIGMA * mad + 1e-12 * max(1.0, abs(m)))
-        return m, mad, z
-
-    def z(self, x: float) -> float:
-        """Robust z-score of ``x`` against the window (NaN while the window has < 3 values)."""
-        return self.summary(x)[2]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"window": self.window, "values": list(self.values)}
-
-    def load_state_dict(self, sd: Mapping[str, Any]) -> None:
-        self.window = _check_int(sd["window"], "window", 3)
-        self.values = collections.deque((float(v) for v in sd["values"]), maxlen=self.window)
-
-
-def _median(xs: Iterable[float]) -> float:
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
-
-
-class UpdateProbe:
-    r"""Measure ``‖Δw‖/‖w‖`` and ``‖g‖`` of one optimizer update through step hooks.
-
-    :meth:`arm` asks for the next update to be measured; the pre-step hook copies the
-    weights and reads the gradient norms; the post-step hook computes ``‖Δw‖`` and
-    stores :attr:`last` (a dict of floats).  ``arm(update=False)`` reads only the
-    gradient norms and the LRs (one pass instead of five).  Between armed steps the
-    hooks only test a flag.  :meth:`close` removes the hooks.  All norms are computed
-    with ``torch._foreach_norm`` (one fused kernel per dtype/device on GPUs) and moved
-    to the host in one transfer.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer, grads: bool = True) -> None:
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer: got {type(optimizer).__name__}; accepted: a torch.optim.Optimizer")
-        self.optimizer = optimizer
-        self.grads = bool(grads)  # False: no gradient norms (grad_norm reads 0)
-        self.armed = False
-        self.want_update = True  # False: this armed step reads gradient norms and LRs only
-        self.last: dict[str, Any] | None = None
-        self._prev: list[Tensor] | None = None
-        self._layout_ids: tuple[int, ...] | None = None
-        self._pending = False
-        self._gnorm: list[Tensor] | None = None
-        self._wnorm: list[Tensor] = []
-
-        self._params: list[Tensor] = []
-        self._group_of: list[int] = []
-        self._is_matrix: list[bool] = []
-        self._on_cpu = True
-        self._grads_after = False  # the step has a closure: read the gradients in the post-hook
-        self._lrs: list[float] = []
-        self._h = [
-            optimizer.register_step_pre_hook(self._pre),
-            optimizer.register_step_post_hook(self._post),
-        ]
-
-    def arm(self, update: bool = True) -> None:
-        self.armed = True
-        self.want_update = bool(update)
-
-    def close(self) -> None:
-        for h in self._h:
-            h.remove()
-        self._h = []
-        self._prev = None
-        self._layout_ids = None
-
-    def _layout(self, opt: Any) -> list[Tensor]:
-        # The parameter list, rebuilt only when the groups changed (add_param_group, a new list):
-        # the check is one tuple of ids, far cheaper than rebuilding buffers every step.
-        ids = tuple(id(p) for g in opt.param_groups for p in g["params"])
-        moved = bool(self._prev) and self._prev[0].device != self._params[0].device  # type: ignore[index]
-        if ids != self._layout_ids or moved:  # moved: module.to(device) keeps the Parameter objects
-            self._params = [p for g in opt.param_groups for p in g["params"]]
-            self._group_of = [gi for gi, g in enumerate(opt.param_groups) for _ in g["params"]]
-            self._is_matrix = [p.ndim >= 2 for p in self._params]
-            self._on_cpu = all(p.device.type == "cpu" for p in self._params)
-            with torch.no_grad():
-                self._prev = [torch.empty_like(p) for p in self._params]  # allocated once, reused
-            self._layout_ids = ids
-        return self._params
-
-    def _pre(self, opt: Any, args: Any, kwargs: Any) -> None:
-        if not self.armed:
-            return
-        params = self._layout(opt)
-        # The LR this update uses (a scheduler stepped before Monitor.step() has already moved on).
-        self._lrs = [float(g["lr"]) for g in opt.param_groups]
-        # Every op below is one foreach call over all tensors: on small models the cost is the
-        # per-tensor dispatch, so the monitor makes exactly five passes per measured update
-        # (copy, ‖w‖, ‖g‖ here; subtract, ‖Δw‖ after the step) and no per-tensor Python work.
-        with torch.no_grad():
-            if self.want_update:
-                torch._foreach_copy_(self._prev, params)  # type: ignore[arg-type]
-                self._wnorm = list(torch._foreach_norm(params))
-            # With a closure (Lightning, LBFGS) the gradients do not exist yet: the closure runs
-            # inside step().  Then they are read after the update (optimizers leave .grad as is).
-            closure = kwargs.get("closure") if kwargs else None
-            # (args[0] is the optimizer itself: the hook gets step()'s bound arguments)
-            self._grads_after = closure is not None or any(callable(a) for a in (args or ())[1:])
-            self._gnorm = None if self._grads_after else self._grad_norms(params)
-        self._pending = True
-
-    def _grad_norms(self, params: list[Tensor]) -> list[Tensor] | None:
-        if not self.grads:
-            return None
-        grads = [p.grad for p in params]
-        if all(g is not None for g in grads):
-            return list(torch._foreach_norm(grads))  # type: ignore[arg-type]
-        # parameters without a gradient count as 0
-        return [g.detach().norm() if g is not None else p.new_zeros(()) for p, g in zip(params, grads)]
-
-    def _post(self, opt: Any, args: Any, kwargs: Any) -> None:
-        if not self.armed or not self._pending or self._prev is None:
-            return
-        self.armed = False
-        self._pending = False
-        params, prev = self._params, self._prev
-        n = len(params)
-        update = self.want_update
-        with torch.no_grad():
-            if self._grads_after:
-                self._gnorm = self._grad_norms(params)
-            norms = []
-            if update:
-                torch._foreach_sub_(prev, params)  # prev := w_t − w_{t+1} = −Δw
-                norms = list(torch._foreach_norm(prev)) + self._wnorm
-            if self._gnorm is not None:
-                norms += self._gnorm
-            vals = [x.item() for x in norms] if self._on_cpu else _to_host(norms)
-        k = 2 * n if update else 0  # vals = [‖Δw‖…, ‖w‖…] if update, then [‖g‖…] if gradients
-        g = vals[k:] if self._gnorm is not None else [0.0] * n
-        self._wnorm, self._gnorm = [], None
-        n_groups = len(opt.param_groups)
-        gg = [0.0] * n_groups
-        for i, gi in enumerate(self._group_of):
-            gg[gi] += g[i] * g[i]
-        tg = sum(gg)
-        if not update:
-            self.last = {
-                "grad_norm": math.sqrt(tg),
-                "update": False,
-                "groups": [(math.sqrt(gg[i]), math.nan) for i in range(n_groups)],
-                "tensors": (None, None, g),
-                "lrs": self._lrs,
-            }
-            return
-        d, w = vals[:n], vals[n:k]
-        gd, gw = [0.0] * n_groups, [0.0] * n_groups
-        rmax = 0.0
-        mat_d = mat_w = 0.0
-        is_matrix = self._is_matrix
-        for i, gi in enumerate(self._group_of):
-            di, wi = d[i], w[i]
-            gd[gi] += di * di
-            gw[gi] += wi * wi
-            if is_matrix[i] and wi > 0.0:
-                rmax = max(rmax, di / wi) if math.isfinite(di) else math.inf
-                mat_d += di * di
-                mat_w += wi * wi
-        td, tw = sum(gd), sum(gw)
-        self.last = {
-            "update": True,
-            "grad_norm": math.sqrt(tg),
-            "update_ratio": math.sqrt(td) / math.sqrt(tw) if tw > 0 else math.nan,
-            "update_ratio_matrices": math.sqrt(mat_d) / math.sqrt(mat_w) if mat_w > 0 else math.nan,
-            "update_ratio_max": rmax,
-            "groups": [
-                (math.sqrt(gg[i]), math.sqrt(gd[i]) / math.sqrt(gw[i]) if gw[i] > 0 else math.nan)
-                for i in range(n_groups)
-            ],
-            "tensors": (d, w, g),
-            "lrs": self._lrs,
-        }
-
-
-def _to_host(norms: list[Tensor]) -> list[float]:
-    """0-d norms on an accelerator → Python floats in one stack and one device→host transfer.
-
-    (On the CPU the probe reads them one by one: there is no transfer to batch, and 0-d
-    reads cost less than a stack.)
-    """
-    if not norms:
-        return []
-    try:
-        stacked = torch.stack(norms)  # one dtype and device: the common case
-    except RuntimeError:  # tensors on several devices (model parallel)
-        stacked = torch.stack([x.detach().float().cpu() for x in norms])
-    return stacked.cpu().double().tolist()  # type: ignore[no-any-return]
 
 
 def _is_adam_state(state: Mapping[str, Any]) -> bool:
@@ -397,11 +148,11 @@ class Monitor:
             raise TypeError(f"model: got {type(model).__name__}; accepted: a torch.nn.Module or None")
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer: got {type(optimizer).__name__}; accepted: a torch.optim.Optimizer")
-        self.every = _check_int(every, "every", 1)
-        self.update_every = _check_int(update_every, "update_every", 1)
+        self.every = check_int(every, "every", 1)
+        self.update_every = check_int(update_every, "update_every", 1)
         self._n_rows = 0  # rows of this monitor object whose update happened (the update_every cadence)
-        self.adam_sample = _check_int(adam_sample, "adam_sample", 1)
-        self.adam_every = _check_int(adam_every, "adam_every", 1)
+        self.adam_sample = check_int(adam_sample, "adam_sample", 1)
+        self.adam_every = check_int(adam_every, "adam_every", 1)
         self._n_measured = 0
         self.enabled = bool(enabled)
         self.per_tensor = bool(per_tensor)
@@ -456,7 +207,7 @@ class Monitor:
             return None
         t = self.t
         self.t += 1
-        lv = None if loss is None else _as_loss(loss)
+        lv = None if loss is None else as_loss(loss)
         measured = t % self.every == 0
         row: dict[str, Any] | None = None
         probed = False
@@ -510,7 +261,7 @@ class Monitor:
         ``"rolled_back"``, ``anomaly`` = ``reason``) at the step the run had reached.  The next
         :meth:`step` reports update ``to_step``.  Returns that row, if any.
         """
-        to_step = _check_int(to_step, "to_step", 0)
+        to_step = check_int(to_step, "to_step", 0)
         if not self.enabled:
             return None
         self.discard()
@@ -534,7 +285,7 @@ class Monitor:
         if reason is not None:
             row["anomaly"] = str(reason)
         if loss is not None:
-            lv = _as_loss(loss)
+            lv = as_loss(loss)
             row["loss"] = lv
             row["loss_median"], row["loss_mad"], row["loss_z"] = self.loss_stats.summary(lv)
         for gi, g in enumerate(self.optimizer.param_groups):
@@ -545,8 +296,6 @@ class Monitor:
     def _mark_csv(self, to_step: int) -> None:
         # Rows are positional: split each line, set the status cell of the undone updates, and
         # replace the file atomically (a crash leaves the old file or the new one, never half).
-        from ..support.io import atomic_write_text
-
         path = self._csv_path
         assert path is not None
         with open(path, encoding="utf-8") as f:
@@ -597,7 +346,7 @@ class Monitor:
                         row[f"update_ratio_g{gi}"] = ur
             if self.per_tensor:
                 d, w, gnorm = last["tensors"]
-                for i, p in enumerate(probe._params):  # type: ignore[union-attr]
+                for i, p in enumerate(probe.params):  # type: ignore[union-attr]
                     name = self._names.get(id(p), f"p{i}")
                     if update:
                         row[f"update_ratio/{name}"] = d[i] / w[i] if w[i] > 0 else math.nan
@@ -787,8 +536,6 @@ class Monitor:
                     self._extend_header(missing)
                 cols = self._columns
             else:
-                from ..support.io import atomic_write_text
-
                 atomic_write_text(path, ",".join(cols) + "\n")
             self._columns = cols
             self._colset = set(cols)
@@ -805,8 +552,6 @@ class Monitor:
     def _extend_header(self, new: list[str]) -> None:
         # Rows are positional and the new columns go last, so earlier rows stay valid (their missing
         # trailing cells read as empty); only the header line changes, and the file is replaced atomically.
-        from ..support.io import atomic_write_text
-
         path = self._csv_path
         assert path is not None and self._columns is not None
         if self._csv_fd is not None:
@@ -850,7 +595,7 @@ class Monitor:
         return {"t": self.t, "loss_stats": self.loss_stats.state_dict()}
 
     def load_state_dict(self, sd: Mapping[str, Any]) -> None:
-        self.t = _check_int(sd["t"], "t", 0)
+        self.t = check_int(sd["t"], "t", 0)
         self.loss_stats.load_state_dict(sd["loss_stats"])
         if self._probe is not None:
             self._probe.armed = False
@@ -911,13 +656,7 @@ def plot_monitor(
     >>> len(fig.axes)
     2
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_monitor needs matplotlib: pip install 'rampup[plot]'") from e
+    plt = pyplot("plot_monitor")
     if isinstance(source, Monitor):
         rows: Sequence[Mapping[str, Any]] = source.records
     elif isinstance(source, (str, os.PathLike)):
@@ -948,7 +687,5 @@ def plot_monitor(
     fig.suptitle(title or "rampup monitor", fontsize=10)
     fig.tight_layout()
     if path is not None:
-        from ..tools.plot import save_figure
-
         save_figure(fig, path, dpi=110)
     return fig

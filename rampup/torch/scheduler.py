@@ -32,27 +32,36 @@ Reference for the state model it avoids: PyTorch issue 20124 (the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 import rampup
 from rampup import Schedule, Spec
 from rampup import compat as _compat  # noqa: F401  (registers hf:/torch:/timm: specs for Spec.from_dict)
+from rampup.core.resolve import RUN_KEYS, SpecLike, resolve_multiples, schedule_from_dict
 
-__all__ = ["POLICIES", "WEIGHT_DECAY_MODES", "WarmupScheduler"]
+from .auto_spec import is_auto_spec
+from .checks import as_float, check_choice, is_number
+from .groups import write_group_value
+from .scheduler_state import (
+    FORMAT,
+    POLICIES,
+    POLICY_HELP,
+    WEIGHT_DECAY_MODES,
+    GroupPlan,
+    describe_optional,
+    describe_plan,
+    diff_schedule,
+    parse_state,
+)
 
-SpecLike = str | dict[str, Any] | Spec | Schedule
+__all__ = ["FORMAT", "POLICIES", "WEIGHT_DECAY_MODES", "WarmupScheduler"]
 
-FORMAT = "rampup.torch.WarmupScheduler/1"
-POLICIES = ("error", "keep_saved", "use_new", "replan")
-WEIGHT_DECAY_MODES = ("none", "warmup", "lr")
-_RUN_KEYS = ("total_steps", "steps_per_epoch", "tokens_per_step")
 # step() reads the schedule from blocks of _BLOCK steps, each evaluated in one vectorized call:
 # ~0.07 µs per step amortized instead of ~1 µs per scalar call (NumPy ufunc dispatch).
 _BLOCK = 2048
@@ -65,159 +74,6 @@ except ImportError:  # pragma: no cover  (a torch without Dynamo)
 
 
 _NO_CALLBACK = (None, False)
-_POLICY_HELP = (
-    "'keep_saved' (continue the saved plan), 'use_new' (this scheduler's plan from the saved step), "
-    "'replan' (this scheduler's schedules with the saved per-group peaks)"
-)
-
-
-# ---------------------------------------------------------------------------
-# Small validated pieces of plain data
-# ---------------------------------------------------------------------------
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _as_float(value: Any, where: str) -> float:
-    """A finite number >= 0 from a Python number or a one-element tensor."""
-    if isinstance(value, Tensor):
-        if value.numel() != 1:
-            raise ValueError(
-                f"{where}: got a tensor of shape {tuple(value.shape)}; accepted: a number or a 1-element tensor"
-            )
-        x = float(value.item())
-    elif _is_number(value):
-        x = float(value)
-    else:
-        raise TypeError(f"{where}: got {value!r} ({type(value).__name__}); accepted: a finite number >= 0")
-    if not (math.isfinite(x) and x >= 0):
-        raise ValueError(f"{where}: got {value!r}; accepted: a finite number >= 0")
-    return x
-
-
-def _check_choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{where}: got {value!r}; accepted: {', '.join(repr(c) for c in choices)}")
-    return value
-
-
-def _reject_absolute_levels(spec: Spec, where: str) -> None:
-    # Absolute levels (floor_lr=1e-5) need one peak LR; a scheduler scales each
-    # group's own peak, so they would mean a different fraction in every group.
-    phases = ([spec.warmup] if spec.warmup is not None else []) + list(spec.decay) + list(spec.modifiers)
-    for ph in phases:
-        for key, value in ph.given.items():
-            param = ph.params.get(key)
-            if param is not None and param.kind == "lr":
-                frac = key[: -len("_lr")] if key.endswith("_lr") else "a fraction"
-                raise ValueError(
-                    f"{where}: {ph.name}: {key}={value!r} is an absolute LR; WarmupScheduler multiplies each "
-                    f"param group's own peak LR by the schedule, so give levels as fractions of the peak "
-                    f"({frac}=...)"
-                )
-
-
-def _resolve(value: Any, where: str, run: dict[str, int | None]) -> Schedule:
-    """A schedule of multiples of the peak from a spec string/dict, a Spec or a Schedule."""
-    if isinstance(value, dict) and "spec" in value:
-        value = _schedule_from_dict(value, where)
-    if isinstance(value, Schedule):
-        if value.peak_lr is not None:
-            raise ValueError(
-                f"{where}: got a Schedule with peak_lr={value.peak_lr!r}, whose values are absolute LRs; "
-                "accepted: a Schedule built without peak_lr (multiples of each param group's peak)"
-            )
-        for k, v in run.items():
-            have = getattr(value.run, k)
-            if v is not None and have != v:
-                raise ValueError(
-                    f"{k}: got {v!r}, but the Schedule given as {where} was resolved with {k}={have!r}; "
-                    f"give {k} once (in the Schedule or to WarmupScheduler)"
-                )
-        return value
-    if isinstance(value, str):
-        spec = _call(where, lambda: Spec.parse(value))
-    elif isinstance(value, dict):
-        spec = _call(where, lambda: Spec.from_dict(value))
-    elif isinstance(value, Spec):
-        spec = value
-    else:
-        raise TypeError(
-            f"{where}: got {type(value).__name__}; accepted: a spec string, a spec dict, a rampup.Spec "
-            "or a rampup.Schedule"
-        )
-    _reject_absolute_levels(spec, where)
-    return _call(where, lambda: rampup.parse(spec, **run))  # type: ignore[arg-type]
-
-
-def _call(where: str, fn: Callable[[], Any]) -> Any:
-    try:
-        return fn()
-    except ValueError as e:
-        raise ValueError(f"{where}: {e}") from e
-    except TypeError as e:
-        raise TypeError(f"{where}: {e}") from e
-
-
-def _schedule_from_dict(d: Any, where: str) -> Schedule:
-    if not isinstance(d, dict) or "spec" not in d:
-        raise TypeError(f"{where}: got {d!r:.80}; accepted: the output of Schedule.to_dict()")
-    return _call(where, lambda: Schedule.from_dict(d))
-
-
-def _describe(d: dict[str, Any] | None) -> str:
-    if d is None:
-        return "the main schedule"
-    try:
-        text = str(Spec.from_dict(d["spec"]))
-    except (ValueError, TypeError, KeyError):
-        text = repr(d.get("spec"))
-    run = ", ".join(f"{k}={d[k]!r}" for k in (*_RUN_KEYS, "peak_lr") if d.get(k) is not None)
-    return f"'{text}'" + (f" ({run})" if run else "")
-
-
-class _Group:
-    """The plan of one param group (plain data)."""
-
-    __slots__ = ("base_lr", "base_momentum", "base_weight_decay", "lr_mult", "schedule")
-
-    def __init__(
-        self,
-        schedule: dict[str, Any] | None,
-        base_lr: float,
-        lr_mult: float,
-        base_weight_decay: float | None,
-        base_momentum: float | None,
-    ) -> None:
-        self.schedule = schedule  # Schedule.to_dict() of the group's own schedule; None = the main schedule
-        self.base_lr = base_lr
-        self.lr_mult = lr_mult
-        self.base_weight_decay = base_weight_decay
-        self.base_momentum = base_momentum
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-    @staticmethod
-    def from_dict(d: Any, where: str) -> _Group:
-        if not isinstance(d, dict) or set(d) != set(_Group.__slots__):
-            raise ValueError(f"{where}: got {d!r:.120}; accepted: a dict with keys {', '.join(_Group.__slots__)}")
-        opt = {
-            k: (None if d[k] is None else _as_float(d[k], f"{where}.{k}"))
-            for k in ("base_weight_decay", "base_momentum")
-        }
-        sched = d["schedule"]
-        if sched is not None and not isinstance(sched, dict):
-            raise TypeError(f"{where}.schedule: got {sched!r:.80}; accepted: None or a Schedule.to_dict()")
-        return _Group(
-            sched,
-            _as_float(d["base_lr"], f"{where}.base_lr"),
-            _as_float(d["lr_mult"], f"{where}.lr_mult"),
-            opt["base_weight_decay"],
-            opt["base_momentum"],
-        )
 
 
 class _WarmupFactor:
@@ -233,7 +89,7 @@ class _WarmupFactor:
 
     def __init__(self, sched: Schedule) -> None:
         spec, run = sched.spec, sched.run
-        kw = {k: getattr(run, k) for k in _RUN_KEYS}
+        kw = {k: getattr(run, k) for k in RUN_KEYS}
         end = 0
         for seg in sched.segments:
             if seg.role != "warmup":
@@ -252,63 +108,9 @@ class _WarmupFactor:
         return float(v)
 
 
-def _write(group: dict[str, Any], key: str, value: float) -> None:
-    # A tensor LR keeps its identity (torch.compile'd steps read it as a graph input);
-    # a Python number stays a Python float.
-    cur = group[key]
-    if isinstance(cur, Tensor):
-        cur.fill_(value)
-    else:
-        group[key] = value
-
-
 # ---------------------------------------------------------------------------
 # The scheduler
 # ---------------------------------------------------------------------------
-
-
-def _is_auto_spec(schedule: Any) -> bool:
-    if not isinstance(schedule, str):
-        return False
-    head = schedule.split("->", 1)[0].strip()
-    return head == "auto" or head.startswith("auto(")
-
-
-# WarmupScheduler arguments an automatic warmup takes, and their "not given" values.
-_AUTO_PASSES = ("total_steps",)
-_AUTO_REFUSES = {
-    "steps_per_epoch": None,
-    "tokens_per_step": None,
-    "group_schedules": None,
-    "lr_mult": None,
-    "weight_decay": "none",
-    "momentum": None,
-    "on_mismatch": "error",
-    "last_step": -1,
-}
-
-
-def _auto_from_warmup_scheduler(optimizer: Any, schedule: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    from .auto import AutoWarmup
-
-    if args:
-        raise TypeError(
-            f"WarmupScheduler: got {len(args)} extra positional argument(s); accepted: (optimizer, schedule, "
-            "total_steps=...) with keywords"
-        )
-    for k, v in kwargs.items():
-        if k in _AUTO_PASSES:
-            continue
-        if k not in _AUTO_REFUSES:
-            raise TypeError(f"WarmupScheduler: unexpected keyword {k!r}")
-        if v is not _AUTO_REFUSES[k] and v != _AUTO_REFUSES[k]:
-            raise ValueError(
-                f"{k}: got {v!r} with the automatic warmup {schedule!r}; accepted: {_AUTO_REFUSES[k]!r} — an "
-                "'auto' warmup is a rampup.torch.AutoWarmup, which takes total_steps and its own options "
-                "(method, start, min_warmup, max_warmup, interval, ...): build AutoWarmup(optimizer, schedule, ...) "
-                "for those, or export_spec() its curve into a WarmupScheduler"
-            )
-    return AutoWarmup(optimizer, schedule, total_steps=kwargs.get("total_steps"))
 
 
 class WarmupScheduler(LRScheduler):
@@ -355,10 +157,11 @@ class WarmupScheduler(LRScheduler):
             ``last_epoch``: ``-1`` (default) for a fresh run; ``499`` after 500 updates, so
             that the next update uses ``m(500)``.
 
-    A schedule whose warmup is ``auto`` or ``auto(...)`` (``"auto -> cosine(floor=0.1)"``)
-    builds a :class:`rampup.torch.AutoWarmup` instead — a warmup decided online from the
-    relative update size — with ``total_steps`` passed on (the other arguments above do not
-    apply to it and raise ``ValueError`` when given).
+    A schedule whose warmup is ``auto`` or ``auto(...)`` (``"auto -> cosine(floor=0.1)"``), a
+    warmup decided online, is a :class:`rampup.torch.AutoWarmup`: build it with
+    :func:`rampup.torch.scheduler` (which returns a ``WarmupScheduler`` for a fixed spec and an
+    ``AutoWarmup`` for an automatic one) or ``AutoWarmup(...)``; ``WarmupScheduler`` raises
+    ``ValueError`` for it.
 
     Groups added later with ``optimizer.add_param_group`` are picked up at the next
     :meth:`step` (or :meth:`rewarm`): their own ``lr`` is their peak and they follow the
@@ -395,15 +198,6 @@ class WarmupScheduler(LRScheduler):
     =================  ==========================================================
     """
 
-    def __new__(cls, optimizer: Any = None, schedule: Any = None, *args: Any, **kwargs: Any) -> Any:
-        # ``WarmupScheduler(opt, "auto -> cosine(floor=0.1)", total_steps=N)`` is the spelling of an
-        # automatic warmup: it returns a rampup.torch.AutoWarmup (not a WarmupScheduler, so
-        # Python skips __init__).  Every other schedule builds a WarmupScheduler.  (The defaults
-        # let copy/pickle call WarmupScheduler.__new__(WarmupScheduler) without arguments.)
-        if cls is WarmupScheduler and _is_auto_spec(schedule):
-            return _auto_from_warmup_scheduler(optimizer, schedule, args, kwargs)
-        return super().__new__(cls)
-
     def __init__(
         self,
         optimizer: Optimizer,
@@ -423,6 +217,12 @@ class WarmupScheduler(LRScheduler):
         # warn about call order) and keeps its state in __dict__.  The subclass relation
         # is there so that Lightning, Accelerate and HF Trainer accept this object as an
         # LR scheduler; every method they call is overridden below.
+        if is_auto_spec(schedule):
+            raise ValueError(
+                f"schedule: got {schedule!r}, an automatic warmup, which WarmupScheduler (a fixed schedule) does not "
+                "run; use rampup.torch.scheduler(optimizer, schedule, ...) (a WarmupScheduler for a fixed spec, an "
+                "AutoWarmup for an automatic one) or rampup.torch.AutoWarmup(optimizer, schedule, ...)"
+            )
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer: got {type(optimizer).__name__}; accepted: a torch.optim.Optimizer")
         if isinstance(last_step, bool) or not isinstance(last_step, int) or last_step < -1:
@@ -431,18 +231,22 @@ class WarmupScheduler(LRScheduler):
                 "N - 1 after N optimizer updates)"
             )
         self.optimizer = optimizer
-        self._on_mismatch = _check_choice(on_mismatch, "on_mismatch", POLICIES)
-        if _is_number(weight_decay):
+        self._on_mismatch = check_choice(on_mismatch, "on_mismatch", POLICIES)
+        if is_number(weight_decay):
             raise TypeError(
                 f"weight_decay: got {weight_decay!r}; accepted: 'none', 'warmup', 'lr' (how the optimizer's own "
                 "weight_decay follows the schedule; its value is set on the optimizer)"
             )
-        self._wd_mode = _check_choice(weight_decay, "weight_decay", WEIGHT_DECAY_MODES)
+        self._wd_mode = check_choice(weight_decay, "weight_decay", WEIGHT_DECAY_MODES)
         run = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "tokens_per_step": tokens_per_step}
-        self._main = _resolve(schedule, "schedule", run)
+        self._main = resolve_multiples(schedule, where="schedule", run=run, owner="WarmupScheduler")
         # Group specs and the momentum spec are resolved with the main schedule's run.
-        self._run = {k: getattr(self._main.run, k) for k in _RUN_KEYS}
-        self._momentum = None if momentum is None else _resolve(momentum, "momentum", self._run)
+        self._run = {k: getattr(self._main.run, k) for k in RUN_KEYS}
+        self._momentum = (
+            None
+            if momentum is None
+            else resolve_multiples(momentum, where="momentum", run=self._run, owner="WarmupScheduler")
+        )
 
         groups = optimizer.param_groups
         n = len(groups)
@@ -466,14 +270,16 @@ class WarmupScheduler(LRScheduler):
                 raise ValueError(
                     f"lr_mult: got {len(lr_mult)} entries for {n} param groups; accepted: one multiplier per param group"
                 )
-        self._plans: list[_Group] = []
+        self._plans: list[GroupPlan] = []
         self._own: list[Schedule | None] = []  # resolved group schedules (None = main)
         self._uses_optimizer_lr: list[bool] = []  # per group: its peak is the optimizer's lr=
         for i, group in enumerate(groups):
             own = None
             if group_schedules is not None and group_schedules[i] is not None:
-                own = _resolve(group_schedules[i], f"group_schedules[{i}]", self._run)
-            mult = 1.0 if lr_mult is None else _as_float(lr_mult[i], f"lr_mult[{i}]")
+                own = resolve_multiples(
+                    group_schedules[i], where=f"group_schedules[{i}]", run=self._run, owner="WarmupScheduler"
+                )
+            mult = 1.0 if lr_mult is None else as_float(lr_mult[i], f"lr_mult[{i}]")
             self._plans.append(self._new_plan(i, group, own, mult))
             self._own.append(own)
         self._rewarms: list[dict[str, Any]] = []
@@ -489,7 +295,7 @@ class WarmupScheduler(LRScheduler):
         if "rampup_base_lr" not in group:
             # A fresh group: its lr is its peak.  torch gives a group without its own lr the very
             # object passed as lr=, so identity says which groups took it.
-            return _as_float(group["lr"], f"optimizer.param_groups[{i}]['lr']"), default is not None and (
+            return as_float(group["lr"], f"optimizer.param_groups[{i}]['lr']"), default is not None and (
                 group["lr"] is default
             )
         # The group carries a rampup state: loaded with optimizer.load_state_dict before this scheduler
@@ -500,10 +306,10 @@ class WarmupScheduler(LRScheduler):
         # never reached the optimizer's groups.
         uses_default = bool(group.get("rampup_uses_optimizer_lr", False)) and default is not None
         if uses_default:
-            return _as_float(default, "optimizer.defaults['lr']"), True
-        return _as_float(group["rampup_base_lr"], f"optimizer.param_groups[{i}]['rampup_base_lr']"), False
+            return as_float(default, "optimizer.defaults['lr']"), True
+        return as_float(group["rampup_base_lr"], f"optimizer.param_groups[{i}]['rampup_base_lr']"), False
 
-    def _new_plan(self, i: int, group: dict[str, Any], own: Schedule | None, mult: float) -> _Group:
+    def _new_plan(self, i: int, group: dict[str, Any], own: Schedule | None, mult: float) -> GroupPlan:
         base, uses_default = self._peak_of(i, group)
         wd = mom = None
         if self._wd_mode != "none":
@@ -512,16 +318,16 @@ class WarmupScheduler(LRScheduler):
                     f"weight_decay={self._wd_mode!r}: optimizer.param_groups[{i}] has no 'weight_decay'; "
                     "accepted: weight_decay='none' for this optimizer"
                 )
-            wd = _as_float(
+            wd = as_float(
                 group.get("rampup_base_weight_decay", group["weight_decay"]),
                 f"optimizer.param_groups[{i}]['weight_decay']",
             )
         if self._momentum is not None:
             key = self._momentum_key(group, i)
             cur = group["betas"][0] if key == "betas" else group["momentum"]
-            mom = _as_float(group.get("rampup_base_momentum", cur), f"optimizer.param_groups[{i}]['{key}']")
+            mom = as_float(group.get("rampup_base_momentum", cur), f"optimizer.param_groups[{i}]['{key}']")
         self._uses_optimizer_lr.append(uses_default)  # last: a plan that raised above leaves no trace
-        return _Group(None if own is None else own.to_dict(), base, mult, wd, mom)
+        return GroupPlan(None if own is None else own.to_dict(), base, mult, wd, mom)
 
     @staticmethod
     def _momentum_key(group: dict[str, Any], i: int) -> str:
@@ -610,11 +416,7 @@ class WarmupScheduler(LRScheduler):
                 vals = block[1] = s(np.arange(t, t + _BLOCK, dtype=np.float64)).tolist()
             m = vals[j]
             lr = peak * m
-            cur = group["lr"]
-            if isinstance(cur, Tensor):
-                cur.fill_(lr)
-            else:
-                group["lr"] = lr
+            write_group_value(group, "lr", lr)
             lrs.append(lr)
             if extras:
                 self._apply_extras(i, group, s, t, m, mom)
@@ -626,17 +428,9 @@ class WarmupScheduler(LRScheduler):
         plan = self._plans[i]
         if plan.base_weight_decay is not None and self._wd_mode != "none":
             f = m if self._wd_mode == "lr" else self._warm[id(s)](t)
-            _write(group, "weight_decay", plan.base_weight_decay * f)
+            write_group_value(group, "weight_decay", plan.base_weight_decay * f)
         if mom is not None and plan.base_momentum is not None:
-            v = plan.base_momentum * mom
-            if self._momentum_key(group, i) == "betas":
-                betas = group["betas"]
-                if isinstance(betas[0], Tensor):
-                    betas[0].fill_(v)
-                else:
-                    group["betas"] = (v, *tuple(betas)[1:])
-            else:
-                _write(group, "momentum", v)
+            write_group_value(group, self._momentum_key(group, i), plan.base_momentum * mom)
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one optimizer update and set every group's LR for the next one.
@@ -723,7 +517,7 @@ class WarmupScheduler(LRScheduler):
                 chosen.append(g)
         if isinstance(length, bool) or not isinstance(length, (int, str)):
             raise TypeError(f"length: got {length!r}; accepted: steps as an int, or '2%', '1ep', '10Mtok'")
-        if not _is_number(start):
+        if not is_number(start):
             raise TypeError(f"start: got {start!r}; accepted: a fraction of the schedule in [0, 1]")
         event: dict[str, Any] = {
             "at": self.last_epoch,
@@ -787,8 +581,8 @@ class WarmupScheduler(LRScheduler):
         progress, not plan).  Groups the optimizer has beyond the saved ones keep this
         scheduler's plan; fewer groups than saved is an error (add them first).
         """
-        policy = self._on_mismatch if on_mismatch is None else _check_choice(on_mismatch, "on_mismatch", POLICIES)
-        saved = _parse_state(state_dict)
+        policy = self._on_mismatch if on_mismatch is None else check_choice(on_mismatch, "on_mismatch", POLICIES)
+        saved = parse_state(state_dict)
         n_opt = len(self.optimizer.param_groups)
         n_saved = len(saved["groups"])
         if n_saved > n_opt:
@@ -806,15 +600,15 @@ class WarmupScheduler(LRScheduler):
             lines = "\n".join(f"  {d}" for d in diffs)
             raise ValueError(
                 f"load_state_dict: the saved plan differs from this scheduler's:\n{lines}\n"
-                f"pass on_mismatch= {_POLICY_HELP}"
+                f"pass on_mismatch= {POLICY_HELP}"
             )
-        saved_main = _schedule_from_dict(saved["schedule"], "load_state_dict: schedule")
+        saved_main = schedule_from_dict(saved["schedule"], "load_state_dict: schedule")
         saved_own = [
-            None if g.schedule is None else _schedule_from_dict(g.schedule, f"load_state_dict: groups[{i}].schedule")
+            None if g.schedule is None else schedule_from_dict(g.schedule, f"load_state_dict: groups[{i}].schedule")
             for i, g in enumerate(saved["groups"])
         ]
         saved_mom = (
-            None if saved["momentum"] is None else _schedule_from_dict(saved["momentum"], "load_state_dict: momentum")
+            None if saved["momentum"] is None else schedule_from_dict(saved["momentum"], "load_state_dict: momentum")
         )
         backup = (
             self._main,
@@ -838,7 +632,7 @@ class WarmupScheduler(LRScheduler):
                     wd = None if mine.base_weight_decay is None else _first(g.base_weight_decay, mine.base_weight_decay)
                     mom = None if mine.base_momentum is None else _first(g.base_momentum, mine.base_momentum)
                     sched = None if own is None else own.to_dict()
-                    self._plans[i] = _Group(sched, g.base_lr, g.lr_mult, wd, mom)
+                    self._plans[i] = GroupPlan(sched, g.base_lr, g.lr_mult, wd, mom)
             # "use_new": this scheduler's plan stays as it is.
             self.last_epoch = saved["last_epoch"]
             self._rewarms = saved["rewarms"]
@@ -853,19 +647,19 @@ class WarmupScheduler(LRScheduler):
     def _diff(self, saved: dict[str, Any]) -> list[str]:
         out: list[str] = []
         mine_main = self._main.to_dict()
-        _diff_schedule("schedule", saved["schedule"], mine_main, out)
+        diff_schedule("schedule", saved["schedule"], mine_main, out)
         if saved["weight_decay"] != self._wd_mode:
             out.append(f"weight_decay: saved {saved['weight_decay']!r}, new {self._wd_mode!r}")
         mom = None if self._momentum is None else self._momentum.to_dict()
         if saved["momentum"] != mom:
             if saved["momentum"] is None or mom is None:
-                out.append(f"momentum: saved {_describe_opt(saved['momentum'])}, new {_describe_opt(mom)}")
+                out.append(f"momentum: saved {describe_optional(saved['momentum'])}, new {describe_optional(mom)}")
             else:
-                _diff_schedule("momentum", saved["momentum"], mom, out)
+                diff_schedule("momentum", saved["momentum"], mom, out)
         for i, g in enumerate(saved["groups"]):
             p = self._plans[i]
             if g.schedule != p.schedule:
-                out.append(f"groups[{i}].schedule: saved {_describe(g.schedule)}, new {_describe(p.schedule)}")
+                out.append(f"groups[{i}].schedule: saved {describe_plan(g.schedule)}, new {describe_plan(p.schedule)}")
             for k in ("base_lr", "lr_mult", "base_weight_decay", "base_momentum"):
                 a, b = getattr(g, k), getattr(p, k)
                 if a != b:
@@ -897,76 +691,3 @@ WarmupScheduler.step._torchdynamo_disable = True  # type: ignore[attr-defined]
 
 def _first(a: float | None, b: float) -> float:
     return b if a is None else a
-
-
-def _describe_opt(d: dict[str, Any] | None) -> str:
-    return "None" if d is None else _describe(d)
-
-
-def _diff_schedule(name: str, saved: dict[str, Any], new: dict[str, Any], out: list[str]) -> None:
-    if saved == new:
-        return
-    if saved.get("spec") != new.get("spec"):
-        out.append(
-            f"{name}.spec: saved {_describe({'spec': saved.get('spec')})}, new {_describe({'spec': new.get('spec')})}"
-        )
-    for k in (*_RUN_KEYS, "peak_lr"):
-        if saved.get(k) != new.get(k):
-            out.append(f"{name}.{k}: saved {saved.get(k)!r}, new {new.get(k)!r}")
-
-
-def _parse_state(sd: Any) -> dict[str, Any]:
-    """Validate a saved state and convert its groups and events (no optimizer is touched)."""
-    if not isinstance(sd, dict):
-        raise TypeError(
-            f"load_state_dict: got {type(sd).__name__}; accepted: the dict from WarmupScheduler.state_dict()"
-        )
-    if sd.get("format") != FORMAT:
-        hint = " (this looks like a torch.optim.lr_scheduler state)" if "base_lrs" in sd else ""
-        raise ValueError(
-            f"load_state_dict: got a state with format={sd.get('format')!r} and keys {sorted(map(str, sd))}{hint}; "
-            f"accepted: the dict from WarmupScheduler.state_dict() (format {FORMAT!r})"
-        )
-    keys = {"format", "last_epoch", "schedule", "groups", "weight_decay", "momentum", "rewarms"}
-    if set(sd) != keys:
-        raise ValueError(f"load_state_dict: got keys {sorted(sd)}; accepted: exactly {sorted(keys)}")
-    step = sd["last_epoch"]
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"load_state_dict: last_epoch: got {step!r}; accepted: an int >= 0")
-    if not isinstance(sd["groups"], list) or not sd["groups"]:
-        raise ValueError(f"load_state_dict: groups: got {sd['groups']!r:.80}; accepted: a non-empty list")
-    groups = [_Group.from_dict(g, f"load_state_dict: groups[{i}]") for i, g in enumerate(sd["groups"])]
-    mode = _check_choice(sd["weight_decay"], "load_state_dict: weight_decay", WEIGHT_DECAY_MODES)
-    events = []
-    if not isinstance(sd["rewarms"], list):
-        raise ValueError(f"load_state_dict: rewarms: got {sd['rewarms']!r:.80}; accepted: a list")
-    for j, ev in enumerate(sd["rewarms"]):
-        if not isinstance(ev, dict) or set(ev) != {"at", "length", "start", "shape", "groups"}:
-            raise ValueError(
-                f"load_state_dict: rewarms[{j}]: got {ev!r:.80}; accepted: a dict with keys at, length, start, shape, groups"
-            )
-        at, length, start, shape, grp = ev["at"], ev["length"], ev["start"], ev["shape"], ev["groups"]
-        ok = (
-            isinstance(at, int)
-            and not isinstance(at, bool)
-            and at >= 0
-            and (isinstance(length, str) or (isinstance(length, int) and not isinstance(length, bool)))
-            and _is_number(start)
-            and isinstance(shape, str)
-            and isinstance(grp, list)
-            and all(isinstance(g, int) and not isinstance(g, bool) for g in grp)
-        )
-        if not ok:
-            raise ValueError(
-                f"load_state_dict: rewarms[{j}]: got {ev!r:.120}; accepted: at (int >= 0), length (int or str), "
-                "start (number), shape (str), groups (list of ints)"
-            )
-        events.append(dict(ev, groups=list(grp)))
-    return {
-        "last_epoch": step,
-        "schedule": sd["schedule"],
-        "groups": groups,
-        "weight_decay": mode,
-        "momentum": sd["momentum"],
-        "rewarms": events,
-    }

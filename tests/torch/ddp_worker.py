@@ -81,7 +81,7 @@ def main() -> None:
     }
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(result, f)
-    # Orderly gloo shutdown (see tests/auto/test_ddp.py): free the DDP modules, which hold the
+    # Orderly gloo shutdown (see tests/torch/test_auto_ddp.py): free the DDP modules, which hold the
     # process group, and let no rank tear down its connections while the other is in a collective.
     del model, model2, opt, opt2, sched, sched2
     gc.collect()

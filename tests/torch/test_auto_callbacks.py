@@ -13,7 +13,7 @@ from rampup.torch.auto_callbacks import hf_callback, lightning_callback
 from rampup.torch.guard import SpikeGuard
 from rampup.torch.monitor import Monitor, read_csv
 
-from .conftest import batch, make_problem
+from .helpers import batch, make_problem
 
 STEPS = 40
 

@@ -16,7 +16,7 @@ import rampup
 from rampup.torch import WarmupScheduler
 from rampup.torch.auto import METHODS, AutoWarmup
 
-from .conftest import batch, make_problem
+from .helpers import batch, make_problem
 
 TOTAL = 120
 
@@ -187,13 +187,13 @@ def test_a_run_held_on_the_slow_envelope_is_exactly_linear_max_warmup(start):
 
 
 def test_update_policy_hysteresis_confirm_and_margin():
-    from rampup.torch.auto import _UpdateCap
+    from rampup.torch.auto_policies import UpdateCap
 
-    pol = _UpdateCap(max_update=0.01)  # confirm=2, margin=0.1
+    pol = UpdateCap(max_update=0.01)  # confirm=2, margin=0.1
     # the first interval decides alone: a q far under the cap ends the warmup at once
     level, why = pol.decide(0.1, {"q": 0.001, "envelope": 0.2})
     assert level == 1.0 and "under the cap" in why
-    pol = _UpdateCap(max_update=0.01)
+    pol = UpdateCap(max_update=0.01)
     assert pol.decide(0.1, {"q": 0.04, "envelope": 0.2})[0] == pytest.approx(0.25)
     assert pol.decide(0.1, {"q": 0.001, "envelope": 0.2})[0] == pytest.approx(0.25)  # max(0.04, 0.001)
     # then the largest q of the last two intervals sets the level
@@ -210,18 +210,18 @@ def test_update_policy_hysteresis_confirm_and_margin():
     level, why = pol.decide(0.5, {"q": 0.1, "envelope": 0.2})
     assert level == pytest.approx(0.1) and "within" not in why
     # margin=0, confirm=1: the plain cap of Kosson et al.
-    plain = _UpdateCap(max_update=0.01, confirm=1, margin=0.0)
+    plain = UpdateCap(max_update=0.01, confirm=1, margin=0.0)
     assert plain.decide(0.1, {"q": 0.045, "envelope": 0.2})[0] == pytest.approx(0.01 / 0.045)
     assert "level = cap/q = 0.01/0.045" in plain.decide(0.1, {"q": 0.045, "envelope": 0.2})[1]
     with pytest.raises(ValueError, match=r"confirm \(method='update'\): got 1.5; accepted: a whole number of .* >= 1"):
-        _UpdateCap(confirm=1.5)
+        UpdateCap(confirm=1.5)
     with pytest.raises(ValueError, match=r"confirm \(method='update'\): got 0; accepted: a number in \[1, 100\]"):
-        _UpdateCap(confirm=0)
+        UpdateCap(confirm=0)
     with pytest.raises(ValueError, match=r"margin \(method='update'\): got -0.5; accepted: a number in \[0, 10\]"):
-        _UpdateCap(margin=-0.5)
+        UpdateCap(margin=-0.5)
     with pytest.raises(ValueError, match=r"margin \(method='update'\): got None; accepted: a number in \[0, 10\]"):
-        _UpdateCap(margin=None)
-    assert _UpdateCap(cap_ratio=None).opts["cap_ratio"] is None  # an option that is off by default may stay off
+        UpdateCap(margin=None)
+    assert UpdateCap(cap_ratio=None).opts["cap_ratio"] is None  # an option that is off by default may stay off
 
 
 def test_loss_policy_holds_when_the_loss_stops_improving():
@@ -382,25 +382,44 @@ def test_piecewise_errors():
     assert math.isclose(rampup.parse("piecewise(steps=[0, 10%], values=[0.5, 1]) -> constant", total_steps=50)(2), 0.7)
 
 
-def test_warmup_scheduler_with_an_auto_spec_is_the_automatic_warmup():
+def test_scheduler_factory_with_an_auto_spec_is_the_automatic_warmup():
     import copy
 
+    from rampup.torch import scheduler
+
     lrs_auto, _, _, _ = _run("update")
-    lrs, _, sched, _ = _run("update", make=lambda o: WarmupScheduler(o, "auto -> cosine(floor=0.1)", total_steps=TOTAL))
+    lrs, _, sched, _ = _run("update", make=lambda o: scheduler(o, "auto -> cosine(floor=0.1)", total_steps=TOTAL))
     assert isinstance(sched, AutoWarmup) and not isinstance(sched, WarmupScheduler)
     assert lrs == lrs_auto  # the same controller, the same decisions, bit for bit
     # auto(...) options travel in the string; the loss method needs the loss
     opt2 = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
-    assert WarmupScheduler(opt2, "auto(method=loss, growth=2) -> constant", total_steps=50).policy.name == "loss"
+    assert scheduler(opt2, "auto(method=loss, growth=2) -> constant", total_steps=50).policy.name == "loss"
     # arguments that only a WarmupScheduler has are refused, naming the argument
     for kw in ({"lr_mult": [2.0]}, {"weight_decay": "lr"}, {"steps_per_epoch": 10}, {"last_step": 5}):
         opt3 = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
         with pytest.raises(ValueError, match=f"{next(iter(kw))}: got .* with the automatic warmup"):
-            WarmupScheduler(opt3, "auto -> cosine", total_steps=50, **kw)
-    # a fixed spec still builds a WarmupScheduler, which copy/pickle can rebuild without arguments
+            scheduler(opt3, "auto -> cosine", total_steps=50, **kw)
+    # AutoWarmup's own options pass through; an unknown keyword is AutoWarmup's TypeError
+    opt5 = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
+    assert scheduler(opt5, "auto -> cosine", total_steps=50, max_warmup=10).max_warmup == 10
+    with pytest.raises(TypeError, match="unknown option 'no_such'"):
+        scheduler(opt5, "auto -> cosine", total_steps=50, no_such=1)
+    # a fixed spec builds a WarmupScheduler, which copy/pickle can rebuild without arguments
     opt4 = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
-    fixed = WarmupScheduler(opt4, "linear(5) -> cosine", total_steps=50)
+    fixed = scheduler(opt4, "linear(5) -> cosine", total_steps=50)
     assert type(fixed) is WarmupScheduler and type(copy.copy(fixed)) is WarmupScheduler
+    assert fixed.get_last_lr() == WarmupScheduler(opt4, "linear(5) -> cosine", total_steps=50).get_last_lr()
+
+
+def test_warmup_scheduler_refuses_an_auto_spec_and_names_the_factory():
+    opt = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
+    for spec in ("auto -> cosine(floor=0.1)", "auto(method=loss) -> constant"):
+        with pytest.raises(
+            ValueError, match=r"schedule: got .*auto.*use rampup\.torch\.scheduler\(.*rampup\.torch\.AutoWarmup\("
+        ):
+            WarmupScheduler(opt, spec, total_steps=50)
+    assert opt.param_groups[0]["lr"] == 0.05  # refused before touching the optimizer
+    assert "rampup_base_lr" not in opt.param_groups[0]
     # the pure-math parser points to the adapter
     with pytest.raises(rampup.SpecSyntaxError, match="'auto' is decided online"):
         rampup.parse("auto -> cosine(floor=0.1)")

@@ -20,7 +20,7 @@ from rampup.torch import WarmupScheduler
 from rampup.torch.guard import SpikeGuard
 from rampup.torch.monitor import Monitor, read_csv
 
-from .conftest import batch, make_problem
+from .helpers import batch, make_problem
 
 STEPS = 400
 

@@ -11,7 +11,7 @@ import torch
 from rampup.torch.lamb import LAMB
 from rampup.torch.monitor import LossStats, Monitor, plot_monitor, read_csv
 
-from .conftest import batch, make_problem
+from .helpers import batch, make_problem
 
 
 def _train(mon: Monitor | None, opt: torch.optim.Optimizer, model, x, y, steps: int, check=None):
