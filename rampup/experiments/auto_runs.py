@@ -77,9 +77,7 @@ class AutoPlan:
         max_warmup = arm.max_warmup
         if isinstance(max_warmup, float):  # a fraction of the run, shortened to fit `then` like the default
             probe = AutoWarmup(opt, then=then, total_steps=total)
-            # TODO(merge): AutoWarmup's longest-fit search is private in torch/auto.py (the torch layer's file);
-            # once it is public there (e.g. `longest_fit`), call that name here.
-            max_warmup = probe._longest_fit(min(total - 1, max(2, round(max_warmup * total))))
+            max_warmup = probe.longest_fit(min(total - 1, max(2, round(max_warmup * total))))
             probe.close()
         self.opt = opt
         self.auto = AutoWarmup(

@@ -239,7 +239,7 @@ class AutoWarmup(LRScheduler):
                     f"max_warmup: needed when total_steps is not given (the default is {DEFAULT_MAX_WARMUP:.0%} of "
                     "total_steps); accepted: steps as an int"
                 )
-            self.max_warmup = self._longest_fit(max(2, round(DEFAULT_MAX_WARMUP * total_steps)))
+            self.max_warmup = self.longest_fit(max(2, round(DEFAULT_MAX_WARMUP * total_steps)))
         else:
             self.max_warmup = self._length(max_warmup, "max_warmup", run)
             if total_steps is not None and self.max_warmup >= total_steps:
@@ -313,7 +313,7 @@ class AutoWarmup(LRScheduler):
             return False
         return True
 
-    def _longest_fit(self, m: int) -> int:
+    def longest_fit(self, m: int) -> int:
         """The longest warmup <= m steps after which ``then`` still parses (e.g. before a multistep milestone)."""
         if self._fits(m):
             return m
