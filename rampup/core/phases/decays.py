@@ -27,9 +27,9 @@ import bisect
 import math
 from typing import Any, ClassVar
 
-from . import shapes
-from .params import REQUIRED, Param, convert, to_json, to_text
-from .units import Length, RunInfo
+from .. import shapes
+from ..params import REQUIRED, Param, convert, to_json, to_text
+from ..units import Length, RunInfo
 
 __all__ = ["DECAYS", "MODIFIERS", "NOT_CLOSED_FORM", "WARMUPS", "WHOLES", "Built", "Phase", "register"]
 
@@ -681,7 +681,7 @@ class InvSqrtDecay(_Decay):
 
 
 def shapes_scalar() -> Any:
-    from .backend import SCALAR
+    from ..backend import SCALAR
 
     return SCALAR
 
