@@ -153,7 +153,6 @@ class Site:
 
 def shape_entries() -> list[tuple[str, str, type[Phase]]]:
     """(role, name, class) for every registered shape, compat ``prefix:`` names excluded."""
-    rampup._load_compat()
     out = []
     for role, table, _title, _folder in ROLES:
         for name, cls in table.items():

@@ -17,6 +17,7 @@ MODULES = [
     "rampup.core.phases.modifiers",
     "rampup.core.schedule",
     "rampup.core.spec_text",
+    "rampup.core.auto_spec",
     "rampup.tools.explain",
 ]
 
