@@ -45,7 +45,7 @@ import numpy as np
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.units import MAX_STEPS, Length, RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, fmt, pow_
 
 __all__: list[str] = []
 
@@ -209,8 +209,8 @@ def _t_edge(k: int) -> int:
     return k + 1 if k > 0 else 0
 
 
-_T_MAX = XParam("time", "1dur", "t_max: duration of the scheduler (default '1dur', the whole run)")
-_MAXDUR = XParam("time", None, "max_duration: the Trainer's max_duration (default: total_steps batches)")
+_T_MAX = Param("time", "1dur", "t_max: duration of the scheduler (default '1dur', the whole run)")
+_MAXDUR = Param("time", None, "max_duration: the Trainer's max_duration (default: total_steps batches)")
 _BATCH = Param("posint", None, "batch_size: samples per batch (global), for times in 'sp'")
 _GAMMA = Param("fraction", 0.1, "gamma: multiplicative decay factor in [0, 1]")
 
@@ -317,7 +317,7 @@ class _Composer(CompatPhase):
 class _WithWarmup(_Composer):
     """``*WithWarmupScheduler``: ``t_warmup`` and ``t_max`` in the same unit, ``t_max >= max_duration``."""
 
-    xparams = {"t_warmup": XParam("time", REQUIRED, "t_warmup: warmup time"), "t_max": _T_MAX, **_Composer.xparams}
+    xparams = {"t_warmup": Param("time", REQUIRED, "t_warmup: warmup time"), "t_max": _T_MAX, **_Composer.xparams}
     top_key: str | None = None
 
     def times(self, clock: _Clock) -> tuple[_Time, _Time]:
@@ -525,8 +525,8 @@ class MultiStepWithWarmup(_Composer):
         **_Composer.params,
     }
     xparams = {
-        "t_warmup": XParam("time", REQUIRED, "t_warmup: warmup time"),
-        "milestones": XParam("times", REQUIRED, "milestones: times at which the LR is multiplied by gamma"),
+        "t_warmup": Param("time", REQUIRED, "t_warmup: warmup time"),
+        "milestones": Param("times", REQUIRED, "milestones: times at which the LR is multiplied by gamma"),
         **_Composer.xparams,
     }
 
@@ -579,7 +579,7 @@ class Step(_Composer):
     name = "composer:step"
     api = "composer.optim.StepScheduler"
     params = {"gamma": _GAMMA, **_Composer.params}
-    xparams = {"step_size": XParam("time", REQUIRED, "step_size: time between decays"), **_Composer.xparams}
+    xparams = {"step_size": Param("time", REQUIRED, "step_size: time between decays"), **_Composer.xparams}
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
         s = self.conv("step_size", clock)
@@ -609,7 +609,7 @@ class MultiStep(_Composer):
     api = "composer.optim.MultiStepScheduler"
     params = {"gamma": _GAMMA, **_Composer.params}
     xparams = {
-        "milestones": XParam("times", REQUIRED, "milestones: times at which the LR is multiplied by gamma"),
+        "milestones": Param("times", REQUIRED, "milestones: times at which the LR is multiplied by gamma"),
         **_Composer.xparams,
     }
 
@@ -705,7 +705,7 @@ class Exponential(_Composer):
     name = "composer:exponential"
     api = "composer.optim.ExponentialScheduler"
     params = {"gamma": Param("fraction", REQUIRED, "gamma: factor per decay_period, in [0, 1]"), **_Composer.params}
-    xparams = {"decay_period": XParam("time", "1ep", "decay_period: time per factor gamma"), **_Composer.xparams}
+    xparams = {"decay_period": Param("time", "1ep", "decay_period: time per factor gamma"), **_Composer.xparams}
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
         p = self.conv("decay_period", clock)
@@ -810,7 +810,7 @@ class CosineAnnealingWarmRestarts(_Composer):
         "alpha_f": Param("fraction", 0.0, "alpha_f: final multiplier of each cycle"),
         **_Composer.params,
     }
-    xparams = {"t_0": XParam("time", REQUIRED, "t_0: length of the first cycle"), **_Composer.xparams}
+    xparams = {"t_0": Param("time", REQUIRED, "t_0: length of the first cycle"), **_Composer.xparams}
 
     def cycles(self, clock: _Clock) -> tuple[_Time, list[int], int | None]:
         """(``t_0`` converted, the cycle ends up to where they repeat or pass 2**53, the repeating length)."""
@@ -897,15 +897,6 @@ def _lookup(cur: Any, ends: np.ndarray, starts: np.ndarray, lens: np.ndarray, xp
     if name == "numpy":
         j = np.minimum(np.searchsorted(ends, cur, side="right"), last)
         return j, starts[j], lens[j]
-    if name == "torch":
-        import torch
-
-        e = torch.as_tensor(ends, dtype=cur.dtype, device=cur.device)
-        j = torch.clamp(torch.searchsorted(e, cur, right=True), max=last)
-        s = torch.as_tensor(starts, dtype=cur.dtype, device=cur.device)
-        ln = torch.as_tensor(lens, dtype=cur.dtype, device=cur.device)
-        return j, s[j], ln[j]
-    import jax.numpy as jnp
-
-    j = jnp.minimum(jnp.searchsorted(jnp.asarray(ends, dtype=cur.dtype), cur, side="right"), last)
-    return j, jnp.asarray(starts, dtype=cur.dtype)[j], jnp.asarray(lens, dtype=cur.dtype)[j]
+    # torch / jax: the tables in ``cur``'s dtype (and device), as the library compares them
+    j = xp.minimum(xp.searchsorted(ends, cur, right=True), last)
+    return j, xp.asarray(starts, cur)[j], xp.asarray(lens, cur)[j]

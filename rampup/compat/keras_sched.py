@@ -49,7 +49,7 @@ from ..core.backend import NUMPY
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.units import RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, const, fmt, pow_
 
 __all__: list[str] = []
 
@@ -576,8 +576,8 @@ class PiecewiseConstantDecay(_Keras):
     api = "keras.optimizers.schedules.PiecewiseConstantDecay"
     params = {"dtype": _DTYPE}
     xparams = {
-        "boundaries": XParam("numbers", REQUIRED, "boundaries: the last step of each value but the last"),
-        "values": XParam("numbers", REQUIRED, "values: the LRs, one more than boundaries"),
+        "boundaries": Param("numbers", REQUIRED, "boundaries: the last step of each value but the last"),
+        "values": Param("numbers", REQUIRED, "values: the LRs, one more than boundaries"),
     }
 
     def own_peak_value(self) -> float | None:

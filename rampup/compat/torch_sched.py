@@ -60,7 +60,7 @@ from ..core.params import REQUIRED, Param
 from ..core.phases import NOT_CLOSED_FORM, register
 from ..core.shapes import floor_div
 from ..core.units import RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, const, fmt, pow_
 
 __all__: list[str] = []
 
@@ -239,7 +239,7 @@ class MultiStepLR(_Torch):
     name = "torch:multi_step_lr"
     api = "torch.optim.lr_scheduler.MultiStepLR"
     params = {"gamma": Param("nonneg", 0.1, "gamma: factor per milestone")}
-    xparams = {"milestones": XParam("ints", REQUIRED, "milestones: steps at which the LR drops")}
+    xparams = {"milestones": Param("ints", REQUIRED, "milestones: steps at which the LR drops")}
 
     def plan(self, ctx: Ctx) -> Plan:
         ms, g = sorted(self.args["milestones"]), float(self.args["gamma"])
@@ -617,8 +617,8 @@ class CyclicLR(_Torch):
         "cycle_momentum": Param("bool", True, "cycle_momentum: must be false (rampup schedules the LR only)"),
     }
     xparams = {
-        "step_size_up": XParam("count", 2000, "step_size_up: steps from base_lr up to max_lr (> 0)"),
-        "step_size_down": XParam("count", None, "step_size_down: steps back down (default: step_size_up)"),
+        "step_size_up": Param("count", 2000, "step_size_up: steps from base_lr up to max_lr (> 0)"),
+        "step_size_down": Param("count", None, "step_size_down: steps back down (default: step_size_up)"),
     }
 
     def validate(self) -> None:
@@ -715,7 +715,7 @@ class ChainedScheduler(_Torch):
     api = "torch.optim.lr_scheduler.ChainedScheduler"
     params = {}
     xparams = {
-        "schedulers": XParam("phases", REQUIRED, "schedulers: torch: specs stepped together", prefix="torch:"),
+        "schedulers": Param("phases", REQUIRED, "schedulers: torch: specs stepped together", prefix="torch:"),
     }
 
     def validate(self) -> None:
@@ -860,8 +860,8 @@ class SequentialLR(_Torch):
     api = "torch.optim.lr_scheduler.SequentialLR"
     params = {}
     xparams = {
-        "schedulers": XParam("phases", REQUIRED, "schedulers: torch: specs, one per stage", prefix="torch:"),
-        "milestones": XParam("ints", REQUIRED, "milestones: the steps where the next scheduler starts"),
+        "schedulers": Param("phases", REQUIRED, "schedulers: torch: specs, one per stage", prefix="torch:"),
+        "milestones": Param("ints", REQUIRED, "milestones: the steps where the next scheduler starts"),
     }
 
     def validate(self) -> None:
