@@ -33,6 +33,7 @@ from .decays import (
     ConstantDecay,
     CosineDecay,
     CosineRestarts,
+    Decay,
     ExponentialDecay,
     InvSqrtDecay,
     LinearDecay,
@@ -41,7 +42,7 @@ from .decays import (
     StepDecay,
     WSDDecay,
 )
-from .modifiers import AsymptoticExponential, RAdamWarmup, Rewarm, UntunedExponential
+from .modifiers import AsymptoticExponential, Modifier, RAdamWarmup, Rewarm, UntunedExponential
 from .warmups import (
     ConstantWarmup,
     CosineWarmup,
@@ -52,6 +53,7 @@ from .warmups import (
     PolyWarmup,
     Ramp,
     UntunedLinearWarmup,
+    Warmup,
 )
 from .wholes import Noam
 
@@ -69,6 +71,7 @@ __all__ = [
     "CosineDecay",
     "CosineRestarts",
     "CosineWarmup",
+    "Decay",
     "ExponentialDecay",
     "ExponentialWarmup",
     "Hold",
@@ -76,6 +79,7 @@ __all__ = [
     "Knots",
     "LinearDecay",
     "LinearWarmup",
+    "Modifier",
     "MultiStepDecay",
     "Noam",
     "Phase",
@@ -89,6 +93,7 @@ __all__ = [
     "UntunedExponential",
     "UntunedLinearWarmup",
     "WSDDecay",
+    "Warmup",
     "register",
     "unregister",
 ]

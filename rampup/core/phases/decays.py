@@ -19,6 +19,7 @@ __all__ = [
     "ConstantDecay",
     "CosineDecay",
     "CosineRestarts",
+    "Decay",
     "ExponentialDecay",
     "InvSqrtDecay",
     "LinearDecay",
@@ -32,7 +33,9 @@ _FLOOR = Param("fraction", None, "end value as a fraction of the peak (default 0
 _FLOOR_LR = Param("lr", None, "end value as an absolute LR (needs peak_lr)")
 
 
-class _Decay(Phase):
+class Decay(Phase):
+    """Base of the decays: from the level the previous phase ended at, over ``length`` (default: the rest)."""
+
     role = "decay"
     positional = ("length",)
     open_ended: ClassVar[bool] = False  # may run without a length or total_steps
@@ -78,7 +81,7 @@ class _Interp:
         return self.a * (1.0 - w) + self.f * w
 
 
-class _InterpDecay(_Decay):
+class _InterpDecay(Decay):
     exclusive = (("floor", "floor_lr"),)
     weight: ClassVar[Any] = None
 
@@ -92,7 +95,7 @@ class _InterpDecay(_Decay):
 
 
 @register
-class ConstantDecay(_Decay):
+class ConstantDecay(Decay):
     r"""Constant: hold the level (the peak after a warmup): ``η_t = η_max``.
 
     >>> from rampup import parse
@@ -181,7 +184,7 @@ class _InvSqrt:
 
 
 @register
-class InvSqrtDecay(_Decay):
+class InvSqrtDecay(Decay):
     r"""Inverse square root: ``η = max(f, η_max·sqrt(τ/(τ + s + 1)))``.
 
     With ``τ`` = the warmup length (the default when a warmup precedes it) this
@@ -235,7 +238,7 @@ class _ExpDecay:
 
 
 @register
-class ExponentialDecay(_Decay):
+class ExponentialDecay(Decay):
     r"""Exponential decay: ``η = max(f, η_max·rate^((s + 1)/every))``.
 
     Give ``rate`` (and ``every``, default 1 step) or ``half_life`` (steps to
@@ -307,7 +310,7 @@ class _StepDecay:
 
 
 @register
-class StepDecay(_Decay):
+class StepDecay(Decay):
     r"""Step decay: ``η = η_max·γ^⌊s/every⌋`` — each level is held for exactly ``every`` steps.
 
     Unlike the continuous shapes, steps hold the start level for the first
@@ -338,7 +341,7 @@ class StepDecay(_Decay):
 
 
 @register
-class MultiStepDecay(_Decay):
+class MultiStepDecay(Decay):
     r"""Multi-step decay: ``η = η_max·γ^(number of milestones ≤ t)``.
 
     Milestones are steps **of the run** (counted from step 0, like torch's
@@ -399,7 +402,7 @@ class _WSD:
 
 
 @register
-class WSDDecay(_Decay):
+class WSDDecay(Decay):
     r"""Warmup-stable-decay's "stable + cooldown": hold the peak, then cool down over the last ``cooldown`` steps.
 
     For a phase of ``L`` steps and a cooldown of ``C``: ``η = η_max`` for
@@ -485,7 +488,7 @@ class _Restarts:
 
 
 @register
-class CosineRestarts(_Decay):
+class CosineRestarts(Decay):
     r"""Cosine with warm restarts (SGDR), where every restart can re-warm and cycle peaks can decay.
 
     Cycle ``k`` (from 0) lasts ``cycle·cycle_mult^k`` steps and peaks at

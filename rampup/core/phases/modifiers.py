@@ -12,10 +12,12 @@ from ..params import REQUIRED, Param
 from ..units import RunInfo
 from .base import Phase, register
 
-__all__ = ["AsymptoticExponential", "RAdamWarmup", "Rewarm", "UntunedExponential"]
+__all__ = ["AsymptoticExponential", "Modifier", "RAdamWarmup", "Rewarm", "UntunedExponential"]
 
 
-class _Modifier(Phase):
+class Modifier(Phase):
+    """Base of the modifiers: ``build_factor`` returns a factor ``f(t, xp)`` of the absolute step."""
+
     role = "modifier"
 
     def build_factor(self, run: RunInfo, peak_lr: float | None) -> Any:
@@ -36,7 +38,7 @@ class _RewarmFactor:
 
 
 @register
-class Rewarm(_Modifier):
+class Rewarm(Modifier):
     r"""Re-warmup from step ``at``: multiply the schedule by a ramp from ``start`` to 1 over ``length`` steps.
 
     Factor: 1 for ``t < at``; ``start + (1 − start)·w((t − at + 1)/length)`` for
@@ -76,7 +78,7 @@ class _ExpFactor:
 
 
 @register
-class AsymptoticExponential(_Modifier):
+class AsymptoticExponential(Modifier):
     r"""Asymptotic exponential warmup: multiply the schedule by ``1 − e^{−(t+1)/τ}`` for the whole run.
 
     Never exactly 1; after ``5τ`` steps it is within 0.7 %.  For the form truncated
@@ -98,7 +100,7 @@ class AsymptoticExponential(_Modifier):
 
 
 @register
-class UntunedExponential(_Modifier):
+class UntunedExponential(Modifier):
     r"""Untuned exponential warmup: factor ``1 − e^{−(1 − β2)(t+1)}`` (τ = 1/(1 − β2)), for the whole run.
 
     τ matches the time constant of Adam's second-moment bias correction ``1 − β2^t``.
@@ -130,7 +132,7 @@ class _RAdamFactor:
 
 
 @register
-class RAdamWarmup(_Modifier):
+class RAdamWarmup(Modifier):
     r"""RAdam's rectification term ``r_t`` as a warmup factor for Adam (Liu et al. 2020).
 
     ``ρ_∞ = 2/(1 − β2) − 1``, ``ρ_t = ρ_∞ − 2tβ2^t/(1 − β2^t)``,

@@ -23,6 +23,7 @@ __all__ = [
     "PolyWarmup",
     "Ramp",
     "UntunedLinearWarmup",
+    "Warmup",
 ]
 
 _START = Param("fraction", None, "start value as a fraction of the peak (default 0)")
@@ -44,7 +45,13 @@ class Ramp:
         return self.a * (1.0 - w) + w
 
 
-class _Warmup(Phase):
+class Warmup(Phase):
+    """Base of the warmups: ``length`` steps (the first argument) from ``start`` / ``start_lr`` to the peak.
+
+    A new warmup shape subclasses it, sets ``name`` and ``params`` and returns its segment from
+    :meth:`segment` (usually ``Ramp(a, length, w)`` with its weight ``w(p, xp)`` from :mod:`rampup.core.shapes`).
+    """
+
     role = "warmup"
     positional: ClassVar[tuple[str, ...]] = ("length",)
     exclusive = (("start", "start_lr"),)
@@ -65,7 +72,7 @@ class _Warmup(Phase):
 
 
 @register
-class LinearWarmup(_Warmup):
+class LinearWarmup(Warmup):
     r"""Linear warmup: ``η_t = η_0 + (η_max − η_0)·min(1, (t + 1)/T_w)``.
 
     ``start`` is η_0 as a fraction of the peak (default 0; Goyal et al.'s gradual
@@ -89,7 +96,7 @@ class LinearWarmup(_Warmup):
 
 
 @register
-class ConstantWarmup(_Warmup):
+class ConstantWarmup(Warmup):
     r"""Constant warmup: ``η_t = η_0`` for ``t < T_w``, then the jump to ``η_max``.
 
     ``start`` (or ``start_lr``) is required and must be > 0: a constant warmup at
@@ -122,7 +129,7 @@ class ConstantWarmup(_Warmup):
 
 
 @register
-class CosineWarmup(_Warmup):
+class CosineWarmup(Warmup):
     r"""Half-cosine warmup: ``η_t = η_0 + (η_max − η_0)·(1 − cos(π·min(1, (t+1)/T_w)))/2``.
 
     Starts flatter than linear and eases into the peak (zero slope at the peak).
@@ -143,7 +150,7 @@ class CosineWarmup(_Warmup):
 
 
 @register
-class PolyWarmup(_Warmup):
+class PolyWarmup(Warmup):
     r"""Polynomial warmup: ``η_t = η_0 + (η_max − η_0)·min(1, (t+1)/T_w)^power``.
 
     ``power`` 1 is linear; 2 (default) starts gentler.
@@ -179,7 +186,7 @@ class _ExpRamp:
 
 
 @register
-class ExponentialWarmup(_Warmup):
+class ExponentialWarmup(Warmup):
     r"""Exponential warmup, **truncated** at ``T_w``: ``η_t = η_0 + (η_max − η_0)·(1 − e^{−(t+1)/τ})``
     for ``t < T_w − 1``, and ``η_max`` from ``t = T_w − 1`` on.
 
@@ -211,7 +218,7 @@ class ExponentialWarmup(_Warmup):
 
 
 @register
-class UntunedLinearWarmup(_Warmup):
+class UntunedLinearWarmup(Warmup):
     r"""Untuned linear warmup for Adam-type optimizers: linear over ``T_w = round(2/(1 − β2))`` steps.
 
     ``2/(1 − β2)`` is twice the time constant of Adam's second-moment estimate
@@ -265,7 +272,7 @@ class Knots:
 
 
 @register
-class PiecewiseWarmup(_Warmup):
+class PiecewiseWarmup(Warmup):
     r"""Piecewise-linear warmup through knots: ``η_t = v_i`` at step ``t = k_i``, linear in between.
 
     ``steps=[k_0, …, k_m]`` (strictly increasing) and ``values=[v_0, …, v_m]``
