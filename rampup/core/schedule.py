@@ -206,7 +206,7 @@ class Schedule:
     def __init__(self, spec: Spec, run: RunInfo, peak_lr: float | None = None) -> None:
         if isinstance(spec.warmup, AutoWarmupSpec):
             raise ValueError(
-                f"spec {spec}: an automatic warmup ('auto') is decided while training, so it has no fixed curve "
+                f"spec {spec}: its warmup 'auto' is decided online, while training, so it has no fixed curve "
                 "to evaluate; accepted: use rampup.torch.AutoWarmup (or the factory rampup.torch.scheduler("
                 "optimizer, spec, ...)) for it, or a fixed warmup such as 'linear(2%) -> ...'"
             )

@@ -118,7 +118,7 @@ def test_syntax_errors(text: str, match: str, caret: int) -> None:
 
 def test_resolve_refuses() -> None:
     msg = (
-        r"spec auto\(method=loss\) -> cosine: an automatic warmup \('auto'\) is decided while training.*"
+        r"spec auto\(method=loss\) -> cosine: its warmup 'auto' is decided online, while training.*"
         r"rampup\.torch\.AutoWarmup \(or the factory rampup\.torch\.scheduler\(optimizer, spec, \.\.\.\)\)"
     )
     for call in (
@@ -136,3 +136,14 @@ def test_spec_checks_still_apply() -> None:
         Spec(rampup.DECAYS["cosine"](), (rampup.DECAYS["cosine"](),))
     with pytest.raises(SpecSyntaxError, match=r"unknown decay phase .hf:linear. \(.hf:linear. is a whole schedule"):
         Spec.parse("auto -> hf:linear(num_warmup_steps=1, num_training_steps=10)")
+
+
+def test_the_name_is_reserved() -> None:
+    from rampup.core.phases import LinearWarmup, register
+
+    class Auto(LinearWarmup):
+        name = "auto"
+
+    with pytest.raises(ValueError, match=r"phase name 'auto' is reserved for the automatic warmup"):
+        register(Auto)
+    assert "auto" not in rampup.WARMUPS

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from ..auto_spec import AUTO
 from ..params import REQUIRED, Param, convert, to_json, to_text
 from ..units import Length, RunInfo
 
@@ -180,6 +181,8 @@ _BY_ROLE = {"warmup": WARMUPS, "decay": DECAYS, "whole": WHOLES, "modifier": MOD
 def register(cls: type[Phase]) -> type[Phase]:
     """Add a phase type to the registry of its role (used by compat modules too)."""
     table = _BY_ROLE[cls.role]
+    if cls.role == "warmup" and cls.name == AUTO:
+        raise ValueError(f"phase name {AUTO!r} is reserved for the automatic warmup (rampup.core.AutoWarmupSpec)")
     if cls.name in table and table[cls.name] is not cls:
         raise ValueError(f"phase name {cls.name!r} is already registered for role {cls.role!r}")
     table[cls.name] = cls
