@@ -220,20 +220,7 @@ class CompatPhase(Phase):
     api: ClassVar[str] = ""  # the function/class it reproduces
     source: ClassVar[str] = ""  # the file the formula was read from
     step_rule: ClassVar[str] = ""  # which library value is rampup's schedule(t)
-    # Arguments declared apart from ``params`` (a base class's shared ones, e.g. composer's max_duration):
-    # each subclass's ``params`` is its declared params followed by these, so every argument is one Param
-    # read by the one convert().
-    xparams: ClassVar[dict[str, Param]] = {}
-    declared_params: ClassVar[dict[str, Param]] = {}
     own_peak: ClassVar[str | None] = None  # the argument that is this spec's own absolute peak LR
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "params" in cls.__dict__:
-            # A class body that spreads its base's params (``{**_Base.params, ...}``) gets the base's
-            # merged dict: its xparams go back to the end, where the subclass's own xparams put them.
-            cls.declared_params = {k: p for k, p in cls.__dict__["params"].items() if k not in cls.xparams}
-        cls.params = {**cls.declared_params, **cls.xparams}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args:

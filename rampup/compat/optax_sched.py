@@ -417,8 +417,7 @@ class SGDR(_Optax):
 
     name = "optax:sgdr_schedule"
     api = "optax.sgdr_schedule"
-    params = {}
-    xparams = {
+    params = {
         "cosine_kwargs": Param(
             "phases", REQUIRED, "cosine_kwargs: one optax:warmup_cosine_decay_schedule per cycle", prefix="optax:"
         )
@@ -726,8 +725,10 @@ class PiecewiseConstant(_Absolute):
 
     name = "optax:piecewise_constant_schedule"
     api = "optax.piecewise_constant_schedule"
-    params = {"init_value": Param("lr", REQUIRED, "init_value: the LR before the first boundary")}
-    xparams = {"boundaries_and_scales": Param("pairs", None, "boundaries_and_scales: [[step, scale], ...]")}
+    params = {
+        "init_value": Param("lr", REQUIRED, "init_value: the LR before the first boundary"),
+        "boundaries_and_scales": Param("pairs", None, "boundaries_and_scales: [[step, scale], ...]"),
+    }
 
     def peak(self) -> float:
         return max(_cumulative(float(self.args["init_value"]), self.args["boundaries_and_scales"]))
@@ -768,8 +769,8 @@ class PiecewiseInterpolate(_Absolute):
     params = {
         "interpolate_type": Param("choice", REQUIRED, "interpolate_type", ("linear", "cosine")),
         "init_value": Param("lr", REQUIRED, "init_value: the LR at step 0"),
+        "boundaries_and_scales": Param("pairs", None, "boundaries_and_scales: [[step, scale], ...]"),
     }
-    xparams = {"boundaries_and_scales": Param("pairs", None, "boundaries_and_scales: [[step, scale], ...]")}
 
     def peak(self) -> float:
         return max(_cumulative(float(self.args["init_value"]), self.args["boundaries_and_scales"]))
@@ -798,8 +799,7 @@ class JoinSchedules(_Optax):
     name = "optax:join_schedules"
     api = "optax.join_schedules"
     own_peak = None
-    params = {}
-    xparams = {
+    params = {
         "schedules": Param("phases", REQUIRED, "schedules: the optax: specs to join", prefix="optax:"),
         "boundaries": Param("ints", REQUIRED, "boundaries: the step at which each next schedule starts"),
     }

@@ -55,14 +55,15 @@ _CYCLE = {
 # timm accepts cycle_limit=0 (every step after the warmup is lr_min), so an int >= 0, not the core's posint.
 _CYCLE_X = {"cycle_limit": Param("int", 1, "cycle_limit: number of cycles, then lr_min (0: lr_min at once)")}
 
+# The cycle lengths every timm scheduler takes, and the warmup of the step schedulers.
+_WARMUP_T = {"warmup_t": Param("int", 0, "warmup_t: warmup length, in timm units")}
+_TIMM_X = {"t_initial": Param("int", REQUIRED, "t_initial: length of the (first) cycle, in timm units"), **_WARMUP_T}
+
 
 class _Timm(CompatPhase):
     library = "timm"
     step_rule = _RULE
-    xparams = {
-        "t_initial": Param("int", REQUIRED, "t_initial: length of the (first) cycle, in timm units"),
-        "warmup_t": Param("int", 0, "warmup_t: warmup length, in timm units"),
-    }
+    params = _TIMM_X
     warmup_prefix_default = False
 
     def unit(self, run: RunInfo) -> int:
@@ -284,12 +285,13 @@ class Cosine(_Timm):
     name = "timm:cosine"
     api = "timm.scheduler.CosineLRScheduler"
     source = "timm/scheduler/cosine_lr.py"
-    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         **_CYCLE,
         **_COMMON,
         "warmup_prefix": Param("bool", False, "warmup_prefix: start the cosine after the warmup"),
         "k_decay": Param("positive", 1.0, "k_decay: exponent on t_curr and t_i"),
+        **_TIMM_X,
+        **_CYCLE_X,
     }
 
     def validate(self) -> None:
@@ -328,13 +330,14 @@ class Poly(_Timm):
     name = "timm:poly"
     api = "timm.scheduler.PolyLRScheduler"
     source = "timm/scheduler/poly_lr.py"
-    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         "power": Param("nonneg", 0.5, "power of the decay"),
         **_CYCLE,
         **_COMMON,
         "warmup_prefix": Param("bool", False, "warmup_prefix: start the decay after the warmup"),
         "k_decay": Param("positive", 1.0, "k_decay: exponent on t_curr and t_i"),
+        **_TIMM_X,
+        **_CYCLE_X,
     }
 
     def validate(self) -> None:
@@ -377,13 +380,14 @@ class Tanh(_Timm):
     name = "timm:tanh"
     api = "timm.scheduler.TanhLRScheduler"
     source = "timm/scheduler/tanh_lr.py"
-    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         "lb": Param("number", -7.0, "lb: tanh argument at the cycle start"),
         "ub": Param("number", 3.0, "ub: tanh argument at the cycle end"),
         **_CYCLE,
         **_COMMON,
         "warmup_prefix": Param("bool", False, "warmup_prefix: start the curve after the warmup"),
+        **_TIMM_X,
+        **_CYCLE_X,
     }
 
     def validate(self) -> None:
@@ -421,7 +425,7 @@ class Tanh(_Timm):
 
 class _StepBase(_Timm):
     warmup_prefix_default = True
-    xparams = {"warmup_t": Param("int", 0, "warmup_t: warmup length, in timm units")}
+    params = _WARMUP_T
 
     def cycle_units(self) -> float:
         return float(self.args["warmup_t"])
@@ -446,10 +450,8 @@ class Step(_StepBase):
         "decay_rate": Param("nonneg", 1.0, "decay_rate: factor per decay_t"),
         **_COMMON,
         "warmup_prefix": Param("bool", True, "warmup_prefix: count decay_t after the warmup"),
-    }
-    xparams = {
         "decay_t": Param("count", REQUIRED, "decay_t: units per drop (may be fractional)"),
-        **_StepBase.xparams,
+        **_WARMUP_T,
     }
 
     def validate(self) -> None:
@@ -503,10 +505,8 @@ class MultiStep(_StepBase):
         "decay_rate": Param("nonneg", 1.0, "decay_rate: factor per milestone"),
         **_COMMON,
         "warmup_prefix": Param("bool", True, "warmup_prefix: count the milestones after the warmup"),
-    }
-    xparams = {
         "decay_t": Param("ints", REQUIRED, "decay_t: the milestones (sorted), in timm units"),
-        **_StepBase.xparams,
+        **_WARMUP_T,
     }
 
     def validate(self) -> None:
@@ -568,8 +568,6 @@ class WSD(_Timm):
         "decay_power": Param("positive", 0.5, "decay_power"),
         "decay_ratio": Param("beta", 0.1, "decay_ratio (exp decay)"),
         **_COMMON,
-    }
-    xparams = {
         "t_initial": Param("int", REQUIRED, "t_initial: stable + decay length, in timm units"),
         "decay_t": Param("int", REQUIRED, "decay_t: decay length, in timm units"),
         "warmup_t": Param("int", 0, "warmup_t: warmup length, in timm units"),
