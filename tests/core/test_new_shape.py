@@ -82,11 +82,15 @@ def test_listed_where_the_core_lists_accepted_names(shape: type[Warmup]) -> None
 def test_drawn_by_the_strategies(shape: type[Warmup]) -> None:
     # The strategies read the registry when they draw: the new shape turns up with valid arguments.
     text = find(
-        strategies.warmup(200), lambda w: w is not None and w.startswith(NAME), settings=settings(database=None)
+        strategies.warmup(200),
+        lambda w: w is not None and w.startswith(NAME),
+        settings=settings(database=None, max_examples=5000),
     )
     assert Spec.parse(f"{text} -> constant").warmup.name == NAME
     text, total = find(
-        strategies.spec_and_total(), lambda st_: st_[0].startswith(NAME), settings=settings(database=None)
+        strategies.spec_and_total(),
+        lambda st_: st_[0].startswith(NAME),
+        settings=settings(database=None, max_examples=5000),
     )
     assert rampup.parse(text, total_steps=total).warmup_steps >= 1
 
