@@ -153,7 +153,6 @@ class Site:
 
 def shape_entries() -> list[tuple[str, str, type[Phase]]]:
     """(role, name, class) for every registered shape, compat ``prefix:`` names excluded."""
-    import rampup.compat  # noqa: F401  (registers the compat specs: their prefixes are named on the index page)
     out = []
     for role, table, _title, _folder in ROLES:
         for name, cls in table.items():

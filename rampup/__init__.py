@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# Registers every compat spec (hf:, torch:, timm:, ...): they are pure NumPy math like the core, and
+# registering them here, at the facade, means any `import rampup` / `import rampup.X` knows them.
+from . import compat  # noqa: F401
 from .core import (
     DECAYS,
     MODIFIERS,
@@ -52,14 +55,6 @@ __all__ = [
 ]
 
 
-def _load_compat() -> None:
-    # Compat specs (hf:, torch:, timm:, ...) register themselves on import; they are pure math.
-    try:
-        from . import compat  # noqa: F401
-    except ImportError:  # pragma: no cover - compat is part of the package
-        pass
-
-
 def parse(
     spec: str | dict[str, Any] | Spec,
     total_steps: int | None = None,
@@ -77,7 +72,6 @@ def parse(
     >>> parse("linear(2%) -> cosine", total_steps=1000)(19)
     1.0
     """
-    _load_compat()
     if isinstance(spec, Spec):
         s = spec
     elif isinstance(spec, str):
@@ -117,7 +111,6 @@ class _Factory:
     def __getattr__(self, name: str) -> type[Phase]:
         if name.startswith("__"):
             raise AttributeError(name)
-        _load_compat()
         for t in self._tables:
             if name in t:
                 return t[name]

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rampup
+import rampup.core.scaling
 import rampup.scaling
 from rampup.scaling import RULES, gradual_warmup, scale_lr
 
@@ -142,8 +143,17 @@ class TestErrors:
 
 
 def test_doctests() -> None:
-    res = doctest.testmod(rampup.scaling, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    res = doctest.testmod(rampup.core.scaling, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.attempted >= 8 and res.failed == 0
+    res = doctest.testmod(rampup.scaling, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted >= 3 and res.failed == 0
+
+
+def test_public_path_is_the_core_module() -> None:
+    # rampup.scaling (documented in docs/scaling.md) re-exports the core's math: one definition of each rule
+    assert rampup.scaling.scale_lr is rampup.core.scaling.scale_lr
+    assert rampup.scaling.gradual_warmup is rampup.core.scaling.gradual_warmup
+    assert rampup.scaling.RULES is rampup.core.scaling.RULES
 
 
 def test_import_needs_no_framework() -> None:

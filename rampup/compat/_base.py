@@ -30,7 +30,6 @@ that says to pass ``peak_lr``.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -38,88 +37,28 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..core.backend import SCALAR
-from ..core.params import REQUIRED, to_json, to_text
+from ..core.params import Param, convert, register_kind, to_json, to_text
 from ..core.phases import INF, Built, Phase
-from ..core.units import MAX_STEPS, Length, RunInfo, whole_number
+from ..core.units import Length, RunInfo
 
-__all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "XParam", "const", "fmt", "pow_", "refuse"]
+__all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "const", "fmt", "pow_", "refuse"]
 
 Fn = Callable[[Any, Any], Any]
 
 
-@dataclass(frozen=True)
-class XParam:
-    """A compat-only argument kind (the core kinds live in :mod:`rampup.core.params`).
-
-    Kinds: ``int`` (an int >= 0, kept an int), ``ints`` (a list of them),
-    ``count`` (a number >= 0; an int stays an int), ``numbers`` (a list of finite
-    numbers), ``phases`` (a list of compat phases, written as nested calls),
-    ``time`` (a composer time: ``100`` / ``'100ba'`` steps, ``'2ep'``, ``'64sp'``, ``'1e6tok'``, ``'0.5dur'``),
-    ``times`` (a list of them).
-    """
-
-    kind: str
-    default: Any = REQUIRED
-    doc: str = ""
-    prefix: str = ""  # for 'phases': the accepted name prefix, e.g. 'torch:'
-
-    def accepts(self) -> str:
-        return {
-            "int": "an int >= 0",
-            "ints": "a list of ints >= 0, e.g. [30, 60]",
-            "count": "a number >= 0",
-            "numbers": "a list of finite numbers, e.g. [0.1, 0.4, 0.5]",
-            "phases": f"a list of {self.prefix} specs, e.g. [{self.prefix}linear_lr(total_iters=5)]",
-            "time": "batches (100 or '100ba'), epochs ('2ep'), samples ('64sp'), tokens ('1e6tok') or '0.5dur'",
-            "times": "a list of composer times, e.g. ['30ep', '60ep'] or [1000, 2000]",
-            "pairs": "a list of [step, scale] pairs (a dict {step: scale} from Python), e.g. [[100, 0.5], [200, 0.1]]",
-        }[self.kind]
+# The argument kinds only compat specs take, read by the core's one convert() (rampup.core.params):
+# ``time`` (a composer time: ``100`` / ``'100ba'`` steps, ``'2ep'``, ``'64sp'``, ``'1e6tok'``, ``'0.5dur'``),
+# ``times`` (a list of them), ``phases`` (a list of compat specs of one prefix, written as nested calls) and
+# ``pairs`` (optax's ``boundaries_and_scales``).  The number kinds ``int``, ``ints``, ``count`` and
+# ``numbers`` are the core's.
+_INT = Param("int")
+_COUNT = Param("count")
 
 
-def _num(where: str, v: Any, xp: XParam) -> float | int:
-    if isinstance(v, str):
-        try:
-            v = int(v) if v.strip().lstrip("+-").isdigit() else float(v)
-        except ValueError:
-            raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}") from None
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):  # NumPy scalars are Real too
-        raise TypeError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
-    if not math.isfinite(v):
-        raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
-    return int(v) if isinstance(v, numbers.Integral) else float(v)  # np.int64(3) -> 3, np.float32 -> float
-
-
-def _xconvert(where: str, v: Any, xp: XParam) -> Any:
-    k = xp.kind
-    if k in ("int", "count"):
-        x = _num(where, v, xp)
-        if k == "int":
-            # The core's one rule for whole numbers: 10, 10.0 and np.int64(10) are 10; 10.5 is refused.
-            x = whole_number(where, x, xp.accepts())
-            if x > MAX_STEPS:
-                raise ValueError(f"{where}: got {v!r:.40}; accepted: {xp.accepts()}, at most 2**53 = {MAX_STEPS}")
-        if x < 0:
-            raise ValueError(f"{where}: got {v!r}; accepted: {xp.accepts()}")
-        return x
-    if k == "time":
-        return None if v is None and xp.default is None else _composer_time(where, v)
-    if k == "pairs":
-        return None if v is None and xp.default is None else _pairs(where, v, xp)
-    if isinstance(v, (str, bytes, dict)) or not isinstance(v, (list, tuple)):
-        raise TypeError(f"{where}: got {v!r:.80}; accepted: {xp.accepts()}")
-    if k == "ints":
-        return tuple(_xconvert(f"{where}[{i}]", e, XParam("int")) for i, e in enumerate(v))
-    if k == "times":
-        return tuple(_composer_time(f"{where}[{i}]", e) for i, e in enumerate(v))
-    if k == "numbers":
-        return tuple(float(_num(f"{where}[{i}]", e, xp)) for i, e in enumerate(v))
-    if k == "phases":
-        return tuple(_sub_phase(f"{where}[{i}]", e, xp.prefix) for i, e in enumerate(v))
-    raise AssertionError(k)  # pragma: no cover
-
-
-def _pairs(where: str, v: Any, xp: XParam) -> tuple[tuple[int, float], ...]:
+def _pairs(where: str, v: Any, xp: Param) -> tuple[tuple[int, float], ...] | None:
     """optax's ``boundaries_and_scales``: ``{step: scale}`` as ``((step, scale), ...)`` (steps ints >= 0, scales >= 0)."""
+    if v is None and xp.default is None:
+        return None
     if isinstance(v, dict):
         v = list(v.items())
     if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
@@ -128,8 +67,8 @@ def _pairs(where: str, v: Any, xp: XParam) -> tuple[tuple[int, float], ...]:
     for i, e in enumerate(v):
         if isinstance(e, (str, bytes)) or not isinstance(e, (list, tuple)) or len(e) != 2:
             raise TypeError(f"{where}[{i}]: got {e!r:.60}; accepted: a [step, scale] pair, e.g. [100, 0.5]")
-        b = _xconvert(f"{where}[{i}] step", e[0], XParam("int"))
-        sc = float(_num(f"{where}[{i}] scale", e[1], XParam("count")))
+        b = convert(f"{where}[{i}] step", e[0], _INT)
+        sc = float(convert(f"{where}[{i}] scale", e[1], _COUNT))
         if sc < 0:
             raise ValueError(f"{where}[{i}] scale: got {e[1]!r}; accepted: a number >= 0 (optax raises)")
         out.append((b, sc))
@@ -163,6 +102,34 @@ def _composer_time(where: str, v: Any) -> Length:
     from .composer import parse_time
 
     return parse_time(where, v)
+
+
+def _time(where: str, v: Any, p: Param) -> Length | None:
+    return None if v is None and p.default is None else _composer_time(where, v)
+
+
+def _list(where: str, v: Any, p: Param) -> list[Any] | tuple[Any, ...]:
+    if isinstance(v, (str, bytes, dict)) or not isinstance(v, (list, tuple)):
+        raise TypeError(f"{where}: got {v!r:.80}; accepted: {p.accepts()}")
+    return v
+
+
+def _times(where: str, v: Any, p: Param) -> tuple[Length, ...]:
+    return tuple(_composer_time(f"{where}[{i}]", e) for i, e in enumerate(_list(where, v, p)))
+
+
+def _phases(where: str, v: Any, p: Param) -> tuple[Phase, ...]:
+    return tuple(_sub_phase(f"{where}[{i}]", e, p.prefix) for i, e in enumerate(_list(where, v, p)))
+
+
+register_kind(
+    "time", "batches (100 or '100ba'), epochs ('2ep'), samples ('64sp'), tokens ('1e6tok') or '0.5dur'", _time
+)
+register_kind("times", "a list of composer times, e.g. ['30ep', '60ep'] or [1000, 2000]", _times)
+register_kind("phases", "a list of {prefix} specs, e.g. [{prefix}linear_lr(total_iters=5)]", _phases)
+register_kind(
+    "pairs", "a list of [step, scale] pairs (a dict {step: scale} from Python), e.g. [[100, 0.5], [200, 0.1]]", _pairs
+)
 
 
 @dataclass
@@ -253,32 +220,18 @@ class CompatPhase(Phase):
     api: ClassVar[str] = ""  # the function/class it reproduces
     source: ClassVar[str] = ""  # the file the formula was read from
     step_rule: ClassVar[str] = ""  # which library value is rampup's schedule(t)
-    xparams: ClassVar[dict[str, XParam]] = {}
     own_peak: ClassVar[str | None] = None  # the argument that is this spec's own absolute peak LR
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        accepted = [*self.params, *self.xparams]
         if args:
             raise TypeError(
                 f"{self.name}: takes named arguments only, as {self.api or self.library} does; "
-                f"accepted: {', '.join(accepted) or 'none'}"
+                f"accepted: {', '.join(self.params) or 'none'}"
             )
-        for k in kwargs:
-            if k not in self.params and k not in self.xparams:
-                raise TypeError(f"{self.name}: unknown argument {k!r}; accepted: {', '.join(accepted) or 'none'}")
-        order = list(kwargs)
-        extra = {k: kwargs.pop(k) for k in order if k in self.xparams}
+        for k in kwargs:  # every unknown name first, before any value is read
+            if k not in self.params:
+                raise TypeError(f"{self.name}: unknown argument {k!r}; accepted: {', '.join(self.params) or 'none'}")
         super().__init__(**kwargs)
-        for k, xp_ in self.xparams.items():
-            if k in extra:
-                v = _xconvert(f"{self.name}: {k}", extra[k], xp_)
-                self.given[k] = v
-                self.args[k] = v
-            elif xp_.default is REQUIRED:
-                raise TypeError(f"{self.name}: missing argument {k!r} ({xp_.accepts()})")
-            else:
-                self.args[k] = xp_.default
-        self.given = {k: self.given[k] for k in order}
         self.validate()
 
     def validate(self) -> None:

@@ -45,7 +45,7 @@ import numpy as np
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.units import MAX_STEPS, Length, RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, fmt, pow_
 
 __all__: list[str] = []
 
@@ -209,10 +209,14 @@ def _t_edge(k: int) -> int:
     return k + 1 if k > 0 else 0
 
 
-_T_MAX = XParam("time", "1dur", "t_max: duration of the scheduler (default '1dur', the whole run)")
-_MAXDUR = XParam("time", None, "max_duration: the Trainer's max_duration (default: total_steps batches)")
+_T_MAX = Param("time", "1dur", "t_max: duration of the scheduler (default '1dur', the whole run)")
+_MAXDUR = Param("time", None, "max_duration: the Trainer's max_duration (default: total_steps batches)")
 _BATCH = Param("posint", None, "batch_size: samples per batch (global), for times in 'sp'")
 _GAMMA = Param("fraction", 0.1, "gamma: multiplicative decay factor in [0, 1]")
+# What every composer scheduler takes (batch_size first, max_duration last), and the warmup schedulers' times.
+_COMPOSER = {"batch_size": _BATCH}
+_COMPOSER_X = {"max_duration": _MAXDUR}
+_WARMUP_X = {"t_warmup": Param("time", REQUIRED, "t_warmup: warmup time"), "t_max": _T_MAX, **_COMPOSER_X}
 
 
 class _Composer(CompatPhase):
@@ -222,8 +226,7 @@ class _Composer(CompatPhase):
         "update t+1 uses α(max(t−1, 0)): the Trainer steps the LambdaLR after each batch before it advances the "
         "timestamp, so the first two updates share α(0)"
     )
-    params = {"batch_size": _BATCH}
-    xparams = {"max_duration": _MAXDUR}
+    params = {**_COMPOSER, **_COMPOSER_X}
 
     def validate(self) -> None:
         mx = self.args.get("max_duration")
@@ -280,7 +283,9 @@ class _Composer(CompatPhase):
             return []
         out = []
         total = int(mx.value) * clock.run.steps_per_epoch
-        for k in [*self.xparams, *self.params]:
+        # the times first (in their declared order), then the other arguments
+        time_keys = [k for k, p in self.params.items() if p.kind in ("time", "times")]
+        for k in [*time_keys, *(k for k in self.params if k not in time_keys)]:
             v = self.args.get(k)
             times = v if isinstance(v, tuple) else (v,)
             for t in times:
@@ -317,7 +322,7 @@ class _Composer(CompatPhase):
 class _WithWarmup(_Composer):
     """``*WithWarmupScheduler``: ``t_warmup`` and ``t_max`` in the same unit, ``t_max >= max_duration``."""
 
-    xparams = {"t_warmup": XParam("time", REQUIRED, "t_warmup: warmup time"), "t_max": _T_MAX, **_Composer.xparams}
+    params = {**_COMPOSER, **_WARMUP_X}
     top_key: str | None = None
 
     def times(self, clock: _Clock) -> tuple[_Time, _Time]:
@@ -396,7 +401,8 @@ class LinearWithWarmup(_WithWarmup):
         "alpha_i": Param("nonneg", 1.0, "alpha_i: multiplier after the warmup"),
         "alpha_f": Param("nonneg", 0.0, "alpha_f: final multiplier"),
         "scale_warmup": Param("bool", False, "scale_warmup: no effect with scale_schedule_ratio = 1"),
-        **_Composer.params,
+        **_COMPOSER,
+        **_WARMUP_X,
     }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
@@ -430,7 +436,8 @@ class CosineAnnealingWithWarmup(_WithWarmup):
     params = {
         "alpha_f": Param("fraction", 0.0, "alpha_f: final multiplier"),
         "scale_warmup": Param("bool", False, "scale_warmup: no effect with scale_schedule_ratio = 1"),
-        **_Composer.params,
+        **_COMPOSER,
+        **_WARMUP_X,
     }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
@@ -460,7 +467,8 @@ class PolynomialWithWarmup(_WithWarmup):
         "power": Param("nonneg", 2.0, "power of the decay"),
         "alpha_f": Param("fraction", 0.0, "alpha_f: final multiplier"),
         "scale_warmup": Param("bool", False, "scale_warmup: no effect with scale_schedule_ratio = 1"),
-        **_Composer.params,
+        **_COMPOSER,
+        **_WARMUP_X,
     }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
@@ -491,7 +499,8 @@ class ConstantWithWarmup(_WithWarmup):
     params = {
         "alpha": Param("nonneg", 1.0, "alpha: the held multiplier"),
         "scale_warmup": Param("bool", False, "scale_warmup: no effect with scale_schedule_ratio = 1"),
-        **_Composer.params,
+        **_COMPOSER,
+        **_WARMUP_X,
     }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
@@ -522,12 +531,10 @@ class MultiStepWithWarmup(_Composer):
     params = {
         "gamma": _GAMMA,
         "scale_warmup": Param("bool", False, "scale_warmup: no effect with scale_schedule_ratio = 1"),
-        **_Composer.params,
-    }
-    xparams = {
-        "t_warmup": XParam("time", REQUIRED, "t_warmup: warmup time"),
-        "milestones": XParam("times", REQUIRED, "milestones: times at which the LR is multiplied by gamma"),
-        **_Composer.xparams,
+        **_COMPOSER,
+        "t_warmup": Param("time", REQUIRED, "t_warmup: warmup time"),
+        "milestones": Param("times", REQUIRED, "milestones: times at which the LR is multiplied by gamma"),
+        **_COMPOSER_X,
     }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
@@ -578,8 +585,12 @@ class Step(_Composer):
 
     name = "composer:step"
     api = "composer.optim.StepScheduler"
-    params = {"gamma": _GAMMA, **_Composer.params}
-    xparams = {"step_size": XParam("time", REQUIRED, "step_size: time between decays"), **_Composer.xparams}
+    params = {
+        "gamma": _GAMMA,
+        **_COMPOSER,
+        "step_size": Param("time", REQUIRED, "step_size: time between decays"),
+        **_COMPOSER_X,
+    }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
         s = self.conv("step_size", clock)
@@ -607,10 +618,11 @@ class MultiStep(_Composer):
 
     name = "composer:multi_step"
     api = "composer.optim.MultiStepScheduler"
-    params = {"gamma": _GAMMA, **_Composer.params}
-    xparams = {
-        "milestones": XParam("times", REQUIRED, "milestones: times at which the LR is multiplied by gamma"),
-        **_Composer.xparams,
+    params = {
+        "gamma": _GAMMA,
+        **_COMPOSER,
+        "milestones": Param("times", REQUIRED, "milestones: times at which the LR is multiplied by gamma"),
+        **_COMPOSER_X,
     }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
@@ -632,8 +644,12 @@ class Constant(_Composer):
 
     name = "composer:constant"
     api = "composer.optim.ConstantScheduler"
-    params = {"alpha": Param("nonneg", 1.0, "alpha: the multiplier until t_max"), **_Composer.params}
-    xparams = {"t_max": _T_MAX, **_Composer.xparams}
+    params = {
+        "alpha": Param("nonneg", 1.0, "alpha: the multiplier until t_max"),
+        **_COMPOSER,
+        "t_max": _T_MAX,
+        **_COMPOSER_X,
+    }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
         tm, a = self.conv("t_max", clock), float(self.args["alpha"])
@@ -667,9 +683,10 @@ class Linear(_Composer):
     params = {
         "alpha_i": Param("nonneg", 1.0, "alpha_i: initial multiplier"),
         "alpha_f": Param("nonneg", 0.0, "alpha_f: final multiplier"),
-        **_Composer.params,
+        **_COMPOSER,
+        "t_max": _T_MAX,
+        **_COMPOSER_X,
     }
-    xparams = {"t_max": _T_MAX, **_Composer.xparams}
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
         tm = self.conv("t_max", clock)
@@ -704,8 +721,12 @@ class Exponential(_Composer):
 
     name = "composer:exponential"
     api = "composer.optim.ExponentialScheduler"
-    params = {"gamma": Param("fraction", REQUIRED, "gamma: factor per decay_period, in [0, 1]"), **_Composer.params}
-    xparams = {"decay_period": XParam("time", "1ep", "decay_period: time per factor gamma"), **_Composer.xparams}
+    params = {
+        "gamma": Param("fraction", REQUIRED, "gamma: factor per decay_period, in [0, 1]"),
+        **_COMPOSER,
+        "decay_period": Param("time", "1ep", "decay_period: time per factor gamma"),
+        **_COMPOSER_X,
+    }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
         p = self.conv("decay_period", clock)
@@ -733,8 +754,12 @@ class CosineAnnealing(_Composer):
 
     name = "composer:cosine_annealing"
     api = "composer.optim.CosineAnnealingScheduler"
-    params = {"alpha_f": Param("fraction", 0.0, "alpha_f: final multiplier"), **_Composer.params}
-    xparams = {"t_max": _T_MAX, **_Composer.xparams}
+    params = {
+        "alpha_f": Param("fraction", 0.0, "alpha_f: final multiplier"),
+        **_COMPOSER,
+        "t_max": _T_MAX,
+        **_COMPOSER_X,
+    }
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
         tm = self.conv("t_max", clock)
@@ -766,9 +791,10 @@ class Polynomial(_Composer):
     params = {
         "power": Param("nonneg", REQUIRED, "power of the decay"),
         "alpha_f": Param("fraction", 0.0, "alpha_f: final multiplier"),
-        **_Composer.params,
+        **_COMPOSER,
+        "t_max": _T_MAX,
+        **_COMPOSER_X,
     }
-    xparams = {"t_max": _T_MAX, **_Composer.xparams}
 
     def alpha(self, clock: _Clock) -> tuple[Any, list[tuple[int, str]]]:
         tm = self.conv("t_max", clock)
@@ -808,9 +834,10 @@ class CosineAnnealingWarmRestarts(_Composer):
     params = {
         "t_mult": Param("positive", 1.0, "t_mult: each cycle is int(t_mult · previous) long"),
         "alpha_f": Param("fraction", 0.0, "alpha_f: final multiplier of each cycle"),
-        **_Composer.params,
+        **_COMPOSER,
+        "t_0": Param("time", REQUIRED, "t_0: length of the first cycle"),
+        **_COMPOSER_X,
     }
-    xparams = {"t_0": XParam("time", REQUIRED, "t_0: length of the first cycle"), **_Composer.xparams}
 
     def cycles(self, clock: _Clock) -> tuple[_Time, list[int], int | None]:
         """(``t_0`` converted, the cycle ends up to where they repeat or pass 2**53, the repeating length)."""
@@ -897,15 +924,6 @@ def _lookup(cur: Any, ends: np.ndarray, starts: np.ndarray, lens: np.ndarray, xp
     if name == "numpy":
         j = np.minimum(np.searchsorted(ends, cur, side="right"), last)
         return j, starts[j], lens[j]
-    if name == "torch":
-        import torch
-
-        e = torch.as_tensor(ends, dtype=cur.dtype, device=cur.device)
-        j = torch.clamp(torch.searchsorted(e, cur, right=True), max=last)
-        s = torch.as_tensor(starts, dtype=cur.dtype, device=cur.device)
-        ln = torch.as_tensor(lens, dtype=cur.dtype, device=cur.device)
-        return j, s[j], ln[j]
-    import jax.numpy as jnp
-
-    j = jnp.minimum(jnp.searchsorted(jnp.asarray(ends, dtype=cur.dtype), cur, side="right"), last)
-    return j, jnp.asarray(starts, dtype=cur.dtype)[j], jnp.asarray(lens, dtype=cur.dtype)[j]
+    # torch / jax: the tables in ``cur``'s dtype (and device), as the library compares them
+    j = xp.minimum(xp.searchsorted(ends, cur, right=True), last)
+    return j, xp.asarray(starts, cur)[j], xp.asarray(lens, cur)[j]

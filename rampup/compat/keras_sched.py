@@ -49,7 +49,7 @@ from ..core.backend import NUMPY
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.units import RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, const, fmt, pow_
 
 __all__: list[str] = []
 
@@ -97,7 +97,12 @@ class _Keras(CompatPhase):
         """Refuse what Keras would overflow, flush to 0, or turn into NaN (probed over the whole step range)."""
         f32 = self.args["dtype"] == "float32"
         values = [(k, v) for k, v in self.args.items() if isinstance(v, float) and not isinstance(v, bool)]
-        values += [(f"{k}[{i}]", x) for k in self.xparams for i, x in enumerate(self.args[k] or ())]
+        values += [
+            (f"{k}[{i}]", x)
+            for k, p in self.params.items()
+            if p.kind == "numbers"
+            for i, x in enumerate(self.args[k] or ())
+        ]
         for key, v in values:
             if f32 and v != 0.0 and not 2.0**-126 <= abs(v) <= float(np.finfo(np.float32).max):
                 raise ValueError(
@@ -574,10 +579,10 @@ class PiecewiseConstantDecay(_Keras):
 
     name = "keras:piecewise_constant_decay"
     api = "keras.optimizers.schedules.PiecewiseConstantDecay"
-    params = {"dtype": _DTYPE}
-    xparams = {
-        "boundaries": XParam("numbers", REQUIRED, "boundaries: the last step of each value but the last"),
-        "values": XParam("numbers", REQUIRED, "values: the LRs, one more than boundaries"),
+    params = {
+        "dtype": _DTYPE,
+        "boundaries": Param("numbers", REQUIRED, "boundaries: the last step of each value but the last"),
+        "values": Param("numbers", REQUIRED, "values: the LRs, one more than boundaries"),
     }
 
     def own_peak_value(self) -> float | None:

@@ -33,7 +33,7 @@ import numpy as np
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.units import RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_, refuse
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, const, fmt, pow_, refuse
 
 __all__: list[str] = []
 
@@ -112,13 +112,8 @@ def _xla_floor_div(dc: Any, ts: int, xp: Any) -> Any:
         return float(np.floor(np.float32(dc) * r))
     if name == "numpy":
         return np.floor(np.asarray(dc).astype(np.float32) * r).astype(np.float64)
-    if name == "torch":
-        import torch
-
-        return torch.floor(dc.to(torch.float32) * float(r)).to(dc.dtype)
-    import jax.numpy as jnp
-
-    return jnp.floor(jnp.asarray(dc).astype(jnp.float32) * jnp.float32(r)).astype(jnp.asarray(dc).dtype)
+    # torch / jax: float32 arithmetic, as under jit (r is a float32 value, exact as a Python float)
+    return xp.cast_like(xp.floor(xp.to_float32(dc) * float(r)), dc)
 
 
 def _stair_quirks(ts: int, stair: bool, begin: int, horizon: int | None) -> list[str]:
@@ -422,9 +417,8 @@ class SGDR(_Optax):
 
     name = "optax:sgdr_schedule"
     api = "optax.sgdr_schedule"
-    params = {}
-    xparams = {
-        "cosine_kwargs": XParam(
+    params = {
+        "cosine_kwargs": Param(
             "phases", REQUIRED, "cosine_kwargs: one optax:warmup_cosine_decay_schedule per cycle", prefix="optax:"
         )
     }
@@ -731,8 +725,10 @@ class PiecewiseConstant(_Absolute):
 
     name = "optax:piecewise_constant_schedule"
     api = "optax.piecewise_constant_schedule"
-    params = {"init_value": Param("lr", REQUIRED, "init_value: the LR before the first boundary")}
-    xparams = {"boundaries_and_scales": XParam("pairs", None, "boundaries_and_scales: [[step, scale], ...]")}
+    params = {
+        "init_value": Param("lr", REQUIRED, "init_value: the LR before the first boundary"),
+        "boundaries_and_scales": Param("pairs", None, "boundaries_and_scales: [[step, scale], ...]"),
+    }
 
     def peak(self) -> float:
         return max(_cumulative(float(self.args["init_value"]), self.args["boundaries_and_scales"]))
@@ -773,8 +769,8 @@ class PiecewiseInterpolate(_Absolute):
     params = {
         "interpolate_type": Param("choice", REQUIRED, "interpolate_type", ("linear", "cosine")),
         "init_value": Param("lr", REQUIRED, "init_value: the LR at step 0"),
+        "boundaries_and_scales": Param("pairs", None, "boundaries_and_scales: [[step, scale], ...]"),
     }
-    xparams = {"boundaries_and_scales": XParam("pairs", None, "boundaries_and_scales: [[step, scale], ...]")}
 
     def peak(self) -> float:
         return max(_cumulative(float(self.args["init_value"]), self.args["boundaries_and_scales"]))
@@ -803,10 +799,9 @@ class JoinSchedules(_Optax):
     name = "optax:join_schedules"
     api = "optax.join_schedules"
     own_peak = None
-    params = {}
-    xparams = {
-        "schedules": XParam("phases", REQUIRED, "schedules: the optax: specs to join", prefix="optax:"),
-        "boundaries": XParam("ints", REQUIRED, "boundaries: the step at which each next schedule starts"),
+    params = {
+        "schedules": Param("phases", REQUIRED, "schedules: the optax: specs to join", prefix="optax:"),
+        "boundaries": Param("ints", REQUIRED, "boundaries: the step at which each next schedule starts"),
     }
 
     def validate(self) -> None:

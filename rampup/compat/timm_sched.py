@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.backend import NUMPY
+from ..core.backend import NUMPY, SCALAR
 from ..core.params import REQUIRED, Param
 from ..core.phases import register
 from ..core.shapes import floor_div
 from ..core.units import RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_, refuse
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, const, fmt, pow_, refuse
 
 __all__: list[str] = []
 
@@ -53,16 +53,17 @@ _CYCLE = {
     "cycle_decay": Param("nonneg", 1.0, "cycle_decay: each cycle's peak is this times the previous one"),
 }
 # timm accepts cycle_limit=0 (every step after the warmup is lr_min), so an int >= 0, not the core's posint.
-_CYCLE_X = {"cycle_limit": XParam("int", 1, "cycle_limit: number of cycles, then lr_min (0: lr_min at once)")}
+_CYCLE_X = {"cycle_limit": Param("int", 1, "cycle_limit: number of cycles, then lr_min (0: lr_min at once)")}
+
+# The cycle lengths every timm scheduler takes, and the warmup of the step schedulers.
+_WARMUP_T = {"warmup_t": Param("int", 0, "warmup_t: warmup length, in timm units")}
+_TIMM_X = {"t_initial": Param("int", REQUIRED, "t_initial: length of the (first) cycle, in timm units"), **_WARMUP_T}
 
 
 class _Timm(CompatPhase):
     library = "timm"
     step_rule = _RULE
-    xparams = {
-        "t_initial": XParam("int", REQUIRED, "t_initial: length of the (first) cycle, in timm units"),
-        "warmup_t": XParam("int", 0, "warmup_t: warmup length, in timm units"),
-    }
+    params = _TIMM_X
     warmup_prefix_default = False
 
     def unit(self, run: RunInfo) -> int:
@@ -165,10 +166,7 @@ def _libm_log(x: Any, xp: Any) -> Any:
     if name == "numpy":
         return _np_libm_log(np.asarray(x, dtype=np.float64))
     if name == "torch":
-        import torch
-
-        v = np.asarray(x.detach().cpu().numpy(), dtype=np.float64)
-        return torch.as_tensor(_np_libm_log(v), dtype=x.dtype, device=x.device)
+        return xp.asarray(_np_libm_log(np.asarray(xp.to_numpy(x), dtype=np.float64)), x)
     return xp.log(x)
 
 
@@ -226,7 +224,7 @@ def _cycle_quirks(self: _Timm, ctx: Ctx, what: str) -> list[str]:
     q = []
     if w and not self.prefix():
         best = max(
-            float(self.lr_of(float(w), _sc(), ctx)),
+            float(self.lr_of(float(w), SCALAR, ctx)),
             float(self.lv("warmup_lr_init", ctx) + (w - 1) * self.warmup_slope(ctx)),
         )
         q.append(
@@ -262,27 +260,11 @@ def _py_floordiv(u: Any, d: float, xp: Any) -> Any:
     name = getattr(xp, "name", "")
     if name == "scalar":
         return float(u // d)
-    if name == "numpy":
-        fmod: Any = np.fmod
-    elif name == "torch":
-        import torch
-
-        fmod = torch.fmod
-    else:
-        import jax.numpy as jnp
-
-        fmod = jnp.fmod
-    mod = fmod(u, d)
+    mod = xp.fmod(u, d)
     div = (u - mod) / d
     div = xp.where(mod < 0.0, div - 1.0, div)  # a negative u (d > 0): CPython moves mod into [0, d)
     fl = xp.floor(div)
     return xp.where(div - fl > 0.5, fl + 1.0, fl)
-
-
-def _sc() -> Any:
-    from ..core.backend import SCALAR
-
-    return SCALAR
 
 
 @register
@@ -303,12 +285,13 @@ class Cosine(_Timm):
     name = "timm:cosine"
     api = "timm.scheduler.CosineLRScheduler"
     source = "timm/scheduler/cosine_lr.py"
-    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         **_CYCLE,
         **_COMMON,
         "warmup_prefix": Param("bool", False, "warmup_prefix: start the cosine after the warmup"),
         "k_decay": Param("positive", 1.0, "k_decay: exponent on t_curr and t_i"),
+        **_TIMM_X,
+        **_CYCLE_X,
     }
 
     def validate(self) -> None:
@@ -347,13 +330,14 @@ class Poly(_Timm):
     name = "timm:poly"
     api = "timm.scheduler.PolyLRScheduler"
     source = "timm/scheduler/poly_lr.py"
-    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         "power": Param("nonneg", 0.5, "power of the decay"),
         **_CYCLE,
         **_COMMON,
         "warmup_prefix": Param("bool", False, "warmup_prefix: start the decay after the warmup"),
         "k_decay": Param("positive", 1.0, "k_decay: exponent on t_curr and t_i"),
+        **_TIMM_X,
+        **_CYCLE_X,
     }
 
     def validate(self) -> None:
@@ -396,13 +380,14 @@ class Tanh(_Timm):
     name = "timm:tanh"
     api = "timm.scheduler.TanhLRScheduler"
     source = "timm/scheduler/tanh_lr.py"
-    xparams = {**_Timm.xparams, **_CYCLE_X}
     params = {
         "lb": Param("number", -7.0, "lb: tanh argument at the cycle start"),
         "ub": Param("number", 3.0, "ub: tanh argument at the cycle end"),
         **_CYCLE,
         **_COMMON,
         "warmup_prefix": Param("bool", False, "warmup_prefix: start the curve after the warmup"),
+        **_TIMM_X,
+        **_CYCLE_X,
     }
 
     def validate(self) -> None:
@@ -421,13 +406,13 @@ class Tanh(_Timm):
 
     def warmup_slope(self, ctx: Ctx) -> float:
         init, w = self.lv("warmup_lr_init", ctx), self.args["warmup_t"]
-        target = 1.0 if self.prefix() else float(self.lr_of(float(w), _sc(), ctx))
+        target = 1.0 if self.prefix() else float(self.lr_of(float(w), SCALAR, ctx))
         return (target - init) / w
 
     def plan(self, ctx: Ctx) -> Plan:
         q = []
         if not self.args["warmup_t"]:
-            first = float(self.lr_of(0.0, _sc(), ctx))
+            first = float(self.lr_of(0.0, SCALAR, ctx))
             q.append(
                 f"no warmup: the first {'epoch' if self.unit(ctx.run) > 1 else 'update'} uses the untouched LR, then the "
                 f"curve starts at {first:.6g}×LR (tanh(lb) ≠ −1), a small jump"
@@ -440,7 +425,7 @@ class Tanh(_Timm):
 
 class _StepBase(_Timm):
     warmup_prefix_default = True
-    xparams = {"warmup_t": XParam("int", 0, "warmup_t: warmup length, in timm units")}
+    params = _WARMUP_T
 
     def cycle_units(self) -> float:
         return float(self.args["warmup_t"])
@@ -465,10 +450,8 @@ class Step(_StepBase):
         "decay_rate": Param("nonneg", 1.0, "decay_rate: factor per decay_t"),
         **_COMMON,
         "warmup_prefix": Param("bool", True, "warmup_prefix: count decay_t after the warmup"),
-    }
-    xparams = {
-        "decay_t": XParam("count", REQUIRED, "decay_t: units per drop (may be fractional)"),
-        **_StepBase.xparams,
+        "decay_t": Param("count", REQUIRED, "decay_t: units per drop (may be fractional)"),
+        **_WARMUP_T,
     }
 
     def validate(self) -> None:
@@ -522,10 +505,8 @@ class MultiStep(_StepBase):
         "decay_rate": Param("nonneg", 1.0, "decay_rate: factor per milestone"),
         **_COMMON,
         "warmup_prefix": Param("bool", True, "warmup_prefix: count the milestones after the warmup"),
-    }
-    xparams = {
-        "decay_t": XParam("ints", REQUIRED, "decay_t: the milestones (sorted), in timm units"),
-        **_StepBase.xparams,
+        "decay_t": Param("ints", REQUIRED, "decay_t: the milestones (sorted), in timm units"),
+        **_WARMUP_T,
     }
 
     def validate(self) -> None:
@@ -587,11 +568,9 @@ class WSD(_Timm):
         "decay_power": Param("positive", 0.5, "decay_power"),
         "decay_ratio": Param("beta", 0.1, "decay_ratio (exp decay)"),
         **_COMMON,
-    }
-    xparams = {
-        "t_initial": XParam("int", REQUIRED, "t_initial: stable + decay length, in timm units"),
-        "decay_t": XParam("int", REQUIRED, "decay_t: decay length, in timm units"),
-        "warmup_t": XParam("int", 0, "warmup_t: warmup length, in timm units"),
+        "t_initial": Param("int", REQUIRED, "t_initial: stable + decay length, in timm units"),
+        "decay_t": Param("int", REQUIRED, "decay_t: decay length, in timm units"),
+        "warmup_t": Param("int", 0, "warmup_t: warmup length, in timm units"),
     }
     warmup_prefix_default = True
 

@@ -60,7 +60,7 @@ from ..core.params import REQUIRED, Param
 from ..core.phases import NOT_CLOSED_FORM, register
 from ..core.shapes import floor_div
 from ..core.units import RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, XParam, const, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, const, fmt, pow_
 
 __all__: list[str] = []
 
@@ -238,8 +238,10 @@ class MultiStepLR(_Torch):
 
     name = "torch:multi_step_lr"
     api = "torch.optim.lr_scheduler.MultiStepLR"
-    params = {"gamma": Param("nonneg", 0.1, "gamma: factor per milestone")}
-    xparams = {"milestones": XParam("ints", REQUIRED, "milestones: steps at which the LR drops")}
+    params = {
+        "gamma": Param("nonneg", 0.1, "gamma: factor per milestone"),
+        "milestones": Param("ints", REQUIRED, "milestones: steps at which the LR drops"),
+    }
 
     def plan(self, ctx: Ctx) -> Plan:
         ms, g = sorted(self.args["milestones"]), float(self.args["gamma"])
@@ -615,10 +617,8 @@ class CyclicLR(_Torch):
         "mode": Param("choice", "triangular", "mode", ("triangular", "triangular2", "exp_range")),
         "gamma": Param("fraction", 1.0, "gamma: exp_range's factor per step, in [0, 1]"),
         "cycle_momentum": Param("bool", True, "cycle_momentum: must be false (rampup schedules the LR only)"),
-    }
-    xparams = {
-        "step_size_up": XParam("count", 2000, "step_size_up: steps from base_lr up to max_lr (> 0)"),
-        "step_size_down": XParam("count", None, "step_size_down: steps back down (default: step_size_up)"),
+        "step_size_up": Param("count", 2000, "step_size_up: steps from base_lr up to max_lr (> 0)"),
+        "step_size_down": Param("count", None, "step_size_down: steps back down (default: step_size_up)"),
     }
 
     def validate(self) -> None:
@@ -713,10 +713,7 @@ class ChainedScheduler(_Torch):
 
     name = "torch:chained_scheduler"
     api = "torch.optim.lr_scheduler.ChainedScheduler"
-    params = {}
-    xparams = {
-        "schedulers": XParam("phases", REQUIRED, "schedulers: torch: specs stepped together", prefix="torch:"),
-    }
+    params = {"schedulers": Param("phases", REQUIRED, "schedulers: torch: specs stepped together", prefix="torch:")}
 
     def validate(self) -> None:
         subs = self.args["schedulers"]
@@ -858,10 +855,9 @@ class SequentialLR(_Torch):
 
     name = "torch:sequential_lr"
     api = "torch.optim.lr_scheduler.SequentialLR"
-    params = {}
-    xparams = {
-        "schedulers": XParam("phases", REQUIRED, "schedulers: torch: specs, one per stage", prefix="torch:"),
-        "milestones": XParam("ints", REQUIRED, "milestones: the steps where the next scheduler starts"),
+    params = {
+        "schedulers": Param("phases", REQUIRED, "schedulers: torch: specs, one per stage", prefix="torch:"),
+        "milestones": Param("ints", REQUIRED, "milestones: the steps where the next scheduler starts"),
     }
 
     def validate(self) -> None:

@@ -1,5 +1,6 @@
 """The math core: schedules as pure functions of the step.  No framework imports."""
 
+from .auto_spec import AutoWarmupSpec
 from .phases import DECAYS, MODIFIERS, WARMUPS, WHOLES, Phase, register
 from .schedule import Schedule, Segment, Spec
 from .spec_text import SpecSyntaxError
@@ -10,6 +11,7 @@ __all__ = [
     "MODIFIERS",
     "WARMUPS",
     "WHOLES",
+    "AutoWarmupSpec",
     "Length",
     "LengthRoundingWarning",
     "Phase",

@@ -15,7 +15,12 @@ step type              namespace
 =====================  ================================================
 
 Framework modules are never imported by ``import rampup``: a tensor can only
-reach this module if its framework is already loaded.
+reach this module if its framework is already loaded.  This is the only module
+of the core and compat that touches torch or jax: a formula that needs more
+than the functions above (a compat spec reproducing a library's exact
+rounding) uses the array helpers every array namespace has — ``fmod``,
+``searchsorted(values, x, right)``, ``asarray(values, like)``, ``to_numpy(x)``,
+``to_float32(x)``, ``cast_like(x, like)`` — never a framework import of its own.
 """
 
 from __future__ import annotations
@@ -89,6 +94,29 @@ class _NumPy:
     maximum = staticmethod(np.maximum)
     where = staticmethod(np.where)
     power = staticmethod(np.power)
+    fmod = staticmethod(np.fmod)
+
+    @staticmethod
+    def searchsorted(values: np.ndarray, x: Any, right: bool = False) -> Any:
+        """Indices that keep ``values`` (sorted, 1-D) sorted when ``x`` is inserted."""
+        return np.searchsorted(values, x, side="right" if right else "left")
+
+    @staticmethod
+    def asarray(values: Any, like: Any) -> Any:
+        """``values`` (NumPy data) as an array of this namespace, in ``like``'s dtype."""
+        return np.asarray(values, dtype=np.asarray(like).dtype)
+
+    @staticmethod
+    def to_numpy(x: Any) -> np.ndarray:
+        return np.asarray(x)
+
+    @staticmethod
+    def to_float32(x: Any) -> Any:
+        return np.asarray(x).astype(np.float32)
+
+    @staticmethod
+    def cast_like(x: Any, like: Any) -> Any:
+        return np.asarray(x).astype(np.asarray(like).dtype)
 
 
 class _Torch:
@@ -129,6 +157,24 @@ class _Torch:
     def power(self, x: Any, y: Any) -> Any:
         return self.t.pow(x, y)
 
+    def fmod(self, x: Any, y: Any) -> Any:
+        return self.t.fmod(x, y)
+
+    def searchsorted(self, values: np.ndarray, x: Any, right: bool = False) -> Any:
+        return self.t.searchsorted(self.asarray(values, x), x, right=right)
+
+    def asarray(self, values: Any, like: Any) -> Any:
+        return self.t.as_tensor(values, dtype=like.dtype, device=like.device)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return np.asarray(x.detach().cpu().numpy())
+
+    def to_float32(self, x: Any) -> Any:
+        return x.to(self.t.float32)
+
+    def cast_like(self, x: Any, like: Any) -> Any:
+        return x.to(like.dtype)
+
 
 class _Jax:
     name = "jax"
@@ -148,6 +194,23 @@ class _Jax:
         self.maximum = jnp.maximum
         self.where = jnp.where
         self.power = jnp.power
+        self.fmod = jnp.fmod
+        self.jnp = jnp
+
+    def searchsorted(self, values: np.ndarray, x: Any, right: bool = False) -> Any:
+        return self.jnp.searchsorted(self.asarray(values, x), x, side="right" if right else "left")
+
+    def asarray(self, values: Any, like: Any) -> Any:
+        return self.jnp.asarray(values, dtype=like.dtype)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return np.asarray(x)
+
+    def to_float32(self, x: Any) -> Any:
+        return self.jnp.asarray(x).astype(self.jnp.float32)
+
+    def cast_like(self, x: Any, like: Any) -> Any:
+        return self.jnp.asarray(x).astype(self.jnp.asarray(like).dtype)
 
 
 SCALAR = _Scalar()

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .units import MAX_STEPS, Length, whole_number
 
-__all__ = ["REQUIRED", "Param", "convert"]
+__all__ = ["ACCEPTS", "REQUIRED", "Param", "convert", "register_kind"]
 
 
 class _Required:
@@ -37,7 +38,26 @@ ACCEPTS = {
     "bool": "true or false",
     "choice": "one of {choices}",
     "number": "a finite number",
+    # kinds other libraries' APIs need (compat specs): whole numbers kept ints, counts, lists of numbers
+    "int": "an int >= 0",
+    "ints": "a list of ints >= 0, e.g. [30, 60]",
+    "count": "a number >= 0",
+    "numbers": "a list of finite numbers, e.g. [0.1, 0.4, 0.5]",
 }
+
+# Kinds whose reading lives above the core (a composer time, a list of nested compat specs, ...):
+# kind -> converter(where, value, param), added by register_kind.
+_CONVERTERS: dict[str, Callable[[str, Any, Param], Any]] = {}
+
+
+def register_kind(kind: str, accepts: str, converter: Callable[[str, Any, Param], Any]) -> None:
+    """Add an argument kind: ``accepts`` is its description (``{prefix}`` / ``{choices}`` are filled in),
+    ``converter(where, value, param)`` validates a value and returns its normal form (compat adds
+    ``time``, ``times``, ``phases`` and ``pairs`` this way, so one :func:`convert` reads every argument)."""
+    if kind in ACCEPTS and _CONVERTERS.get(kind) is not converter:
+        raise ValueError(f"argument kind {kind!r} is already defined")
+    ACCEPTS[kind] = accepts
+    _CONVERTERS[kind] = converter
 
 
 @dataclass(frozen=True)
@@ -48,38 +68,69 @@ class Param:
     default: Any = REQUIRED
     doc: str = ""
     choices: tuple[str, ...] = ()
+    prefix: str = ""  # kind 'phases': the accepted spec-name prefix, e.g. 'torch:'
 
     def accepts(self) -> str:
-        return ACCEPTS[self.kind].format(choices=", ".join(self.choices))
+        return ACCEPTS[self.kind].format(choices=", ".join(self.choices), prefix=self.prefix)
 
 
 def _err(where: str, value: Any, param: Param, cls: type[Exception] = ValueError) -> Exception:
     return cls(f"{where}: got {value!r}; accepted: {param.accepts()}")
 
 
-def _number(where: str, value: Any, param: Param) -> float:
+def _number(where: str, value: Any, param: Param, keep_int: bool = False) -> float | int:
+    """A finite number (a string is read too: ``'10%'`` for a fraction).  ``keep_int``: an int, or a
+    string of digits, stays an int, as other libraries keep it (the compat kinds ``int`` / ``count``)."""
+    shown = value
+    x: Any
     if isinstance(value, str):
         txt = value.strip()
         try:
-            if txt.endswith("%") and param.kind == "fraction":
-                out = float(txt[:-1]) / 100.0
+            if keep_int and txt.lstrip("+-").isdigit():
+                x = int(txt)
+            elif txt.endswith("%") and param.kind == "fraction":
+                x = float(txt[:-1]) / 100.0
             else:
-                out = float(txt)
+                x = float(txt)
         except ValueError:
             raise _err(where, value, param) from None
-        value_f = out
+        if keep_int:
+            shown = x  # the compat kinds name the number read
     elif isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy scalars are Real too
         raise _err(where, value, param, TypeError)
     else:
-        value_f = float(value)
-    if not math.isfinite(value_f):
-        raise _err(where, value, param)
-    return value_f
+        x = value
+    if not math.isfinite(x):
+        raise _err(where, shown, param)
+    return int(x) if keep_int and isinstance(x, numbers.Integral) else float(x)  # np.int64(3) -> 3
+
+
+_INT = Param("int")
 
 
 def convert(where: str, value: Any, param: Param) -> Any:
     """Validate ``value`` for ``param`` and return its normal form."""
     k = param.kind
+    if k in _CONVERTERS:
+        return _CONVERTERS[k](where, value, param)
+    if k in ("int", "count"):
+        x = _number(where, value, param, keep_int=True)
+        if k == "int":
+            # The one rule for whole numbers: 10, 10.0 and np.int64(10) are 10; 10.5 is refused.
+            x = whole_number(where, x, param.accepts())
+            if x > MAX_STEPS:
+                raise ValueError(
+                    f"{where}: got {value!r:.40}; accepted: {param.accepts()}, at most 2**53 = {MAX_STEPS}"
+                )
+        if x < 0:
+            raise ValueError(f"{where}: got {value!r}; accepted: {param.accepts()}")
+        return x
+    if k in ("ints", "numbers"):
+        if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
+            raise TypeError(f"{where}: got {value!r:.80}; accepted: {param.accepts()}")
+        if k == "ints":
+            return tuple(convert(f"{where}[{i}]", e, _INT) for i, e in enumerate(value))
+        return tuple(float(_number(f"{where}[{i}]", e, param, keep_int=True)) for i, e in enumerate(value))
     if k == "length":
         return Length.parse(value, where)
     if k == "lengths":

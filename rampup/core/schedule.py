@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from .auto_spec import AUTO, AutoWarmupSpec
 from .backend import NUMPY, SCALAR, as_float_steps, namespace_for
 from .phases import DECAYS, INF, MODIFIERS, NOT_CLOSED_FORM, WARMUPS, WHOLES, Built, Phase
+from .spec_text import SpecSyntaxError, parse_parts
 from .units import MAX_STEPS, RunInfo
 
 __all__ = ["Schedule", "Segment", "Spec"]
@@ -41,9 +43,12 @@ class Spec:
     'linear(2%) -> cosine(floor=0.1)'
     >>> Spec.from_dict(s.to_dict()) == s
     True
+
+    The warmup may be ``auto`` (an :class:`~rampup.core.auto_spec.AutoWarmupSpec`): such a
+    spec round-trips through text and dict, but only ``rampup.torch.AutoWarmup`` runs it.
     """
 
-    warmup: Phase | None = None
+    warmup: Phase | AutoWarmupSpec | None = None
     decay: tuple[Phase, ...] = ()
     modifiers: tuple[Phase, ...] = field(default_factory=tuple)
 
@@ -77,10 +82,11 @@ class Spec:
     @staticmethod
     def parse(text: str) -> Spec:
         """Parse the string form (grammar in ``docs/spec-language.md``)."""
-        from .spec_text import parse_spec
-
-        _load_compat()
-        return parse_spec(text)
+        p = parse_parts(text)
+        try:
+            return Spec(p.warmup, p.decay, p.modifiers)
+        except (TypeError, ValueError) as e:
+            raise SpecSyntaxError(p.text, p.pos, str(e)) from None
 
     def __str__(self) -> str:
         chain = ([self.warmup] if self.warmup is not None else []) + list(self.decay)
@@ -103,11 +109,10 @@ class Spec:
     def from_dict(d: Any) -> Spec:
         if not isinstance(d, dict):
             raise TypeError(f"spec dict: got {type(d).__name__}; accepted: a dict with keys warmup, decay, modifiers")
-        _load_compat()
         unknown = set(d) - {"warmup", "decay", "modifiers"}
         if unknown:
             raise ValueError(f"spec dict: unknown key(s) {sorted(unknown)}; accepted: warmup, decay, modifiers")
-        warm = _phase_from_dict(d["warmup"], "warmup") if d.get("warmup") is not None else None
+        warm = _warmup_from_dict(d["warmup"]) if d.get("warmup") is not None else None
         decay = d.get("decay")
         if isinstance(decay, dict):
             decay = [decay]
@@ -146,9 +151,10 @@ class Spec:
         return Schedule(self, RunInfo(total_steps, steps_per_epoch, tokens_per_step), peak_lr)
 
 
-def _load_compat() -> None:
-    # The prefix:name specs (hf:, torch:, timm:, ...) register on import; they are core-level math too.
-    import rampup.compat  # noqa: F401
+def _warmup_from_dict(d: Any) -> Phase | AutoWarmupSpec:
+    if isinstance(d, dict) and d.get("phase") == AUTO:
+        return AutoWarmupSpec({k: v for k, v in d.items() if k != "phase"})
+    return _phase_from_dict(d, "warmup")
 
 
 def _phase_from_dict(d: Any, role: str) -> Phase:
@@ -198,6 +204,12 @@ class Schedule:
     """
 
     def __init__(self, spec: Spec, run: RunInfo, peak_lr: float | None = None) -> None:
+        if isinstance(spec.warmup, AutoWarmupSpec):
+            raise ValueError(
+                f"spec {spec}: its warmup 'auto' is decided online, while training, so it has no fixed curve "
+                "to evaluate; accepted: use rampup.torch.AutoWarmup (or the factory rampup.torch.scheduler("
+                "optimizer, spec, ...)) for it, or a fixed warmup such as 'linear(2%) -> ...'"
+            )
         if peak_lr is not None:
             if isinstance(peak_lr, bool) or not isinstance(peak_lr, numbers.Real):  # NumPy scalars are Real
                 raise TypeError(f"peak_lr: got {peak_lr!r}; accepted: a finite number > 0")
@@ -228,6 +240,7 @@ class Schedule:
         begin = 0
         level = 1.0
         if spec.warmup is not None:
+            assert isinstance(spec.warmup, Phase)  # an AutoWarmupSpec is refused in __init__
             built = spec.warmup.build(run, peak_lr)  # type: ignore[attr-defined]
             if total is not None and built.length > total:
                 raise ValueError(

@@ -17,8 +17,14 @@ it, e.g. ``torch:sequential_lr(schedulers=[torch:linear_lr(total_iters=5), ...])
 
 In a chain of two or more items the first is the warmup and the rest are
 decay phases; a chain of one item is a decay phase or a whole schedule (no
-warmup).  Items after ``|`` are modifiers.  Errors point at the offending
+warmup).  Items after ``|`` are modifiers.  The warmup ``auto`` /
+``auto(NAME=VALUE, ...)`` is an automatic warmup
+(:class:`~rampup.core.auto_spec.AutoWarmupSpec`).  Errors point at the offending
 text with a caret.
+
+This module reads text into phases (:func:`parse_parts`); the :class:`Spec` that
+holds them is built by :meth:`Spec.parse <rampup.core.schedule.Spec.parse>`, so
+that the grammar does not import the schedule.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .auto_spec import AUTO, AutoWarmupSpec, read_atom
 from .phases import DECAYS, MODIFIERS, NOT_CLOSED_FORM, WARMUPS, WHOLES, Phase
 
-__all__ = ["SpecSyntaxError", "parse_spec"]
+__all__ = ["ParsedSpec", "SpecSyntaxError", "parse_parts"]
 
 
 class SpecSyntaxError(ValueError):
@@ -84,9 +91,7 @@ class _Parser:
         self.i += 1
         return tok
 
-    def spec(self) -> Any:
-        from .schedule import Spec
-
+    def spec(self) -> ParsedSpec:
         chain = [self.item()]
         while self.peek()[0] == "arrow":
             self.i += 1
@@ -98,17 +103,36 @@ class _Parser:
         tok = self.peek()
         if tok[0] != "end":
             raise SpecSyntaxError(self.text, tok[2], f"expected '->', '|' or the end, found {tok[1]!r}")
-        warm = None
+        warm: Phase | AutoWarmupSpec | None = None
         if len(chain) > 1:
-            warm = self.make(chain[0], [WARMUPS], "warmup")
+            warm = self.auto(chain[0]) if chain[0][0] == AUTO else self.make(chain[0], [WARMUPS], "warmup")
             decays = [self.make(c, [DECAYS], "decay phase") for c in chain[1:]]
         else:
             decays = [self.make(chain[0], [DECAYS, WHOLES], "decay phase or whole schedule")]
         modifiers = [self.make(m, [MODIFIERS], "modifier") for m in mods]
+        return ParsedSpec(self.text, chain[0][1], warm, tuple(decays), tuple(modifiers))
+
+    def auto(self, item: tuple[str, int, list[tuple[str | None, Any, int]]]) -> AutoWarmupSpec:
+        """``auto`` / ``auto(NAME=VALUE, ...)``: the options' syntax only (AutoWarmup checks names and values)."""
+        name, pos, args = item
+        options: dict[str, Any] = {}
+        for key, val, apos in args:
+            if key is None:
+                raise SpecSyntaxError(self.text, apos, f"{name}: takes named options only; accepted: NAME=VALUE")
+            if key in options:
+                raise SpecSyntaxError(self.text, apos, f"{key} given twice")
+            if not isinstance(val, str):
+                raise SpecSyntaxError(
+                    self.text,
+                    apos,
+                    f"{name}: {key}: got a {'list' if isinstance(val, list) else 'call'}; "
+                    "accepted: a number, true/false or a word (e.g. 2, 0.5, true, loss)",
+                )
+            options[key] = read_atom(val)
         try:
-            return Spec(warm, tuple(decays), tuple(modifiers))
-        except (TypeError, ValueError) as e:
-            raise SpecSyntaxError(self.text, chain[0][1], str(e)) from None
+            return AutoWarmupSpec(options)
+        except (TypeError, ValueError) as e:  # pragma: no cover - the tokenizer admits only valid names and atoms
+            raise SpecSyntaxError(self.text, pos, str(e)) from None
 
     def item(self) -> tuple[str, int, list[tuple[str | None, Any, int]]]:
         _kind, name, pos = self.take("atom", "a phase name such as linear, cosine, noam")
@@ -179,12 +203,8 @@ class _Parser:
                 hint = f" ({name!r} is a decay; the first item of 'A -> B' is the warmup)"
             elif name in MODIFIERS and role != "modifier":
                 hint = f" ({name!r} is a modifier: write it after '|', e.g. 'constant | {name}(...)')"
-            elif role == "warmup" and name == "auto":
-                hint = (
-                    " ('auto' is decided online from the training run: rampup.torch.AutoWarmup, or "
-                    "rampup.torch.WarmupScheduler(optimizer, 'auto -> ...'); its export_spec() gives the fixed "
-                    "curve this parser takes)"
-                )
+            elif name == AUTO:
+                hint = f" ({name!r} is an automatic warmup: follow it with a decay, e.g. 'auto -> cosine')"
             elif role != "warmup" and name in WARMUPS and name not in DECAYS:
                 hint = f" ({name!r} is a warmup: follow it with a decay, e.g. '{name}(...) -> constant')"
             raise SpecSyntaxError(self.text, pos, f"unknown {role} {name!r}{hint}; accepted: {', '.join(known)}")
@@ -218,11 +238,29 @@ class _Parser:
             raise SpecSyntaxError(self.text, where, str(e)) from None
 
 
-def parse_spec(text: str) -> Any:
-    """Parse a spec string into a :class:`~rampup.core.schedule.Spec`.
+class ParsedSpec:
+    """The phases read from a spec string, before :class:`~rampup.core.schedule.Spec` checks how they join."""
 
-    >>> str(parse_spec("linear(500, start=1e-7)->wsd(cooldown=10%, shape=1-sqrt)"))
-    'linear(500, start=1e-07) -> wsd(cooldown=10%, shape=1-sqrt)'
+    __slots__ = ("decay", "modifiers", "pos", "text", "warmup")
+
+    def __init__(
+        self,
+        text: str,
+        pos: int,
+        warmup: Phase | AutoWarmupSpec | None,
+        decay: tuple[Phase, ...],
+        modifiers: tuple[Phase, ...],
+    ) -> None:
+        self.text, self.pos = text, pos  # pos: where the chain starts (a join error points there)
+        self.warmup, self.decay, self.modifiers = warmup, decay, modifiers
+
+
+def parse_parts(text: str) -> ParsedSpec:
+    """Read a spec string into its warmup, decay phases and modifiers (``Spec.parse`` joins them).
+
+    >>> p = parse_parts("linear(500, start=1e-7)->wsd(cooldown=10%, shape=1-sqrt)")
+    >>> p.warmup, p.decay, p.modifiers
+    (linear(500, start=1e-07), (wsd(cooldown=10%, shape=1-sqrt),), ())
     """
     if not isinstance(text, str):
         raise TypeError(f"spec: got {type(text).__name__}; accepted: a string such as 'linear(2%) -> cosine'")

@@ -95,7 +95,8 @@ from torch.optim.lr_scheduler import LRScheduler
 
 import rampup
 from rampup.core.backend import SCALAR
-from rampup.core.phases import _Knots, _Ramp
+from rampup.core.phases import Knots as _Knots
+from rampup.core.phases import Ramp as _Ramp
 from rampup.core.shapes import w_linear
 from rampup.core.units import Length, RunInfo
 

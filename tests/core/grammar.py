@@ -2,7 +2,7 @@
 
 Every phase, whole schedule, modifier and compat spec comes from the registries
 (``WARMUPS``, ``DECAYS``, ``WHOLES``, ``MODIFIERS``), and every argument from its
-declared kind (``Param.kind`` / compat ``XParam.kind``), so a spec added later is
+declared kind (``Param.kind``; compat specs declare theirs with Param too), so a spec added later is
 covered without touching this file.  Values are mostly ordinary, sometimes at or
 beyond their bounds (0, 1, tiny, huge, 1e308, 2**53 + 1, NaN, numpy scalars,
 float-valued ints, strings of every unit); runs are anything from 1 step to 2**53.
@@ -28,7 +28,7 @@ _LENGTH = (
     [2**53, 2**53 + 1, 10**400, -1, 2.5, 1e308, "0%", "100%", "150%", "1e308ep", "1e308Btok", "abc", True, NAN],
 )
 _FRACTION = ([0.0, 0.01, 0.1, 0.5, 1.0, "10%", np.float32(0.25)], [1e-300, 5e-324, 1.5, -0.1, NAN, math.inf, "x"])
-_VALUES: dict[str, tuple[list[Any], list[Any]]] = {
+VALUES: dict[str, tuple[list[Any], list[Any]]] = {
     "length": _LENGTH,
     "time": ([0, 5, 10, "10ba", "0.5dur", "1ep"], [2**53 + 1, "1e308dur", -1, 2.5, "abc"]),
     "fraction": _FRACTION,
@@ -64,15 +64,12 @@ def value(draw: st.DrawFn, kind: str, choices: tuple[str, ...] = (), prefix: str
     if kind == "phases":
         n = draw(st.integers(1, 3))
         return [draw(phase_dict_of(prefix, depth + 1)) for _ in range(n)]
-    ordinary, edge = _VALUES[kind]
+    ordinary, edge = VALUES[kind]
     return draw(st.sampled_from(ordinary if draw(st.integers(0, 7)) else edge))
 
 
 def _params(cls: type[Phase]) -> dict[str, tuple[str, Any, tuple[str, ...], str]]:
-    out = {k: (p.kind, p.default, p.choices, "") for k, p in cls.params.items()}
-    for k, xp in getattr(cls, "xparams", {}).items():
-        out[k] = (xp.kind, xp.default, (), xp.prefix)
-    return out
+    return {k: (p.kind, p.default, p.choices, p.prefix) for k, p in cls.params.items()}
 
 
 @st.composite

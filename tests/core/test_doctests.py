@@ -11,9 +11,13 @@ MODULES = [
     "rampup",
     "rampup.core.backend",
     "rampup.core.units",
-    "rampup.core.phases",
+    "rampup.core.phases.warmups",
+    "rampup.core.phases.decays",
+    "rampup.core.phases.wholes",
+    "rampup.core.phases.modifiers",
     "rampup.core.schedule",
     "rampup.core.spec_text",
+    "rampup.core.auto_spec",
     "rampup.tools.explain",
 ]
 
