@@ -5,7 +5,7 @@ like any other spec; its warmup is an :class:`AutoWarmupSpec` instead of a
 :class:`~rampup.core.phases.Phase`, because no closed form of the step exists
 before the run: :meth:`Spec.resolve() <rampup.core.schedule.Spec.resolve>`
 refuses it, and ``rampup.torch.AutoWarmup`` (or the factory
-``rampup.torch.scheduler(optimizer, spec, ...)``) runs it.  The core reads the
+``rampup.torch.make_scheduler(optimizer, spec, ...)``) runs it.  The core reads the
 options' *syntax* only; their names and values are checked by ``AutoWarmup``.
 
 Option values are read as the grammar reads every argument: a whole number is an

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .phases import Phase
 from .schedule import Schedule, Spec
 
 __all__ = ["RUN_KEYS", "SpecLike", "describe", "resolve", "resolve_multiples", "schedule_from_dict"]
@@ -154,7 +155,7 @@ def schedule_from_dict(d: Any, where: str) -> Schedule:
 def _reject_absolute_levels(spec: Spec, where: str, owner: str) -> None:
     # Absolute levels (floor_lr=1e-5) need one peak LR; a per-group scheduler scales each
     # group's own peak, so they would mean a different fraction in every group.
-    phases = ([spec.warmup] if spec.warmup is not None else []) + list(spec.decay) + list(spec.modifiers)
+    phases = ([spec.warmup] if isinstance(spec.warmup, Phase) else []) + list(spec.decay) + list(spec.modifiers)
     for ph in phases:
         for key, value in ph.given.items():
             param = ph.params.get(key)

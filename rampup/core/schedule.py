@@ -207,7 +207,7 @@ class Schedule:
         if isinstance(spec.warmup, AutoWarmupSpec):
             raise ValueError(
                 f"spec {spec}: its warmup 'auto' is decided online, while training, so it has no fixed curve "
-                "to evaluate; accepted: use rampup.torch.AutoWarmup (or the factory rampup.torch.scheduler("
+                "to evaluate; accepted: use rampup.torch.AutoWarmup (or the factory rampup.torch.make_scheduler("
                 "optimizer, spec, ...)) for it, or a fixed warmup such as 'linear(2%) -> ...'"
             )
         if peak_lr is not None:

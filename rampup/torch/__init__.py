@@ -7,7 +7,7 @@
 >>> opt.param_groups[0]["lr"]  # the LR of the first update: peak / 100
 1e-05
 
-``RampupLR`` is the same class under a torch-style name.  ``scheduler(opt, spec, ...)``
+``RampupLR`` is the same class under a torch-style name.  ``make_scheduler(opt, spec, ...)``
 returns a ``WarmupScheduler`` for a fixed spec and an ``AutoWarmup`` for an automatic
 one (``"auto -> cosine(floor=0.1)"``).  Import this module
 only where torch is installed; ``import rampup`` never imports torch.
@@ -18,10 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-# The package attribute `scheduler` is the factory function, not the submodule of the same name: Python
-# sets the submodule attribute once, when factory.py first imports .scheduler, and this import rebinds it;
-# `from rampup.torch.scheduler import WarmupScheduler` still reads the module from sys.modules.
-from .factory import scheduler
+from .factory import make_scheduler
 from .groups import layerwise_lr_decay, write_group_value
 from .scheduler import WarmupScheduler
 
@@ -40,7 +37,7 @@ _LAZY = {
     "SpikeGuard": "guard",
 }
 
-__all__ = ["RampupLR", "WarmupScheduler", "layerwise_lr_decay", "scheduler", "write_group_value", *_LAZY]
+__all__ = ["RampupLR", "WarmupScheduler", "layerwise_lr_decay", "make_scheduler", "write_group_value", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""``scheduler(optimizer, spec, ...)``: the scheduler a spec asks for, fixed or automatic.
+"""``make_scheduler(optimizer, spec, ...)``: the scheduler a spec asks for, fixed or automatic.
 
 A fixed spec (``"linear(2%) -> cosine(floor=0.1)"``) gives a
 :class:`~rampup.torch.WarmupScheduler`; a spec whose warmup is ``auto`` or
@@ -8,11 +8,11 @@ only one that knows both, so that the fixed scheduler never imports the
 automatic controller.
 
 >>> import torch
->>> from rampup.torch import scheduler
+>>> from rampup.torch import make_scheduler
 >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
->>> type(scheduler(opt, "linear(4) -> cosine", total_steps=10)).__name__
+>>> type(make_scheduler(opt, "linear(4) -> cosine", total_steps=10)).__name__
 'WarmupScheduler'
->>> type(scheduler(opt, "auto -> cosine(floor=0.1)", total_steps=10, announce=False)).__name__
+>>> type(make_scheduler(opt, "auto -> cosine(floor=0.1)", total_steps=10, announce=False)).__name__
 'AutoWarmup'
 """
 
@@ -28,7 +28,7 @@ from .scheduler import WarmupScheduler
 if TYPE_CHECKING:
     from .auto import AutoWarmup
 
-__all__ = ["scheduler"]
+__all__ = ["make_scheduler"]
 
 # WarmupScheduler arguments that an automatic warmup does not take, and their "not given" values.
 _FIXED_ONLY = {
@@ -43,7 +43,7 @@ _FIXED_ONLY = {
 }
 
 
-def scheduler(optimizer: Optimizer, spec: Any, **kwargs: Any) -> WarmupScheduler | AutoWarmup:
+def make_scheduler(optimizer: Optimizer, spec: Any, **kwargs: Any) -> WarmupScheduler | AutoWarmup:
     """A :class:`WarmupScheduler` for a fixed spec, an :class:`AutoWarmup` for an ``auto``/``auto(...)`` spec.
 
     ``kwargs`` are the chosen class's keyword arguments (``total_steps=`` for both).  For an

@@ -159,7 +159,7 @@ class WarmupScheduler(LRScheduler):
 
     A schedule whose warmup is ``auto`` or ``auto(...)`` (``"auto -> cosine(floor=0.1)"``), a
     warmup decided online, is a :class:`rampup.torch.AutoWarmup`: build it with
-    :func:`rampup.torch.scheduler` (which returns a ``WarmupScheduler`` for a fixed spec and an
+    :func:`rampup.torch.make_scheduler` (which returns a ``WarmupScheduler`` for a fixed spec and an
     ``AutoWarmup`` for an automatic one) or ``AutoWarmup(...)``; ``WarmupScheduler`` raises
     ``ValueError`` for it.
 
@@ -220,7 +220,7 @@ class WarmupScheduler(LRScheduler):
         if is_auto_spec(schedule):
             raise ValueError(
                 f"schedule: got {schedule!r}, an automatic warmup, which WarmupScheduler (a fixed schedule) does not "
-                "run; use rampup.torch.scheduler(optimizer, schedule, ...) (a WarmupScheduler for a fixed spec, an "
+                "run; use rampup.torch.make_scheduler(optimizer, schedule, ...) (a WarmupScheduler for a fixed spec, an "
                 "AutoWarmup for an automatic one) or rampup.torch.AutoWarmup(optimizer, schedule, ...)"
             )
         if not isinstance(optimizer, Optimizer):

@@ -115,23 +115,23 @@ def test_the_legend_sits_below_the_axes_never_over_the_warmup() -> None:
 
 def _auto_run(**kw: Any) -> Any:
     torch = pytest.importorskip("torch")
-    from rampup.torch import AutoWarmup, scheduler
+    from rampup.torch import AutoWarmup, make_scheduler
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a tiny model: two threads only contend (seconds instead of 0.1 s on a loaded machine)
     try:
-        return _loop(torch, AutoWarmup, scheduler, **kw)
+        return _loop(torch, AutoWarmup, make_scheduler, **kw)
     finally:
         torch.set_num_threads(threads)
 
 
-def _loop(torch: Any, AutoWarmup: Any, scheduler: Any, **kw: Any) -> Any:
+def _loop(torch: Any, AutoWarmup: Any, make_scheduler: Any, **kw: Any) -> Any:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Embedding(16, 8), torch.nn.Flatten(), torch.nn.Linear(32, 16))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     wrapped = kw.pop("wrapped", False)
     sched = (
-        scheduler(opt, "auto -> cosine(floor=0.1)", total_steps=40)
+        make_scheduler(opt, "auto -> cosine(floor=0.1)", total_steps=40)
         if wrapped
         else AutoWarmup(opt, "auto -> cosine(floor=0.1)", total_steps=40, **kw)
     )
@@ -164,7 +164,7 @@ def test_auto_warmup_notice_opt_out_and_logging(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     _auto_run(announce=False)
-    _auto_run(wrapped=True)  # rampup.torch.scheduler("auto -> ...") returns the AutoWarmup: its attribute
+    _auto_run(wrapped=True)  # rampup.torch.make_scheduler("auto -> ...") returns the AutoWarmup: its attribute
     assert capsys.readouterr().err == ""
     with caplog.at_level("INFO", logger="rampup.auto"):  # logging configured: the line goes there only
         _auto_run()

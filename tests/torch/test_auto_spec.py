@@ -59,7 +59,7 @@ def test_the_fixed_scheduler_does_not_import_the_automatic_one() -> None:
     code = (
         "import sys, torch, rampup.torch as rt; "
         "opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0); "
-        "rt.scheduler(opt, 'linear(2) -> constant'); rt.WarmupScheduler(opt, 'constant'); "
+        "rt.make_scheduler(opt, 'linear(2) -> constant'); rt.WarmupScheduler(opt, 'constant'); "
         "print(sorted(m for m in ('rampup.torch.auto', 'rampup.torch.monitor', 'rampup.torch.probe') if m in sys.modules))"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))

@@ -38,7 +38,7 @@ def test_an_unknown_key_names_the_argument() -> None:
 
 def test_the_schedulers_write_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # WarmupScheduler (lr, weight decay, beta1) and AutoWarmup (lr) have no write path of their own.
-    from rampup.torch import AutoWarmup, WarmupScheduler, groups, scheduler
+    from rampup.torch import AutoWarmup, WarmupScheduler, groups, make_scheduler
 
     seen: list[str] = []
     real = groups.write_group_value
@@ -47,7 +47,6 @@ def test_the_schedulers_write_through_it(monkeypatch: pytest.MonkeyPatch) -> Non
         seen.append(key)
         real(group, key, value)
 
-    # importlib: `import rampup.torch.scheduler as m` would bind the factory function of that name
     auto_mod = importlib.import_module("rampup.torch.auto")
     sched_mod = importlib.import_module("rampup.torch.scheduler")
 
@@ -59,5 +58,5 @@ def test_the_schedulers_write_through_it(monkeypatch: pytest.MonkeyPatch) -> Non
     assert seen == ["lr", "weight_decay", "betas"]
     seen.clear()
     opt2 = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=1.0)
-    assert isinstance(scheduler(opt2, "auto -> constant", total_steps=10, announce=False), AutoWarmup)
+    assert isinstance(make_scheduler(opt2, "auto -> constant", total_steps=10, announce=False), AutoWarmup)
     assert seen == ["lr"]
