@@ -10,10 +10,13 @@ ImportError: plotting needs no_such_module_xyz: pip install 'rampup[plot]'
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+import types
 from types import ModuleType
 from typing import Any
 
-__all__ = ["pyplot", "require"]
+__all__ = ["import_skipping_package_init", "pyplot", "require"]
 
 
 def require(module: str, *, extra: str, purpose: str) -> ModuleType:
@@ -33,3 +36,21 @@ def pyplot(purpose: str = "plotting") -> Any:
     matplotlib = require("matplotlib", extra="plot", purpose=purpose)
     matplotlib.use("Agg", force=False)
     return require("matplotlib.pyplot", extra="plot", purpose=purpose)
+
+
+def import_skipping_package_init(package: str, submodule: str) -> ModuleType:
+    """``package.submodule`` imported without running ``package/__init__.py``.
+
+    timm's package ``__init__`` imports torchvision (which does not import beside every torch build),
+    while ``timm.scheduler`` needs only torch and NumPy: a bare package module with the installed
+    package's ``__path__`` lets the submodule import.  Used only where rampup compares itself with
+    such a package (benchmarks, parity tests); a package already imported is used as it is.
+    """
+    if package not in sys.modules:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError(f"{package} is not installed")
+        bare = types.ModuleType(package)
+        bare.__path__ = list(spec.submodule_search_locations)
+        sys.modules[package] = bare
+    return importlib.import_module(f"{package}.{submodule}")

@@ -36,18 +36,16 @@ recipe "compiling the optimizer with an LR scheduler"), and counts graphs via
 from __future__ import annotations
 
 import gc
-import importlib
-import importlib.util
 import itertools
 import math
 import platform
 import statistics
-import sys
 import time
-import types
 import warnings
 from collections.abc import Callable
 from typing import Any
+
+from ..support.optional import import_skipping_package_init
 
 __all__ = ["COMPETITORS", "COMPILE_PATTERNS", "bench_torch", "format_torch"]
 
@@ -63,16 +61,8 @@ Factory = Callable[[Any, int, int], Stepper]
 
 
 def _import_timm_scheduler() -> Any:
-    # timm's package __init__ pulls torchvision (absent or broken beside this torch); its scheduler
-    # module needs only torch, so load it under a bare package module that skips that __init__.
-    if "timm" not in sys.modules:
-        spec = importlib.util.find_spec("timm")
-        if spec is None or spec.submodule_search_locations is None:
-            raise ImportError("timm is not installed")
-        pkg = types.ModuleType("timm")
-        pkg.__path__ = list(spec.submodule_search_locations)
-        sys.modules["timm"] = pkg
-    return importlib.import_module("timm.scheduler.cosine_lr")
+    # timm's package __init__ pulls torchvision (absent or broken beside this torch); its scheduler needs only torch.
+    return import_skipping_package_init("timm", "scheduler.cosine_lr")
 
 
 def _rampup(opt: Any, w: int, n: int) -> Stepper:

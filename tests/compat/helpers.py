@@ -9,9 +9,6 @@ library's rule.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import rampup
+from rampup.support.optional import import_skipping_package_init
 
 RTOL = 1e-12
 # Values next to a zero of 1 + cos(x) lose relative precision in *any* implementation (cancellation):
@@ -81,14 +79,7 @@ def assert_close(got: np.ndarray, want: np.ndarray, peak: float, what: str) -> N
 
 def import_timm_scheduler(module: str, name: str) -> Any:
     """A timm scheduler class without running timm's package ``__init__`` (timm is installed without deps)."""
-    if "timm" not in sys.modules:
-        spec = importlib.util.find_spec("timm")
-        assert spec is not None and spec.submodule_search_locations is not None
-        pkg = types.ModuleType("timm")
-        pkg.__path__ = list(spec.submodule_search_locations)
-        sys.modules["timm"] = pkg
-    mod = __import__(f"timm.scheduler.{module}", fromlist=[name])
-    return getattr(mod, name)
+    return getattr(import_skipping_package_init("timm", f"scheduler.{module}"), name)
 
 
 def arg_text(v: Any) -> str:
