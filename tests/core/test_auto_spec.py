@@ -119,7 +119,7 @@ def test_syntax_errors(text: str, match: str, caret: int) -> None:
 def test_resolve_refuses() -> None:
     msg = (
         r"spec auto\(method=loss\) -> cosine: its warmup 'auto' is decided online, while training.*"
-        r"rampup\.torch\.AutoWarmup \(or the factory rampup\.torch\.scheduler\(optimizer, spec, \.\.\.\)\)"
+        r"rampup\.torch\.AutoWarmup \(or the factory rampup\.torch\.make_scheduler\(optimizer, spec, \.\.\.\)\)"
     )
     for call in (
         lambda: Spec.parse("auto(method=loss) -> cosine").resolve(total_steps=10),

@@ -415,7 +415,7 @@ def test_warmup_scheduler_refuses_an_auto_spec_and_names_the_factory():
     opt = torch.optim.AdamW(make_problem()[0].parameters(), lr=0.05)
     for spec in ("auto -> cosine(floor=0.1)", "auto(method=loss) -> constant"):
         with pytest.raises(
-            ValueError, match=r"schedule: got .*auto.*use rampup\.torch\.scheduler\(.*rampup\.torch\.AutoWarmup\("
+            ValueError, match=r"schedule: got .*auto.*use rampup\.torch\.make_scheduler\(.*rampup\.torch\.AutoWarmup\("
         ):
             WarmupScheduler(opt, spec, total_steps=50)
     assert opt.param_groups[0]["lr"] == 0.05  # refused before touching the optimizer

@@ -33,8 +33,8 @@ def test_not_a_string_is_not_an_auto_spec() -> None:
     [
         ("auto", r"schedule: got 'auto'; accepted: 'auto -> DECAY'"),
         ("auto -> ", r"schedule: got 'auto -> '; accepted: 'auto -> DECAY'"),
-        ("auto(method) -> constant", r"auto\(\.\.\.\): got 'method'; accepted: NAME=VALUE arguments"),
-        ("auto(method=loss -> constant", r"accepted: a spec whose warmup is 'auto' or 'auto\(\.\.\.\)'"),
+        ("auto(method) -> constant", r"auto: takes named options only; accepted: NAME=VALUE"),
+        ("auto(method=loss -> constant", r"expected ',' or '\)', found '->'"),
     ],
 )
 def test_a_malformed_auto_spec_names_the_argument(text: str, message: str) -> None:
