@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 PYTEST_ARGS ?=
 
-.PHONY: all venv demo test lint typecheck unit docs bench clean
+.PHONY: all venv demo test test-fast lint typecheck unit docs bench clean
 
 all: test
 
@@ -62,6 +62,11 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 test: lint typecheck unit docs
+
+# The inner loop: every test not marked slow (tests/conftest.py says which files are), plus the layer contracts.
+test-fast: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q -n 2 -m "not slow" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/rampup bench curve

@@ -81,3 +81,13 @@ def test_import_rampup_needs_only_numpy() -> None:
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_the_slow_list_names_existing_test_files() -> None:
+    from tests.conftest import ROOT as TESTS
+    from tests.conftest import SLOW_DIRS, SLOW_FILES
+
+    missing = sorted(f for f in SLOW_FILES if not (TESTS / f).is_file()) + sorted(
+        d for d in SLOW_DIRS if not (TESTS / d).is_dir()
+    )
+    assert missing == [], f"tests/conftest.py names test files that are gone: {missing}"
