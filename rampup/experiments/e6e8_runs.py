@@ -226,7 +226,7 @@ def run_runs(
 
 
 def _pct(a: float, b: float) -> float:
-    return 100.0 * (a - b) / b if np.isfinite(a) and np.isfinite(b) else math.nan
+    return float(100.0 * (a - b) / b) if np.isfinite(a) and np.isfinite(b) else math.nan
 
 
 def auto_gaps(summary: dict[str, Any], auto: str, fixed: str, none: str) -> dict[str, Any]:
