@@ -65,7 +65,7 @@ class AttentionLogits:
         self._q: dict[int, torch.Tensor] = {}
         self._handles = []
         for i, blk in enumerate(model.blocks):
-            attn = blk.attn  # type: ignore[union-attr]
+            attn: Any = blk.attn  # a _Block's _Attention (nn.ModuleList types its items as Module)
             self._handles.append(attn.q_norm.register_forward_hook(self._keep_q(i)))
             self._handles.append(attn.k_norm.register_forward_hook(self._measure(i)))
 
