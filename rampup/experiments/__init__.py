@@ -31,6 +31,8 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "e4b": ("e4b", "larger batch needs a longer warmup"),
     "e4c": ("e4c", "Adam's adaptive LR is high-variance in the first steps"),
     "e4d": ("e4d", "re-warmup helps fine-tuning with a fresh head or reset optimizer"),
+    "e6": ("e6", "Adafactor, Lion and GI-Adam reduce the need for warmup but do not remove it"),
+    "e8": ("e8", "no warmup: exploding attention logits; qk-layernorm removes most of the need"),
 }
 DEFAULT_SEEDS = {"e4c": 5}  # a spread across seeds needs more than 3
 
