@@ -25,6 +25,7 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "e4b": ("e4b", "larger batch needs a longer warmup"),
     "e4c": ("e4c", "Adam's adaptive LR is high-variance in the first steps"),
     "e4d": ("e4d", "re-warmup helps fine-tuning with a fresh head or reset optimizer"),
+    "e9": ("e9", "weight decay co-scheduled with a long warmup (AdamW)"),
 }
 DEFAULT_SEEDS = {"e4c": 5}  # a spread across seeds needs more than 3
 
