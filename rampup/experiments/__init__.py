@@ -26,6 +26,8 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "e4c": ("e4c", "Adam's adaptive LR is high-variance in the first steps"),
     "e4d": ("e4d", "re-warmup helps fine-tuning with a fresh head or reset optimizer"),
     "e9": ("e9", "weight decay co-scheduled with a long warmup (AdamW)"),
+    "e10": ("e10", "the best fine-tuning warmup vs the size of the fine-tuning set"),
+    "e11": ("e11", "mixed precision: a longer warmup vs a mis-scaled initial loss scale"),
 }
 DEFAULT_SEEDS = {"e4c": 5}  # a spread across seeds needs more than 3
 
