@@ -61,7 +61,18 @@ def arms(
     steps: int = STEPS, warmups: tuple[int, ...] = WARMUPS, size: str = "small", device: str = "cpu"
 ) -> list[tuple[str, str, XConfig]]:
     decay = "cosine(floor=0.1)"
-    lm = LMConfig(steps=steps, spec=decay, eval_windows=256, eval_every=10**9, **SIZES[size])
+    m = SIZES[size]
+    lm = LMConfig(
+        steps=steps,
+        spec=decay,
+        eval_windows=256,
+        eval_every=10**9,
+        n_layers=m["n_layers"],
+        d_model=m["d_model"],
+        n_heads=m["n_heads"],
+        seq_len=m["seq_len"],
+        batch=m["batch"],
+    )
     out = []
     for sc in SCALES:
         e = int(np.log2(sc))
