@@ -249,7 +249,7 @@ def plot(results: dict[str, Any]) -> Any:
         axes[1].plot(np.asarray(r0["lr"]) * applied, color=f"C{i % 4}", ls=ls, lw=1.2, label=a["label"])
     axes[0].set_ylim(1.5, 4.5)
     axes[0].set_ylabel("train loss (seed mean, 10-step average)")
-    axes[1].set_ylabel("LR of the applied update (0 = skipped by the GradScaler), seed 0")
+    axes[1].set_ylabel("LR of the applied update (0 = skipped), seed 0")
     axes[1].set_xlim(0, min(150, len(results["runs"][0]["lr"])))
     for ax in axes:
         ax.set_xlabel("batch")
