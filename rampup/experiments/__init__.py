@@ -33,6 +33,9 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "e4d": ("e4d", "re-warmup helps fine-tuning with a fresh head or reset optimizer"),
     "e6": ("e6", "Adafactor, Lion and GI-Adam reduce the need for warmup but do not remove it"),
     "e8": ("e8", "no warmup: exploding attention logits; qk-layernorm removes most of the need"),
+    "e9": ("e9", "weight decay co-scheduled with a long warmup (AdamW)"),
+    "e10": ("e10", "the best fine-tuning warmup vs the size of the fine-tuning set"),
+    "e11": ("e11", "mixed precision: a longer warmup vs a mis-scaled initial loss scale"),
 }
 DEFAULT_SEEDS = {"e4c": 5}  # a spread across seeds needs more than 3
 
