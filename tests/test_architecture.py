@@ -91,3 +91,51 @@ def test_the_slow_list_names_existing_test_files() -> None:
         d for d in SLOW_DIRS if not (TESTS / d).is_dir()
     )
     assert missing == [], f"tests/conftest.py names test files that are gone: {missing}"
+
+
+def _cycles(adjacency: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(adjacency.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(adjacency):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_cycles_between_modules() -> None:
+    grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter (pip install 'rampup[dev]')")
+    graph = grimp.build_graph("rampup")  # every import, lazy ones inside functions included
+    mods = set(graph.modules)
+    adjacency = {m: set(graph.find_modules_directly_imported_by(m)) & mods for m in mods}
+    assert _cycles(adjacency) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []

@@ -41,15 +41,15 @@ from ..core.params import Param, convert, register_kind, to_json, to_text
 from ..core.phases import INF, Built, Phase
 from ..core.units import Length, RunInfo
 
-__all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "const", "fmt", "pow_", "refuse"]
+__all__ = ["INF", "CompatPhase", "Ctx", "Piece", "Plan", "as_list", "const", "fmt", "pow_", "refuse"]
 
 Fn = Callable[[Any, Any], Any]
 
 
 # The argument kinds only compat specs take, read by the core's one convert() (rampup.core.params):
-# ``time`` (a composer time: ``100`` / ``'100ba'`` steps, ``'2ep'``, ``'64sp'``, ``'1e6tok'``, ``'0.5dur'``),
-# ``times`` (a list of them), ``phases`` (a list of compat specs of one prefix, written as nested calls) and
-# ``pairs`` (optax's ``boundaries_and_scales``).  The number kinds ``int``, ``ints``, ``count`` and
+# ``phases`` (a list of compat specs of one prefix, written as nested calls) and
+# ``pairs`` (optax's ``boundaries_and_scales``); composer's ``time`` and ``times`` are registered in
+# compat/composer.py, beside the parser of composer's time strings.  The number kinds ``int``, ``ints``, ``count`` and
 # ``numbers`` are the core's.
 _INT = Param("int")
 _COUNT = Param("count")
@@ -97,35 +97,17 @@ def _sub_phase(where: str, v: Any, prefix: str) -> Phase:
     raise TypeError(f"{where}: got {v!r:.80}; accepted: a {prefix} spec written as a call, e.g. {prefix}linear_lr(...)")
 
 
-def _composer_time(where: str, v: Any) -> Length:
-    """A composer ``Time`` (``'100ba'``, ``'2ep'``, ``'6400sp'``, ``'1e6tok'``, ``'0.5dur'``): see compat/composer.py."""
-    from .composer import parse_time
-
-    return parse_time(where, v)
-
-
-def _time(where: str, v: Any, p: Param) -> Length | None:
-    return None if v is None and p.default is None else _composer_time(where, v)
-
-
-def _list(where: str, v: Any, p: Param) -> list[Any] | tuple[Any, ...]:
+def as_list(where: str, v: Any, p: Param) -> list[Any] | tuple[Any, ...]:
+    """A list argument of kind ``p`` (a list or tuple; never a string or a dict)."""
     if isinstance(v, (str, bytes, dict)) or not isinstance(v, (list, tuple)):
         raise TypeError(f"{where}: got {v!r:.80}; accepted: {p.accepts()}")
     return v
 
 
-def _times(where: str, v: Any, p: Param) -> tuple[Length, ...]:
-    return tuple(_composer_time(f"{where}[{i}]", e) for i, e in enumerate(_list(where, v, p)))
-
-
 def _phases(where: str, v: Any, p: Param) -> tuple[Phase, ...]:
-    return tuple(_sub_phase(f"{where}[{i}]", e, p.prefix) for i, e in enumerate(_list(where, v, p)))
+    return tuple(_sub_phase(f"{where}[{i}]", e, p.prefix) for i, e in enumerate(as_list(where, v, p)))
 
 
-register_kind(
-    "time", "batches (100 or '100ba'), epochs ('2ep'), samples ('64sp'), tokens ('1e6tok') or '0.5dur'", _time
-)
-register_kind("times", "a list of composer times, e.g. ['30ep', '60ep'] or [1000, 2000]", _times)
 register_kind("phases", "a list of {prefix} specs, e.g. [{prefix}linear_lr(total_iters=5)]", _phases)
 register_kind(
     "pairs", "a list of [step, scale] pairs (a dict {step: scale} from Python), e.g. [[100, 0.5], [200, 0.1]]", _pairs

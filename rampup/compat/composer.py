@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.params import REQUIRED, Param
+from ..core.params import REQUIRED, Param, register_kind
 from ..core.phases import register
 from ..core.units import MAX_STEPS, Length, RunInfo
-from ._base import INF, CompatPhase, Ctx, Piece, Plan, fmt, pow_
+from ._base import INF, CompatPhase, Ctx, Piece, Plan, as_list, fmt, pow_
 
 __all__: list[str] = []
 
@@ -104,6 +104,21 @@ def parse_time(where: str, v: Any) -> ComposerTime:
     if x >= 2.0**53:
         raise ValueError(f"{where}: got {v!r}; accepted: a count below 2**53")
     return ComposerTime(int(x), unit, txt)
+
+
+# composer's times as argument kinds of the core's one convert(): ``time`` and ``times`` (a list of them).
+def _time(where: str, v: Any, p: Param) -> ComposerTime | None:
+    return None if v is None and p.default is None else parse_time(where, v)
+
+
+def _times(where: str, v: Any, p: Param) -> tuple[ComposerTime, ...]:
+    return tuple(parse_time(f"{where}[{i}]", e) for i, e in enumerate(as_list(where, v, p)))
+
+
+register_kind(
+    "time", "batches (100 or '100ba'), epochs ('2ep'), samples ('64sp'), tokens ('1e6tok') or '0.5dur'", _time
+)
+register_kind("times", "a list of composer times, e.g. ['30ep', '60ep'] or [1000, 2000]", _times)
 
 
 @dataclass(frozen=True)
