@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["OPTIMIZERS", "GIAdamW", "Lion", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "GIAdamW", "Lion", "lm_optimizer", "make_optimizer"]
 
 OPTIMIZERS = ("adamw", "adafactor", "lion", "gi_adamw")
 
@@ -148,3 +148,11 @@ def make_optimizer(
     if name == "adafactor":
         return torch.optim.Adafactor(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"optimizer: got {name!r}; accepted: {', '.join(OPTIMIZERS)}")
+
+
+def lm_optimizer(name: str, model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
+    """:func:`make_optimizer` ``name`` for an LM config (its peak LR, betas, eps, weight decay).
+
+    ``partial(lm_optimizer, name)`` is :func:`rampup.experiments.train.lm_loop`'s ``optimizer=`` factory.
+    """
+    return make_optimizer(name, model.parameters(), cfg.peak_lr, (cfg.beta1, cfg.beta2), cfg.eps, cfg.weight_decay)
