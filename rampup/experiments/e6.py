@@ -2,7 +2,7 @@
 
 Setup: E1's Post-LN task (4 layers, d_model 64, 400 steps, cosine to 10 %, weight
 decay 0.01, no clipping), with the 100-step linear warmup and without, for four
-optimizers (:mod:`rampup.experiments.e6_optim`): AdamW (0.9, 0.98); torch's
+optimizers (:mod:`rampup.experiments.optimizers`): AdamW (0.9, 0.98); torch's
 Adafactor (relative step ``min(lr, 1/sqrt(t))·RMS(θ)``, β2 schedule ``1 − t^-0.8``,
 update clipping, no momentum); Lion (Chen et al. 2023, β = (0.9, 0.99), 10× the
 weight decay); GI-Adam (Kalra & Barkeshli 2024: AdamW with ``v_0 = g_1²``).
@@ -48,8 +48,8 @@ from .common import (
     write_outputs,
 )
 from .data import load_corpus, reference_levels
-from .e6_optim import OPTIMIZERS
 from .e6e8_runs import ExtraRun, auto_gaps, fmt_gaps, run_job
+from .optimizers import OPTIMIZERS
 from .train import LMConfig
 
 NAME = "e6"

@@ -2,7 +2,7 @@ r"""E6's and E8's runs: :func:`rampup.experiments.train.lm_loop` (E1's byte-LM l
 optimizers, the automatic warmup, and a recorder of the largest attention logit.
 
 :func:`train_run` describes a run to the one loop: the optimizer is one of
-:data:`rampup.experiments.e6_optim.OPTIMIZERS` (``optimizer=partial(lm_optimizer, name)``); ``auto=True``
+:data:`rampup.experiments.optimizers.OPTIMIZERS` (``optimizer=partial(lm_optimizer, name)``); ``auto=True``
 replaces the spec's warmup by :class:`rampup.torch.AutoWarmup` at its defaults (``cfg.spec`` is then the
 decay that follows: the plan of ``Arm("auto", method="update")`` in :mod:`rampup.experiments.auto_runs`);
 ``record_logits=True`` adds the observer :class:`rampup.experiments.observers.AttentionLogits` (the
@@ -24,8 +24,8 @@ import numpy as np
 from .. import parse
 from .auto_runs import Arm, plan_for
 from .common import Job, mean_std
-from .e6_optim import lm_optimizer
 from .observers import AttentionLogits
+from .optimizers import lm_optimizer
 from .train import FixedPlan, LMConfig, Observer, lm_loop
 
 __all__ = ["ExtraRun", "auto_gaps", "fmt_gaps", "run_job", "train_run"]

@@ -17,10 +17,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 from rampup.experiments import e6e8_runs, run_experiment  # noqa: E402
-from rampup.experiments.e6_optim import GIAdamW, Lion, make_optimizer  # noqa: E402
 from rampup.experiments.e6e8_runs import ExtraRun, train_run  # noqa: E402
 from rampup.experiments.models import TinyLM  # noqa: E402
 from rampup.experiments.observers import AttentionLogits  # noqa: E402
+from rampup.experiments.optimizers import GIAdamW, Lion, make_optimizer  # noqa: E402
 from rampup.experiments.train import LMConfig, train_lm  # noqa: E402
 
 from .conftest import TINY_LM  # noqa: E402
@@ -30,7 +30,7 @@ TINY_CFG = LMConfig(spec="linear(3) -> cosine(floor=0.1)", steps=8, eval_windows
 
 
 def test_doctests() -> None:
-    for name in ("e6_optim", "observers", "e6"):
+    for name in ("optimizers", "observers", "e6"):
         mod = importlib.import_module(f"rampup.experiments.{name}")
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert res.attempted > 0 and res.failed == 0, name

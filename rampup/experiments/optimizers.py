@@ -1,4 +1,4 @@
-r"""The optimizers E6 compares beside AdamW: Lion and GI-Adam (small, tested implementations), and a factory.
+r"""Optimizers beside AdamW for the experiments (E6 compares them): Lion and GI-Adam (small, tested implementations), and factories.
 
 * :class:`Lion` — Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms",
   arXiv:2302.06675, Algorithm 2.  Per parameter, with gradient ``g``, momentum ``m``
