@@ -263,7 +263,8 @@ class Observer(Protocol):
     ``after_step(t, model, opt, loss, lr)`` after update ``t`` (``t = 0`` is the first) and before the
     LR plan steps, so the optimizer's groups still hold that update's LR and weight decay; it is also
     called for a non-finite ``loss`` (no update was made; the run stops after it).  ``result()`` once at
-    the end (after the final evaluation): a dict merged into the loop's result.
+    the end (after the final evaluation): a dict merged into the loop's result.  An observer keeps
+    what it records: make a new one for every run.
     """
 
     def start(self, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None: ...
@@ -282,7 +283,7 @@ class AmpStep:
     are counted (``result()``: ``skipped_steps`` (update indices), ``n_skipped``, ``scale`` after each
     update).  The LR plan still steps after a skipped update (the usual AMP loop:
     ``scaler.step(opt); scaler.update(); scheduler.step()``): it uses up its step of the warmup.
-    Pass the same object as ``step=`` and in ``observers=``.
+    Pass the same object as ``step=`` and in ``observers=``; a new one for every run.
     """
 
     def __init__(self, init_scale: float = 2.0**16) -> None:
