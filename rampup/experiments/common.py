@@ -48,7 +48,13 @@ __all__ = [
 
 @dataclass
 class Job:
-    """One training run: ``kind`` 'lm' or 'digits', its config, the seed, and labels to find it again."""
+    """One training run: ``kind`` 'lm' or 'digits', its config, the seed, and labels to find it again.
+
+    ``kind`` 'call' runs any module-level function: ``cfg`` is ``(function, kwargs)`` (both picklable,
+    for the pool's workers) and the run is ``function(**kwargs, progress=...)``, which returns the run's
+    result dict and reports finished steps through ``progress``; :meth:`call` makes one.
+    ``steps`` is what the progress bar counts (and longer jobs start first).
+    """
 
     kind: str
     cfg: Any
@@ -57,6 +63,27 @@ class Job:
     steps: int
     init_state: bytes | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def call(
+        cls,
+        function: Callable[..., dict[str, Any]],
+        kwargs: dict[str, Any],
+        *,
+        arm: str,
+        seed: int,
+        steps: int,
+        tags: dict[str, Any] | None = None,
+    ) -> Job:
+        """A job running ``function(**kwargs, progress=...)``, labelled ``arm``/``seed``/``tags`` in its result.
+
+        >>> j = Job.call(dict, {"x": 1}, arm="a", seed=0, steps=10)
+        >>> j.kind, j.cfg, j.arm
+        ('call', (<class 'dict'>, {'x': 1}), 'a')
+        """
+        if not callable(function):
+            raise TypeError(f"function: got {function!r}; accepted: a module-level function (picklable)")
+        return cls("call", (function, dict(kwargs)), seed, arm, steps, tags=dict(tags or {}))
 
 
 def _init_worker() -> None:
@@ -72,7 +99,10 @@ def _execute(job: Job, progress: Callable[[int], None] | None) -> dict[str, Any]
         return train_lm(job.cfg, job.seed, job.init_state, progress)
     if job.kind == "digits":
         return train_digits(job.cfg, job.seed, progress)
-    raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'lm' or 'digits'")
+    if job.kind == "call":
+        function, kwargs = job.cfg
+        return function(**kwargs, progress=progress)
+    raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'lm', 'digits' or 'call'")
 
 
 def _worker(job: Job) -> dict[str, Any]:

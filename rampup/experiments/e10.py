@@ -25,7 +25,7 @@ import numpy as np
 
 from .common import Job, cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus, reference_levels
-from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, run_x_jobs
+from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, x_job
 from .train import LMConfig
 
 NAME = "e10"
@@ -74,15 +74,13 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
         for w in [w for w in grid if w <= steps // 2]:
             spec = f"linear({w}) -> cosine(floor=0.1)" if w else "cosine(floor=0.1)"
             arm_list.append(
-                _arm(f"s{steps}_w{w}", steps, nbytes, w, XConfig(replace(lm, spec=spec), train_bytes=nbytes))
+                _arm(f"s{steps}_w{w}", steps, nbytes, w, XConfig(replace(lm, spec=spec, train_bytes=nbytes)))
             )
-        arm_list.append(_arm(f"s{steps}_auto", steps, nbytes, None, XConfig(lm, train_bytes=nbytes, auto=True)))
-    jobs = [
-        Job("x", a["cfg"], seed, a["name"], a["steps"], init_state=states[seed])
-        for seed in range(seeds)
-        for a in arm_list
-    ]
-    runs = run_x_jobs(jobs, workers, desc=f"E10 fine-tune ({len(jobs)} runs)", progress=progress)
+        arm_list.append(
+            _arm(f"s{steps}_auto", steps, nbytes, None, XConfig(replace(lm, train_bytes=nbytes), auto=True))
+        )
+    jobs = [x_job(a["cfg"], seed, a["name"], init_state=states[seed]) for seed in range(seeds) for a in arm_list]
+    runs = run_jobs(jobs, workers, desc=f"E10 fine-tune ({len(jobs)} runs)", progress=progress)
     results: dict[str, Any] = {
         **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "criterion": CRITERION,

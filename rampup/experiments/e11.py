@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 from .. import parse
-from .common import Job, cell_code, fmt_ms, header, mean_std, pyplot, results_head, smooth, timed, write_outputs
+from .common import cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
-from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, run_x_jobs
+from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, x_job
 from .train import LMConfig
 
 NAME = "e11"
@@ -101,8 +101,8 @@ def run(
     arm_list = [
         (n, lab, replace(c, lm=quick_lm(c.lm)) if quick else c) for n, lab, c in arms(steps, warmups, size, device)
     ]
-    jobs = [Job("x", c, seed, n, c.lm.steps) for seed in range(seeds) for n, _, c in arm_list]
-    runs = run_x_jobs(jobs, workers, desc=f"E11 ({len(jobs)} runs)", progress=progress)
+    jobs = [x_job(c, seed, n) for seed in range(seeds) for n, _, c in arm_list]
+    runs = run_jobs(jobs, workers, desc=f"E11 ({len(jobs)} runs)", progress=progress)
     for r in runs:  # the LR of the first update the scaler applied (the skipped ones come first)
         first = next((t for t in range(len(r["lr"])) if t not in set(r["skipped_steps"])), None)
         r["first_applied_step"] = first

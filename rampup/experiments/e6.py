@@ -2,7 +2,7 @@
 
 Setup: E1's Post-LN task (4 layers, d_model 64, 400 steps, cosine to 10 %, weight
 decay 0.01, no clipping), with the 100-step linear warmup and without, for four
-optimizers (:mod:`rampup.experiments.e6_optim`): AdamW (0.9, 0.98); torch's
+optimizers (:mod:`rampup.experiments.optimizers`): AdamW (0.9, 0.98); torch's
 Adafactor (relative step ``min(lr, 1/sqrt(t))·RMS(θ)``, β2 schedule ``1 − t^-0.8``,
 update clipping, no momentum); Lion (Chen et al. 2023, β = (0.9, 0.99), 10× the
 weight decay); GI-Adam (Kalra & Barkeshli 2024: AdamW with ``v_0 = g_1²``).
@@ -35,10 +35,21 @@ from typing import Any
 import numpy as np
 
 from .. import parse
-from .common import cell_code, fmt_ms, header, mean_std, pyplot, results_head, smooth, timed, write_outputs
+from .common import (
+    cell_code,
+    fmt_ms,
+    header,
+    mean_std,
+    pyplot,
+    results_head,
+    run_jobs,
+    smooth,
+    timed,
+    write_outputs,
+)
 from .data import load_corpus, reference_levels
-from .e6_optim import OPTIMIZERS
-from .e6e8_runs import ExtraRun, auto_gaps, fmt_gaps, run_runs
+from .e6e8_runs import ExtraRun, auto_gaps, fmt_gaps, run_job
+from .optimizers import OPTIMIZERS
 from .train import LMConfig
 
 NAME = "e6"
@@ -96,7 +107,9 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
         for w, c in cfgs.items()
         for lr in grid(o)
     ]
-    res = run_runs(tune, workers, desc=f"E6 LR grid, seed 0 ({len(tune)} runs)", progress=progress)
+    res = run_jobs(
+        [run_job(r) for r in tune], workers, desc=f"E6 LR grid, seed 0 ({len(tune)} runs)", progress=progress
+    )
     chosen = {
         f"{o}_{w}": pick_lr({r["lr"]: r["final_val_loss"] for r in res if r["arm"] == f"{o}_{w}"})
         for o in OPTIMIZERS
@@ -114,7 +127,9 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
         ExtraRun(replace(cfgs["none"], peak_lr=auto_lr), s, "adamw_auto", auto=True, tags={"lr": auto_lr})
         for s in range(seeds)
     ]
-    res += run_runs(more, workers, desc=f"E6 tuned LRs and auto ({len(more)} runs)", progress=progress)
+    res += run_jobs(
+        [run_job(r) for r in more], workers, desc=f"E6 tuned LRs and auto ({len(more)} runs)", progress=progress
+    )
     for r in res:
         r.setdefault("phase", "tuned")
     refs = reference_levels()

@@ -7,7 +7,7 @@ before the dot product: Wortsman et al. 2023, arXiv:2309.14322, §3.1; Dehghani 
 al. 2023), and rampup's automatic warmup at its defaults on both models.  After
 every update's forward pass, the largest attention logit of every layer,
 ``max |q_i · k_j| / sqrt(d_head)`` over the batch, the heads and the causal pairs
-``j ≤ i`` (:func:`rampup.experiments.e6e8_runs.max_attention_logit`, measured by
+``j ≤ i`` (:func:`rampup.experiments.observers.max_attention_logit`, measured by
 forward hooks on the queries and keys that enter the softmax).
 
 The criterion, fixed before the first full run (constants below):
@@ -31,9 +31,20 @@ from typing import Any
 import numpy as np
 
 from .. import parse
-from .common import cell_code, fmt_ms, header, mean_std, pyplot, results_head, smooth, timed, write_outputs
+from .common import (
+    cell_code,
+    fmt_ms,
+    header,
+    mean_std,
+    pyplot,
+    results_head,
+    run_jobs,
+    smooth,
+    timed,
+    write_outputs,
+)
 from .data import load_corpus, reference_levels
-from .e6e8_runs import ExtraRun, auto_gaps, fmt_gaps, run_runs
+from .e6e8_runs import ExtraRun, auto_gaps, fmt_gaps, run_job
 from .train import LMConfig
 
 NAME = "e8"
@@ -84,7 +95,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
         auto = [(n, lab, replace(c, eval_windows=32)) for n, lab, c in auto]
     runs = [ExtraRun(c, s, n, record_logits=True) for s in range(seeds) for n, _, c in fixed]
     runs += [ExtraRun(c, s, n, auto=True, record_logits=True) for s in range(seeds) for n, _, c in auto]
-    res = run_runs(runs, workers, desc=f"E8 ({len(runs)} runs)", progress=progress)
+    res = run_jobs([run_job(r) for r in runs], workers, desc=f"E8 ({len(runs)} runs)", progress=progress)
     refs = reference_levels()
     results: dict[str, Any] = {
         **results_head(NAME, TITLE, CLAIM, quick, seeds),

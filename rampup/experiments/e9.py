@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from .. import parse
-from .common import Job, cell_code, fmt_ms, header, mean_std, pyplot, results_head, smooth, timed, write_outputs
+from .common import cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
-from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, run_x_jobs
+from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, x_job
 from .train import LMConfig
 
 NAME = "e9"
@@ -75,8 +75,8 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     t0 = time.perf_counter()
     steps = 24 if quick else 400
     arm_list = [(n, lab, replace(c, lm=quick_lm(c.lm)) if quick else c) for n, lab, c in arms(steps)]
-    jobs = [Job("x", c, seed, n, c.lm.steps) for seed in range(seeds) for n, _, c in arm_list]
-    runs = run_x_jobs(jobs, workers, desc=f"E9 ({len(jobs)} runs)", progress=progress)
+    jobs = [x_job(c, seed, n) for seed in range(seeds) for n, _, c in arm_list]
+    runs = run_jobs(jobs, workers, desc=f"E9 ({len(jobs)} runs)", progress=progress)
     results: dict[str, Any] = {
         **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "criterion": CRITERION,

@@ -1,50 +1,43 @@
-"""The training loop of E9, E10 and E11: E1's byte-LM loop with what those three need on top.
+"""E9's, E10's and E11's runs: :func:`rampup.experiments.train.lm_loop` (E1's byte-LM loop) with what they add.
 
-:func:`rampup.experiments.train.train_lm` (and :func:`rampup.torch.auto_runs.run_lm`
-for the automatic warmup) cover the earlier experiments; E9–E11 need three things
-those loops do not take, so they run here (one loop for all three; the loops are
-being unified, see issue 13 — this one may fold into that):
+:func:`train_x` describes an :class:`XConfig` run to the one loop:
 
-* E9: ``WarmupScheduler(..., weight_decay=MODE)`` (co-scheduled weight decay) and
-  the global weight norm ‖w‖₂ over all parameters during the run;
-* E10: fine-tuning on only the first ``train_bytes`` bytes of the train split (a
-  smaller fine-tuning set), from pretrained weights with a fresh output layer;
-* E11: fp16 autocast with a ``torch.amp.GradScaler`` (its initial scale given),
-  counting the updates the scaler skipped (inf/NaN gradients) and its scale.
+* E9: weight decay co-scheduled with the LR, an LR-plan option
+  (``FixedPlan(..., weight_decay=MODE)``: :class:`rampup.torch.WarmupScheduler`'s own
+  ``weight_decay`` modes), and the global weight norm ‖w‖₂ during the run (the observer
+  :class:`rampup.experiments.observers.WeightNorms`);
+* E10: fine-tuning on only the first N bytes of the train split (``LMConfig.train_bytes``),
+  from pretrained weights with a fresh output layer (``reset_head``);
+* E11: fp16 autocast with a ``torch.amp.GradScaler`` (its initial scale given), counting the
+  updates the scaler skipped (:class:`rampup.experiments.train.AmpStep`, the loop's ``step=``).
 
-Every arm — a fixed rampup spec or the automatic warmup
-(:class:`rampup.torch.AutoWarmup` at its defaults, ``method="update"``, then
-``lm.spec`` as the decay: the ``Arm("auto", method="update")`` of the auto-warmup
-comparison) — runs in this same loop, so the arms differ only in the LR plan.
-Without these extras a fixed arm reproduces ``train_lm`` loss for loss (tested).
-
-The LR (and weight decay) of update ``t`` is set before it; the scheduler steps
-after every batch, a batch whose update the GradScaler skipped included — as in
-the usual AMP loop (``scaler.step(opt); scaler.update(); scheduler.step()``):
-a skipped update still uses up its step of the warmup.
+Every arm — a fixed rampup spec or the automatic warmup (:class:`rampup.torch.AutoWarmup` at its
+defaults, ``method="update"``, then ``lm.spec`` as the decay: the ``Arm("auto", method="update")``
+of the auto-warmup comparison) — runs in the same loop, so the arms differ only in the LR plan.
+Every run records the weight decay each update used (:class:`~rampup.experiments.observers.WeightDecays`).
+A skipped AMP update still uses up its step of the warmup (the usual AMP loop:
+``scaler.step(opt); scaler.update(); scheduler.step()``).  :func:`x_job` makes a run a
+:class:`rampup.experiments.common.Job` for :func:`~rampup.experiments.common.run_jobs`.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .. import parse
-from ..tools.pool import report, run_tasks, torch_threads
-from .common import Job, check_workers, progress_bar
-from .data import lm_batch_starts, load_corpus, val_window_starts, windows
-from .models import TinyLM
-from .train import LMConfig, evaluate_lm, make_lm_optimizer
+from .auto_runs import Arm, plan_for
+from .common import Job
+from .observers import WeightDecays, WeightNorms
+from .train import AmpStep, FixedPlan, LMConfig, LMStep, Observer, lm_loop, lm_step
 
-__all__ = ["WD_MODES", "XConfig", "auto_gaps", "fmt_gaps", "quick_lm", "run_x_jobs", "train_x", "weight_norm"]
+__all__ = ["WD_MODES", "XConfig", "auto_gaps", "fmt_gaps", "quick_lm", "train_x", "x_job"]
 
 WD_MODES = ("none", "warmup", "lr")  # WarmupScheduler's weight_decay modes (docs/torch.md)
 
@@ -52,13 +45,13 @@ WD_MODES = ("none", "warmup", "lr")  # WarmupScheduler's weight_decay modes (doc
 @dataclass(frozen=True)
 class XConfig:
     """One run of E9–E11: an :class:`LMConfig` (``lm.spec`` = the whole fixed schedule, or the decay after
-    the automatic warmup) and the extras.
+    the automatic warmup; ``lm.train_bytes``: the smaller fine-tuning set of E10) and the extras.
 
     ``weight_decay_mode``: how the optimizer's weight decay follows the schedule (``"none"``: fixed;
     ``"warmup"``: × the warmup factor; ``"lr"``: × lr/peak).  ``auto``: the LR comes from
     ``AutoWarmup(method="update")`` followed by ``lm.spec``.  ``amp``: fp16 autocast and a GradScaler
-    starting at ``init_scale``.  ``train_bytes``: use only the first N bytes of the train split.
-    ``norm_every``: record ‖w‖₂ every N updates (0: at the start, at the end of ``norm_at`` and at the end).
+    starting at ``init_scale``.  ``norm_every``: record ‖w‖₂ every N updates (0: at the start, at the
+    end of ``norm_at`` and at the end).
     """
 
     lm: LMConfig
@@ -66,7 +59,6 @@ class XConfig:
     auto: bool = False
     amp: bool = False
     init_scale: float = 2.0**16
-    train_bytes: int | None = None
     norm_every: int = 0
     norm_at: int | None = None  # also record ‖w‖ after this many updates (E9: the end of the warmup)
     device: str = "cpu"
@@ -80,21 +72,11 @@ class XConfig:
             raise ValueError("weight_decay_mode: the automatic warmup runs with a fixed weight decay ('none')")
         if not (isinstance(self.init_scale, (int, float)) and self.init_scale > 0 and math.isfinite(self.init_scale)):
             raise ValueError(f"init_scale: got {self.init_scale!r}; accepted: a finite number > 0")
-        if self.train_bytes is not None and self.train_bytes <= self.lm.seq_len + 1:
-            raise ValueError(
-                f"train_bytes: got {self.train_bytes}; accepted: None or more than seq_len + 1 = {self.lm.seq_len + 1}"
-            )
         if self.device.split(":")[0] not in ("cpu", "cuda"):
             raise ValueError(f"device: got {self.device!r}; accepted: 'cpu' or 'cuda[:N]'")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def weight_norm(model: torch.nn.Module) -> float:
-    """‖w‖₂ over all parameters (every parameter is decayed by E1's AdamW)."""
-    with torch.no_grad():
-        return float(torch.sqrt(sum((p.detach().float() ** 2).sum() for p in model.parameters())))  # type: ignore[arg-type]
 
 
 def train_x(
@@ -107,161 +89,41 @@ def train_x(
     """
     t0 = time.perf_counter()
     lm = cfg.lm
-    corpus = load_corpus(lm.corpus_bytes, lm.corpus_part)
-    train = corpus.train if cfg.train_bytes is None else corpus.train[: cfg.train_bytes]
-    total = lm.schedule_total()
-    parse(lm.spec, total_steps=total)  # validated before any work
-    dev = torch.device(cfg.device)
-    torch.manual_seed(seed)
-    model = TinyLM(lm.n_layers, lm.d_model, lm.n_heads, lm.seq_len, post_ln=lm.post_ln, qk_norm=lm.qk_norm)
-    if init_state is not None:
-        model.load_state_dict(torch.load(io.BytesIO(init_state), weights_only=True))
-        if lm.reset_head:
-            model.reset_head()
-    vstarts = val_window_starts(corpus.val.size, lm.eval_windows, lm.seq_len)
-    val_init = evaluate_lm(model, corpus.val, vstarts, lm.seq_len)  # on the CPU: evaluate_lm builds CPU batches
-    model.to(dev)
-    opt = make_lm_optimizer(model, lm)
-    sched: Any
+    parse(lm.spec, total_steps=lm.schedule_total())  # validated before any work
+    observers: list[Observer] = [WeightDecays(), WeightNorms(cfg.norm_every, cfg.norm_at)]
+    step: LMStep = lm_step
+    if cfg.amp:
+        amp = AmpStep(cfg.init_scale)
+        step = amp
+        observers.append(amp)
     if cfg.auto:
-        from ..torch import AutoWarmup
-
-        sched = AutoWarmup(opt, then=lm.spec, total_steps=total, method="update", announce=False)
+        plan = plan_for(Arm("auto", "auto", method="update"), lm.spec)
     else:
-        from ..torch import WarmupScheduler
-
-        sched = WarmupScheduler(opt, lm.spec, total_steps=total, weight_decay=cfg.weight_decay_mode)
-    scaler = torch.amp.GradScaler(dev.type, init_scale=float(cfg.init_scale), enabled=cfg.amp)
-    starts = lm_batch_starts(train.size, lm.steps, lm.batch, lm.seq_len, lm.data_seed)
-    norms = [(0, weight_norm(model))]
-    losses: list[float] = []
-    lrs: list[float] = []
-    wds: list[float] = []
-    skipped: list[int] = []
-    scales: list[float] = []
-    diverged_at: int | None = None
-    done = 0
-    for t in range(lm.steps):
-        g = opt.param_groups[0]
-        lr, wd = float(g["lr"]), float(g["weight_decay"])
-        w = torch.from_numpy(windows(train, starts[t], lm.seq_len)).to(dev)
-        with torch.autocast(dev.type, dtype=torch.float16, enabled=cfg.amp):
-            logits = model(w[:, :-1])
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
-        lv = loss.item()
-        losses.append(lv)
-        lrs.append(lr)
-        wds.append(wd)
-        if not math.isfinite(lv):
-            diverged_at = t
-            break
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if lm.clip is not None:
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), lm.clip)
-        if cfg.amp:
-            before = scaler.get_scale()
-            scaler.step(opt)
-            scaler.update()
-            if scaler.get_scale() < before:  # the scaler backs off only after inf/NaN gradients: update skipped
-                skipped.append(t)
-            scales.append(scaler.get_scale())
-        else:
-            opt.step()
-        if cfg.auto:
-            sched.step(lv)
-        else:
-            sched.step()
-        if (cfg.norm_every and (t + 1) % cfg.norm_every == 0) or t + 1 == cfg.norm_at:
-            norms.append((t + 1, weight_norm(model)))
-        if progress is not None and (t + 1) % 10 == 0:
-            progress(t + 1 - done)
-            done = t + 1
-    if progress is not None and lm.steps > done:
-        progress(lm.steps - done)  # a diverged run counts as done
-    final = math.nan
-    if diverged_at is None:
-        final = evaluate_lm(model.cpu(), corpus.val, vstarts, lm.seq_len)
-        final = final if math.isfinite(final) else math.nan
-    if norms[-1][0] != len(losses):
-        norms.append((len(losses), weight_norm(model)))
+        plan = partial(FixedPlan, lm.spec, weight_decay=cfg.weight_decay_mode)
+    device = None if cfg.device == "cpu" else cfg.device
+    r = lm_loop(lm, seed, plan, init_state, progress, step=step, observers=observers, device=device)
     out: dict[str, Any] = {
         "seed": seed,
-        "train_loss": losses,
-        "lr": lrs,
-        "weight_decay": wds,
-        "weight_norm": norms,
-        "val_loss_init": val_init,
-        "final_val_loss": final,
-        "diverged": diverged_at is not None,
-        "diverged_at": diverged_at,
+        **{k: r[k] for k in ("train_loss", "lr", "weight_decay", "weight_norm", "val_loss_init", "final_val_loss")},
+        "diverged": r["diverged"],
+        "diverged_at": r["diverged_at"],
     }
     if cfg.amp:
-        out.update(skipped_steps=skipped, n_skipped=len(skipped), scale=scales)
+        out.update({k: r[k] for k in ("skipped_steps", "n_skipped", "scale")})
+    info = r["plan"]
     if cfg.auto:
-        out.update(warmup_steps=sched.warmup_steps, auto_done=bool(sched.done))
-        out["spec"] = sched.export_spec() if sched.done else None
-        sched.close()
+        out.update(warmup_steps=info["warmup_steps"], auto_done=bool(info["auto_done"]))
+        out["spec"] = info.get("spec")  # the exported spec; None if the warmup never ended
     else:
-        s = parse(lm.spec, total_steps=total)
-        out.update(spec=str(s.spec), warmup_steps=int(s.warmup_steps))
+        out.update(spec=info["spec"], warmup_steps=info["warmup_steps"])
     out["wall_s"] = time.perf_counter() - t0
     return out
 
 
-def _init_worker() -> None:
-    import torch  # once per worker
-
-    torch.set_num_threads(1)
-
-
-def _worker(job: Job) -> dict[str, Any]:
-    if job.kind != "x":
-        raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'x' (an XConfig run)")
-    return train_x(job.cfg, job.seed, job.init_state, report)
-
-
-def run_x_jobs(
-    jobs: Sequence[Job], workers: int = 2, desc: str = "runs", progress: bool = True
-) -> list[dict[str, Any]]:
-    """:func:`rampup.experiments.common.run_jobs` for :class:`XConfig` runs (``Job("x", XConfig, ...)``).
-
-    The same pool, order (longest first) and progress bar; results in the order of ``jobs``, tagged
-    with ``arm``, ``seed`` and ``tags``.
-    """
-    check_workers(workers)
-    jobs = list(jobs)
-    results: list[dict[str, Any] | None] = [None] * len(jobs)
-    bar = progress_bar(sum(j.steps for j in jobs), desc, progress)
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps)
-
-    def done(k: int, r: dict[str, Any]) -> None:
-        results[order[k]] = r
-
-    try:
-        items = [jobs[i] for i in order]
-        if workers == 1 or len(jobs) <= 1:
-            with torch_threads(1):
-                run_tasks(_worker, items, 1, done, on_message=lambda k, n: bar.update(n))
-        else:
-            run_tasks(
-                _worker,
-                items,
-                workers,
-                done,
-                on_message=lambda k, n: bar.update(n),
-                initializer=_init_worker,
-                noun="run",
-            )
-    finally:
-        bar.close()
-    out = []
-    for j, r in zip(jobs, results):
-        assert r is not None
-        r.update({"arm": j.arm, "seed": j.seed, **j.tags})
-        out.append(r)
-    return out
+def x_job(cfg: XConfig, seed: int, arm: str, init_state: bytes | None = None) -> Job:
+    """A run of :func:`train_x` as a :class:`~rampup.experiments.common.Job` for ``run_jobs`` (``cfg.lm.steps`` steps)."""
+    kwargs = {"cfg": cfg, "seed": seed, "init_state": init_state}
+    return Job.call(train_x, kwargs, arm=arm, seed=seed, steps=cfg.lm.steps)
 
 
 def quick_lm(lm: LMConfig) -> LMConfig:

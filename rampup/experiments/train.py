@@ -1,4 +1,4 @@
-"""Training loops of the reference experiments and the auto-warmup runs: one loop per task kind.
+r"""Training loops of the reference experiments and the auto-warmup runs: one loop per task kind.
 
 :func:`lm_loop` (the byte LM: E1, E2, E4a, E4c, E4d) and :func:`digits_loop` (the digits
 ResNet: E3, E4b) are the only training loops; what varies between callers is the **LR plan**
@@ -12,6 +12,15 @@ ResNet: E3, E4b) are the only training loops; what varies between callers is the
 * :class:`rampup.experiments.auto_runs.AutoPlan` — an automatic warmup followed by a decay
   (``run_lm``/``run_digits`` of :mod:`rampup.experiments.auto_runs`).
 
+What else varies between the LM runs goes through :func:`lm_loop`'s keyword-only extension points,
+whose defaults are the E1 run: ``model=`` (a factory ``cfg -> nn.Module``; :func:`lm_model`),
+``optimizer=`` (a factory ``(model, cfg) -> Optimizer``; :func:`make_lm_optimizer`), ``step=`` (the
+update, :data:`LMStep`; :func:`lm_step`, or :class:`AmpStep` for fp16 autocast with a GradScaler),
+``observers=`` (:class:`Observer`\ s recording something during the run, their ``result()`` merged
+into the loop's) and ``device=``.  Co-scheduled weight decay is an LR-plan option
+(``FixedPlan(..., weight_decay="warmup")``), the smaller fine-tuning set a config field
+(``LMConfig.train_bytes``).
+
 Every run is a pure function of its config, seed and plan: ``torch.manual_seed(seed)`` fixes
 the initialization; the data order comes from ``data_seed`` alone, so the arms of a comparison
 see identical batches.  The LR each update actually used is read back from the optimizer and
@@ -23,7 +32,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -38,10 +47,15 @@ from .data import CORPUS_BYTES, lm_batch_starts, load_corpus, load_digits, val_w
 from .models import TinyLM, TinyResNet, decay_groups
 
 __all__ = [
+    "AmpStep",
     "DigitsConfig",
     "FixedPlan",
     "LMConfig",
+    "LMStep",
     "LRPlan",
+    "ModelFactory",
+    "Observer",
+    "OptimizerFactory",
     "PlanFactory",
     "Progress",
     "digits_error",
@@ -50,6 +64,7 @@ __all__ = [
     "digits_steps_per_epoch",
     "evaluate_lm",
     "lm_loop",
+    "lm_model",
     "lm_step",
     "make_lm_optimizer",
     "sgd_step",
@@ -97,12 +112,17 @@ class FixedPlan:
     (0.125, None, 0.25)
     >>> plan.info()
     {'spec': 'linear(4) -> constant', 'warmup_steps': 4}
+
+    ``weight_decay`` co-schedules the optimizer's weight decay with the LR, by
+    :class:`rampup.torch.WarmupScheduler`'s own ``weight_decay`` mode (docs/torch.md): ``"none"``
+    (fixed), ``"warmup"`` (× the warmup factor) or ``"lr"`` (× lr/peak); E9 uses it as
+    ``partial(FixedPlan, spec, weight_decay="warmup")``.
     """
 
-    def __init__(self, spec: str, opt: torch.optim.Optimizer, total: int) -> None:
+    def __init__(self, spec: str, opt: torch.optim.Optimizer, total: int, *, weight_decay: str = "none") -> None:
         self.schedule = parse(spec, total_steps=total)  # validated (and canonical) before the scheduler
         self.opt = opt
-        self.scheduler = WarmupScheduler(opt, spec, total_steps=total)
+        self.scheduler = WarmupScheduler(opt, spec, total_steps=total, weight_decay=weight_decay)
 
     def lr(self) -> float:
         return float(self.opt.param_groups[0]["lr"])
@@ -143,6 +163,7 @@ class LMConfig:
     record_adam: int = 0  # how many parameters' Adam effective step to record per update (E4c)
     reset_head: bool = False  # fine-tuning: a fresh output layer on top of init_state
     keep_state: bool = False  # return the trained weights (to fine-tune from)
+    train_bytes: int | None = None  # train on the first N bytes of the train split only (E10); None = all of it
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adamw", "radam"):
@@ -151,6 +172,10 @@ class LMConfig:
             raise ValueError(f"steps: got {self.steps}; accepted: an integer >= 1")
         if not self.peak_lr > 0:
             raise ValueError(f"peak_lr: got {self.peak_lr!r}; accepted: a number > 0")
+        if self.train_bytes is not None and self.train_bytes <= self.seq_len + 1:
+            raise ValueError(
+                f"train_bytes: got {self.train_bytes}; accepted: None or more than seq_len + 1 = {self.seq_len + 1}"
+            )
 
     def schedule_total(self) -> int:
         return self.steps if self.total_steps is None else self.total_steps
@@ -160,12 +185,15 @@ class LMConfig:
 
 
 @torch.no_grad()
-def evaluate_lm(model: TinyLM, val: np.ndarray, starts: np.ndarray, seq_len: int, batch: int = 64) -> float:
+def evaluate_lm(model: torch.nn.Module, val: np.ndarray, starts: np.ndarray, seq_len: int, batch: int = 64) -> float:
     """Mean next-byte cross-entropy (nats) over the given validation windows."""
     model.eval()
+    dev = next(model.parameters()).device  # the model's device (the batches are built on the CPU)
     total, count = 0.0, 0
     for i in range(0, starts.size, batch):
         w = torch.from_numpy(windows(val, starts[i : i + batch], seq_len))
+        if w.device != dev:
+            w = w.to(dev)
         logits = model(w[:, :-1])
         total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1), reduction="sum"))
         count += w[:, 1:].numel()
@@ -204,7 +232,7 @@ def _adam_psi(
     return torch.cat(vals).numpy().astype(np.float32)
 
 
-def lm_step(model: TinyLM, opt: torch.optim.Optimizer, w: torch.Tensor, clip: float | None = None) -> float:
+def lm_step(model: torch.nn.Module, opt: torch.optim.Optimizer, w: torch.Tensor, clip: float | None = None) -> float:
     """One update on the windows ``w`` (batch, seq + 1) at the optimizer's current LR; returns the loss before it.
 
     A non-finite loss is returned without updating (the caller stops the run).
@@ -220,6 +248,90 @@ def lm_step(model: TinyLM, opt: torch.optim.Optimizer, w: torch.Tensor, clip: fl
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     opt.step()
     return lv
+
+
+# One update: (model, optimizer, windows (batch, seq + 1), clip) -> the loss before it (a non-finite loss: no update)
+LMStep = Callable[[torch.nn.Module, torch.optim.Optimizer, torch.Tensor, "float | None"], float]
+ModelFactory = Callable[["LMConfig"], torch.nn.Module]  # called right after torch.manual_seed(seed)
+OptimizerFactory = Callable[[torch.nn.Module, "LMConfig"], torch.optim.Optimizer]  # at cfg.peak_lr
+
+
+class Observer(Protocol):
+    """Records something during :func:`lm_loop`; it changes nothing.
+
+    ``start(model, opt)`` once before the first update (after ``init_state`` is loaded);
+    ``after_step(t, model, opt, loss, lr)`` after update ``t`` (``t = 0`` is the first) and before the
+    LR plan steps, so the optimizer's groups still hold that update's LR and weight decay; it is also
+    called for a non-finite ``loss`` (no update was made; the run stops after it).  ``result()`` once at
+    the end (after the final evaluation): a dict merged into the loop's result.  An observer keeps
+    what it records: make a new one for every run.
+    """
+
+    def start(self, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None: ...
+
+    def after_step(
+        self, t: int, model: torch.nn.Module, opt: torch.optim.Optimizer, loss: float, lr: float
+    ) -> None: ...
+
+    def result(self) -> dict[str, Any]: ...
+
+
+class AmpStep:
+    """:func:`lm_step` in fp16 autocast with a ``torch.amp.GradScaler`` starting at ``init_scale``; also an observer.
+
+    The scaler skips an update whose gradients are not finite and backs its scale off; such updates
+    are counted (``result()``: ``skipped_steps`` (update indices), ``n_skipped``, ``scale`` after each
+    update).  The LR plan still steps after a skipped update (the usual AMP loop:
+    ``scaler.step(opt); scaler.update(); scheduler.step()``): it uses up its step of the warmup.
+    Pass the same object as ``step=`` and in ``observers=``; a new one for every run.
+    """
+
+    def __init__(self, init_scale: float = 2.0**16) -> None:
+        self.init_scale = float(init_scale)
+        self.scaler: Any = None  # made at the first update, on the batches' device
+        self.calls = 0
+        self.skipped: list[int] = []
+        self.scales: list[float] = []
+
+    def __call__(
+        self, model: torch.nn.Module, opt: torch.optim.Optimizer, w: torch.Tensor, clip: float | None
+    ) -> float:
+        t, self.calls = self.calls, self.calls + 1
+        dev = w.device.type
+        if self.scaler is None:
+            self.scaler = torch.amp.GradScaler(dev, init_scale=self.init_scale)
+        with torch.autocast(dev, dtype=torch.float16):
+            logits = model(w[:, :-1])
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
+        lv = loss.item()
+        if not math.isfinite(lv):
+            return lv
+        opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if clip is not None:
+            self.scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        before = self.scaler.get_scale()
+        self.scaler.step(opt)
+        self.scaler.update()
+        if self.scaler.get_scale() < before:  # the scaler backs off only after inf/NaN gradients: update skipped
+            self.skipped.append(t)
+        self.scales.append(self.scaler.get_scale())
+        return lv
+
+    def start(self, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+        pass
+
+    def after_step(self, t: int, model: torch.nn.Module, opt: torch.optim.Optimizer, loss: float, lr: float) -> None:
+        pass
+
+    def result(self) -> dict[str, Any]:
+        return {"skipped_steps": self.skipped, "n_skipped": len(self.skipped), "scale": self.scales}
+
+
+def lm_model(cfg: LMConfig) -> torch.nn.Module:
+    """E1's :class:`TinyLM` for ``cfg`` (layers, width, heads, context, Post-/Pre-LN, qk-layernorm)."""
+    return TinyLM(cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.seq_len, post_ln=cfg.post_ln, qk_norm=cfg.qk_norm)
 
 
 def make_lm_optimizer(model: Any, cfg: LMConfig) -> Any:
@@ -247,8 +359,21 @@ def lm_loop(
     plan: PlanFactory,
     init_state: bytes | None = None,
     progress: Progress | None = None,
+    *,
+    model: ModelFactory = lm_model,
+    optimizer: OptimizerFactory = make_lm_optimizer,
+    step: LMStep = lm_step,
+    observers: Sequence[Observer] = (),
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Train :class:`TinyLM` under ``cfg`` from ``seed`` with the LR of ``plan``: the one LM training loop.
+
+    Extension points (keyword-only; the defaults are E1's run, bit for bit): ``model(cfg)`` builds the
+    network after ``torch.manual_seed(seed)``; ``optimizer(model, cfg)`` builds the optimizer at
+    ``cfg.peak_lr``; ``step(model, opt, windows, cfg.clip)`` makes one update and returns the loss
+    before it; each of ``observers`` (:class:`Observer`) sees every update and adds its ``result()``
+    to the returned dict; ``device`` (e.g. ``"cuda"``) moves the model and the batches there
+    (None: left where they are, the CPU).
 
     ``plan(optimizer, cfg.schedule_total())`` is built on the optimizer at ``cfg.peak_lr``.
     Returns ``train_loss`` and ``lr`` per update, ``val`` (``(step, loss)`` at init, every
@@ -259,29 +384,37 @@ def lm_loop(
     (E2 counts NaN as the loss at init).
     """
     corpus = load_corpus(cfg.corpus_bytes, cfg.corpus_part)
+    train = corpus.train if cfg.train_bytes is None else corpus.train[: cfg.train_bytes]
     torch.manual_seed(seed)
-    model = TinyLM(cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.seq_len, post_ln=cfg.post_ln, qk_norm=cfg.qk_norm)
+    net = model(cfg)
     if init_state is not None:
-        model.load_state_dict(torch.load(io.BytesIO(init_state), weights_only=True))
+        net.load_state_dict(torch.load(io.BytesIO(init_state), weights_only=True))
         if cfg.reset_head:
-            model.reset_head()
-    opt = make_lm_optimizer(model, cfg)
+            net.reset_head()  # type: ignore[operator]  # TinyLM's; another model factory must provide it to fine-tune
+    if device is not None:
+        net.to(torch.device(device))
+    opt = optimizer(net, cfg)
     lr_plan = plan(opt, cfg.schedule_total())
-    starts = lm_batch_starts(corpus.train.size, cfg.steps, cfg.batch, cfg.seq_len, cfg.data_seed)
+    starts = lm_batch_starts(train.size, cfg.steps, cfg.batch, cfg.seq_len, cfg.data_seed)
     vstarts = val_window_starts(corpus.val.size, cfg.eval_windows, cfg.seq_len)
-    params = list(model.parameters())
-    sample = _adam_sample(model, cfg.record_adam) if cfg.record_adam else []
+    params = list(net.parameters())
+    sample = _adam_sample(net, cfg.record_adam) if cfg.record_adam else []
     psi: list[np.ndarray] = []
-    val = [(0, evaluate_lm(model, corpus.val, vstarts, cfg.seq_len))]
+    for ob in observers:
+        ob.start(net, opt)
+    val = [(0, evaluate_lm(net, corpus.val, vstarts, cfg.seq_len))]
     losses: list[float] = []
     lrs: list[float] = []
     diverged_at: int | None = None
     done = 0
     for t in range(cfg.steps):
         lr = lr_plan.lr()
-        lv = lm_step(model, opt, torch.from_numpy(windows(corpus.train, starts[t], cfg.seq_len)), cfg.clip)
+        w = torch.from_numpy(windows(train, starts[t], cfg.seq_len))
+        lv = step(net, opt, w if device is None else w.to(torch.device(device)), cfg.clip)
         losses.append(lv)
         lrs.append(lr)
+        for ob in observers:
+            ob.after_step(t, net, opt, lv, lr)
         if not math.isfinite(lv):
             diverged_at = t
             break
@@ -289,14 +422,14 @@ def lm_loop(
         if sample:
             psi.append(_adam_psi(opt, params, sample, lr, cfg.beta2, cfg.eps))
         if (t + 1) % cfg.eval_every == 0 and t + 1 < cfg.steps:
-            val.append((t + 1, evaluate_lm(model, corpus.val, vstarts, cfg.seq_len)))
+            val.append((t + 1, evaluate_lm(net, corpus.val, vstarts, cfg.seq_len)))
         if progress is not None and (t + 1) % 10 == 0:
             progress(t + 1 - done)
             done = t + 1
     if progress is not None and cfg.steps > done:
         progress(cfg.steps - done)  # a diverged run counts as done
     if diverged_at is None:
-        final = evaluate_lm(model, corpus.val, vstarts, cfg.seq_len)
+        final = evaluate_lm(net, corpus.val, vstarts, cfg.seq_len)
         final = final if math.isfinite(final) else math.nan
     else:
         final = math.nan
@@ -315,8 +448,10 @@ def lm_loop(
         out["adam_psi"] = np.stack(psi)
     if cfg.keep_state:
         buf = io.BytesIO()
-        torch.save(model.state_dict(), buf)
+        torch.save(net.state_dict(), buf)
         out["state"] = buf.getvalue()
+    for ob in observers:
+        out.update(ob.result())
     return out
 
 

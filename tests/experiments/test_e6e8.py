@@ -17,9 +17,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 
 from rampup.experiments import e6e8_runs, run_experiment  # noqa: E402
-from rampup.experiments.e6_optim import GIAdamW, Lion, make_optimizer  # noqa: E402
-from rampup.experiments.e6e8_runs import AttentionLogits, ExtraRun, train_run  # noqa: E402
+from rampup.experiments.e6e8_runs import ExtraRun, train_run  # noqa: E402
 from rampup.experiments.models import TinyLM  # noqa: E402
+from rampup.experiments.observers import AttentionLogits  # noqa: E402
+from rampup.experiments.optimizers import GIAdamW, Lion, make_optimizer  # noqa: E402
 from rampup.experiments.train import LMConfig, train_lm  # noqa: E402
 
 from .conftest import TINY_LM  # noqa: E402
@@ -29,7 +30,7 @@ TINY_CFG = LMConfig(spec="linear(3) -> cosine(floor=0.1)", steps=8, eval_windows
 
 
 def test_doctests() -> None:
-    for name in ("e6_optim", "e6e8_runs", "e6"):
+    for name in ("optimizers", "observers", "e6"):
         mod = importlib.import_module(f"rampup.experiments.{name}")
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert res.attempted > 0 and res.failed == 0, name
@@ -130,7 +131,7 @@ def test_the_loop_reproduces_train_lm_and_the_auto_runs() -> None:
     b = train_run(ExtraRun(TINY_CFG, 1, "x", record_logits=True))
     assert a["train_loss"] == b["train_loss"] and a["lr"] == b["lr"] and a["final_val_loss"] == b["final_val_loss"]
     assert b["max_logit"].shape == (8, 1) and (b["max_logit"] > 0).all()  # recording does not change the run
-    from rampup.torch.auto_runs import Arm, run_lm
+    from rampup.experiments.auto_runs import Arm, run_lm
 
     cfg = replace(TINY_CFG, spec="cosine(floor=0.1)", steps=12)
     c = run_lm(cfg, 0, Arm("auto", "auto", method="update"))

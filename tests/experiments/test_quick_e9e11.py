@@ -40,9 +40,9 @@ def _tiny(**kw: Any) -> Any:
 
 
 def test_the_loop_reproduces_train_lm_and_the_auto_arm_of_run_lm() -> None:
+    from rampup.experiments.auto_runs import Arm, run_lm
     from rampup.experiments.e9e11_loop import XConfig, train_x
     from rampup.experiments.train import train_lm
-    from rampup.torch.auto_runs import Arm, run_lm
 
     cfg = _tiny(spec="linear(5) -> cosine(floor=0.1)")
     a, b = train_lm(cfg, 0), train_x(XConfig(cfg), 0)
@@ -74,7 +74,7 @@ def test_a_smaller_fine_tuning_set_and_the_grad_scaler() -> None:
     # every skipped update halves the scale (no growth within 2000 updates), and only those are counted
     assert r["n_skipped"] >= 1 and r["scale"][-1] == 2.0 ** (40 - r["n_skipped"])
     assert r["skipped_steps"] == sorted(r["skipped_steps"]) and r["lr"][0] == pytest.approx(1e-2 / 4)
-    few = train_x(XConfig(cfg, train_bytes=200), 0)
+    few = train_x(XConfig(replace(cfg, train_bytes=200)), 0)
     assert math.isfinite(few["final_val_loss"]) and few["train_loss"] != train_x(XConfig(cfg), 0)["train_loss"]
 
 
@@ -84,7 +84,6 @@ def test_a_smaller_fine_tuning_set_and_the_grad_scaler() -> None:
         ({"weight_decay_mode": "always"}, "weight_decay_mode: got 'always'; accepted: 'none', 'warmup', 'lr'"),
         ({"auto": True, "weight_decay_mode": "lr"}, "automatic warmup runs with a fixed weight decay"),
         ({"init_scale": 0.0}, "init_scale: got 0.0; accepted: a finite number > 0"),
-        ({"train_bytes": 10}, "train_bytes: got 10; accepted: None or more than seq_len + 1 = 17"),
         ({"device": "tpu"}, "device: got 'tpu'; accepted: 'cpu' or 'cuda"),
     ],
 )
@@ -93,6 +92,13 @@ def test_bad_configs(kw: dict[str, Any], needle: str) -> None:
 
     with pytest.raises(ValueError, match=re.escape(needle)):
         XConfig(_tiny(), **kw)
+
+
+def test_the_smaller_fine_tuning_set_is_an_lm_config_field() -> None:
+    with pytest.raises(
+        ValueError, match=re.escape("train_bytes: got 10; accepted: None or more than seq_len + 1 = 17")
+    ):
+        _tiny(train_bytes=10)
 
 
 def test_e9_quick(tmp_path: Path, tiny_x: list[str]) -> None:

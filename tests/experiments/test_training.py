@@ -147,3 +147,74 @@ def test_doctests() -> None:
         mod = importlib.import_module(f"rampup.experiments.{name}")
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert res.attempted > 0 and res.failed == 0, name
+
+
+def test_lm_loop_extension_points_default_to_the_e1_run_and_take_other_parts() -> None:
+    """``model=``/``optimizer=``/``step=``/``observers=``: the defaults are train_lm bit for bit; others plug in."""
+    from functools import partial
+
+    from rampup.experiments.observers import WeightDecays, WeightNorms
+    from rampup.experiments.train import FixedPlan, lm_loop, lm_model, lm_step, make_lm_optimizer
+
+    cfg = LMConfig(spec="linear(3) -> constant", steps=6, **TINY)
+    ref = train_lm(cfg, 1)
+    obs = [WeightDecays(), WeightNorms(every=2)]
+    r = lm_loop(
+        cfg, 1, partial(FixedPlan, cfg.spec), model=lm_model, optimizer=make_lm_optimizer, step=lm_step, observers=obs
+    )
+    assert (
+        r["train_loss"] == ref["train_loss"] and r["lr"] == ref["lr"] and r["final_val_loss"] == ref["final_val_loss"]
+    )
+    assert r["weight_decay"] == [0.01] * 6 and [s for s, _ in r["weight_norm"]] == [0, 2, 4, 6]
+    made: list[str] = []
+
+    def pre_ln(c: LMConfig) -> torch.nn.Module:  # a model factory (e.g. DeepNorm/ReZero/Fixup variants)
+        made.append("model")
+        return TinyLM(c.n_layers, c.d_model, c.n_heads, c.seq_len, post_ln=False)
+
+    def sgd(model: torch.nn.Module, c: LMConfig) -> torch.optim.Optimizer:
+        made.append("opt")
+        return torch.optim.SGD(model.parameters(), lr=c.peak_lr)
+
+    def counted(*a: object) -> float:
+        made.append("step")
+        return lm_step(*a)  # type: ignore[arg-type]
+
+    other = lm_loop(cfg, 1, partial(FixedPlan, cfg.spec), model=pre_ln, optimizer=sgd, step=counted)
+    assert made == ["model", "opt"] + ["step"] * 6 and other["train_loss"] != ref["train_loss"]
+    assert other["train_loss"][0] != ref["train_loss"][0]  # another model at init
+
+
+def test_co_scheduled_weight_decay_is_a_fixed_plan_option() -> None:
+    from rampup.experiments.train import FixedPlan
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([p], lr=1.0, weight_decay=0.1)
+    plan = FixedPlan("linear(4) -> constant", opt, 8, weight_decay="warmup")
+    wds = []
+    for _ in range(5):
+        wds.append(opt.param_groups[0]["weight_decay"])
+        plan.step(0.0)
+    assert wds == pytest.approx([0.025, 0.05, 0.075, 0.1, 0.1])
+
+
+def test_run_jobs_runs_any_module_level_function() -> None:
+    from rampup.experiments.common import Job, run_jobs
+
+    jobs = [Job.call(_echo, {"x": i}, arm=f"a{i}", seed=i, steps=i + 1, tags={"t": i}) for i in range(3)]
+    jobs.append(Job("lm", LMConfig(spec="constant", steps=2, **TINY), 0, "lm", 2))
+    out = run_jobs(jobs, workers=2, progress=False)
+    assert [(r.get("x"), r["arm"], r["seed"], r.get("t")) for r in out[:3]] == [
+        (0, "a0", 0, 0),
+        (1, "a1", 1, 1),
+        (2, "a2", 2, 2),
+    ]
+    assert out[3]["arm"] == "lm" and len(out[3]["train_loss"]) == 2
+    with pytest.raises(TypeError, match="function: got 3"):
+        Job.call(3, {}, arm="a", seed=0, steps=1)  # type: ignore[arg-type]
+
+
+def _echo(x: int, progress: object = None) -> dict[str, int]:
+    if callable(progress):
+        progress(x + 1)
+    return {"x": x}

@@ -1,4 +1,4 @@
-r"""The optimizers E6 compares beside AdamW: Lion and GI-Adam (small, tested implementations), and a factory.
+r"""Optimizers beside AdamW for the experiments (E6 compares them): Lion and GI-Adam (small, tested implementations), and factories.
 
 * :class:`Lion` — Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms",
   arXiv:2302.06675, Algorithm 2.  Per parameter, with gradient ``g``, momentum ``m``
@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["OPTIMIZERS", "GIAdamW", "Lion", "make_optimizer"]
+__all__ = ["OPTIMIZERS", "GIAdamW", "Lion", "lm_optimizer", "make_optimizer"]
 
 OPTIMIZERS = ("adamw", "adafactor", "lion", "gi_adamw")
 
@@ -148,3 +148,11 @@ def make_optimizer(
     if name == "adafactor":
         return torch.optim.Adafactor(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"optimizer: got {name!r}; accepted: {', '.join(OPTIMIZERS)}")
+
+
+def lm_optimizer(name: str, model: torch.nn.Module, cfg: Any) -> torch.optim.Optimizer:
+    """:func:`make_optimizer` ``name`` for an LM config (its peak LR, betas, eps, weight decay).
+
+    ``partial(lm_optimizer, name)`` is :func:`rampup.experiments.train.lm_loop`'s ``optimizer=`` factory.
+    """
+    return make_optimizer(name, model.parameters(), cfg.peak_lr, (cfg.beta1, cfg.beta2), cfg.eps, cfg.weight_decay)
