@@ -25,6 +25,8 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "e4b": ("e4b", "larger batch needs a longer warmup"),
     "e4c": ("e4c", "Adam's adaptive LR is high-variance in the first steps"),
     "e4d": ("e4d", "re-warmup helps fine-tuning with a fresh head or reset optimizer"),
+    "e5": ("e5", "a wider model needs a longer warmup at the same peak LR; short warmups spike?"),
+    "e7": ("e7", "Pre-LN, DeepNorm, ReZero, Fixup: shorter warmup needed, rarely none"),
 }
 DEFAULT_SEEDS = {"e4c": 5}  # a spread across seeds needs more than 3
 

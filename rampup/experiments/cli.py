@@ -9,7 +9,7 @@ from . import EXPERIMENTS, run_experiment
 
 __all__ = ["HELP", "add_experiment_arguments", "cmd_experiment"]
 
-HELP = "run a reference experiment (e1 e2 e3 e4a e4b e4c e4d): seeds, results JSON, plots, report"
+HELP = "run a reference experiment (e1 e2 e3 e4a e4b e4c e4d e5 e7): seeds, results JSON, plots, report"
 
 
 def add_experiment_arguments(p: argparse.ArgumentParser) -> None:
