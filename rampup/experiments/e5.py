@@ -189,11 +189,7 @@ def outcome(results: dict[str, Any]) -> dict[str, Any]:
     mid_spiky = sum(1 for n in mid for c in s["cells"][n]["spikes"] if c > 0)
     spikes_ok = bool(short and mid and short_spiky > 0 and mid_spiky == 0)
     verdict = (
-        "reproduced"
-        if size_ok and spikes_ok
-        else "partly reproduced"
-        if size_ok or spikes_ok
-        else "not reproduced"
+        "reproduced" if size_ok and spikes_ok else "partly reproduced" if size_ok or spikes_ok else "not reproduced"
     )
     return {
         "criterion": CRITERION,
@@ -242,7 +238,10 @@ def report(results: dict[str, Any]) -> str:
     s = results["summary"]
     lines = header(results)
     lines += [f"**Criterion** (fixed before the run): {o['criterion']}", "", table(results), ""]
-    lines += ["| d_model | shortest stable warmup | best fixed | auto vs best fixed | auto vs no warmup |", "|---|---|---|---|---|"]
+    lines += [
+        "| d_model | shortest stable warmup | best fixed | auto vs best fixed | auto vs no warmup |",
+        "|---|---|---|---|---|",
+    ]
     for d in results["widths"]:
         p = s["per_width"][str(d)]
         w = "none of the grid" if p["shortest_stable_warmup"] is None else f"{p['shortest_stable_warmup']} updates"
@@ -280,7 +279,13 @@ def plot_sweep(results: dict[str, Any]) -> Any:
         for a in grid:
             v = s["cells"][a["name"]]["final_val_loss"]
             ax.plot([a["warmup"]] * len(v), v, "o", color=f"C{i}", alpha=0.45, ms=4)
-        ax.plot(xs, [np.nanmean(s["cells"][a["name"]]["final_val_loss"]) for a in grid], "-", color=f"C{i}", label=f"d_model {d}")
+        ax.plot(
+            xs,
+            [np.nanmean(s["cells"][a["name"]]["final_val_loss"]) for a in grid],
+            "-",
+            color=f"C{i}",
+            label=f"d_model {d}",
+        )
         auto = s["cells"][f"d{d}_auto"]
         ax.plot(auto["warmup_steps"], auto["final_val_loss"], "*", color=f"C{i}", ms=11, mec="k", mew=0.5)
         w = s["per_width"][str(d)]["shortest_stable_warmup"]
@@ -304,7 +309,12 @@ def plot_spikes(results: dict[str, Any]) -> Any:
     fixed = [a for a in results["arms"] if a["width"] == d and a["warmup"] is not None]
     for i, a in enumerate(fixed):
         r = _cell(results, a["name"])[0]
-        ax.plot(smooth(r["train_loss"], 1), lw=0.9, color=plt.cm.viridis(i / max(1, len(fixed) - 1)), label=f"warmup {a['warmup']}")
+        ax.plot(
+            smooth(r["train_loss"], 1),
+            lw=0.9,
+            color=plt.cm.viridis(i / max(1, len(fixed) - 1)),
+            label=f"warmup {a['warmup']}",
+        )
     ax.set_ylim(1.5, 6.0)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss (raw)")
@@ -321,5 +331,6 @@ def plot_schedules_used(results: dict[str, Any]) -> Any:
     c = results["arms"][0]["config"]
     specs = sorted({spec_for(a["warmup"]) for a in results["arms"] if a["warmup"] is not None}, key=len)
     scheds = [parse(sp, total_steps=c["steps"], peak_lr=c["peak_lr"]) for sp in specs]
-    return plot_schedules(scheds, specs, c["steps"], title=f"E5 fixed schedules ({c['steps']} steps, peak LR {c['peak_lr']:g})")
-
+    return plot_schedules(
+        scheds, specs, c["steps"], title=f"E5 fixed schedules ({c['steps']} steps, peak LR {c['peak_lr']:g})"
+    )

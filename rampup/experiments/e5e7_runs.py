@@ -173,7 +173,9 @@ class FixupResNet(nn.Module):
         self.stem = nn.Conv2d(1, w, 3, 1, 1, bias=False)
         nn.init.kaiming_normal_(self.stem.weight, mode="fan_out", nonlinearity="relu")  # as TinyResNet's stem
         self.bias_stem = nn.Parameter(torch.zeros(1))
-        self.layers = nn.Sequential(_FixupBlock(w, w, 1, 3), _FixupBlock(w, 2 * w, 2, 3), _FixupBlock(2 * w, 4 * w, 2, 3))
+        self.layers = nn.Sequential(
+            _FixupBlock(w, w, 1, 3), _FixupBlock(w, 2 * w, 2, 3), _FixupBlock(2 * w, 4 * w, 2, 3)
+        )
         self.bias_fc = nn.Parameter(torch.zeros(1))
         self.fc = nn.Linear(4 * w, n_classes)
         nn.init.zeros_(self.fc.weight)
@@ -389,7 +391,13 @@ def run_variant_jobs(
                 run_tasks(_worker, items, 1, done, on_message=lambda k, n: bar.update(n))
         else:
             run_tasks(
-                _worker, items, workers, done, on_message=lambda k, n: bar.update(n), initializer=_init_worker, noun="run"
+                _worker,
+                items,
+                workers,
+                done,
+                on_message=lambda k, n: bar.update(n),
+                initializer=_init_worker,
+                noun="run",
             )
     finally:
         bar.close()
