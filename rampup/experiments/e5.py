@@ -18,6 +18,7 @@ References: Kaplan et al. 2020 / Xiong et al. 2020 (warmup and width); E4a of th
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from typing import Any
@@ -179,7 +180,7 @@ def outcome(results: dict[str, Any]) -> dict[str, Any]:
     widths = results["widths"]
     ws = [s["per_width"][str(d)]["shortest_stable_warmup"] for d in widths]
     inf = [math.inf if w is None else w for w in ws]
-    size_ok = bool(all(a <= b for a, b in zip(inf, inf[1:])) and inf[-1] > inf[0])
+    size_ok = bool(all(a <= b for a, b in itertools.pairwise(inf)) and inf[-1] > inf[0])
     big = widths[-1]
     steps = next(a for a in results["arms"] if a["width"] == big)["config"]["steps"]
     fixed = [a for a in results["arms"] if a["width"] == big and a["warmup"] is not None]

@@ -43,9 +43,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import parse
+from ..tools.pool import report, run_tasks, torch_threads
 from ..torch import AutoWarmup, WarmupScheduler
 from ..torch.auto_runs import Arm
-from ..tools.pool import report, run_tasks, torch_threads
 from .common import progress_bar
 from .data import lm_batch_starts, load_corpus, load_digits, val_window_starts, windows
 from .models import TinyLM, TinyResNet, decay_groups
@@ -58,14 +58,14 @@ __all__ = [
     "FixupResNet",
     "ReZeroLM",
     "VariantJob",
+    "auto_gaps",
     "deepnorm_constants",
     "make_lm",
     "make_resnet",
     "run_variant_jobs",
+    "shortest_stable",
     "train_variant_digits",
     "train_variant_lm",
-    "auto_gaps",
-    "shortest_stable",
 ]
 
 LM_ARCHS = ("post_ln", "pre_ln", "deepnorm", "rezero")

@@ -62,14 +62,14 @@ BASELINE = {"pre_ln": "post_ln", "deepnorm": "post_ln", "rezero": "post_ln", "fi
 
 def lm_config(quick: bool = False) -> LMConfig:
     if quick:
-        return LMConfig(spec=DECAY, n_layers=2, d_model=16, n_heads=2, seq_len=16, batch=4, steps=24, eval_windows=32)
+        return LMConfig(spec=DECAY, n_layers=2, d_model=16, n_heads=2, seq_len=16, batch=4, steps=16, eval_windows=16)
     return LMConfig(
         spec=DECAY, n_layers=4, d_model=64, n_heads=4, seq_len=32, batch=16, steps=LM_STEPS, peak_lr=PEAK_LR
     )
 
 
 def digits_config(quick: bool = False) -> DigitsConfig:
-    return DigitsConfig(width=4, epochs=9) if quick else DigitsConfig()  # E3's batch 512 at LR 3.2
+    return DigitsConfig(width=4, epochs=6) if quick else DigitsConfig()  # E3's batch 512 at LR 3.2
 
 
 def cells(quick: bool = False) -> list[dict[str, Any]]:
@@ -77,7 +77,7 @@ def cells(quick: bool = False) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     cfg = lm_config(quick)
     for arch in ARCHS:
-        for w in (0, 2, 6) if quick else LM_WARMUPS:
+        for w in (0, 4) if quick else LM_WARMUPS:
             spec = DECAY if w == 0 else f"linear({w}) -> {DECAY}"
             out.append(
                 {"kind": "lm", "variant": arch, "warmup": w, "arm": Arm("fixed", f"w{w}", spec=spec), "cfg": cfg}
