@@ -94,15 +94,17 @@ class DeepNormLM(TinyLM):
     def __init__(self, n_layers: int = 4, d_model: int = 64, n_heads: int = 4, seq_len: int = 64) -> None:
         super().__init__(n_layers, d_model, n_heads, seq_len, post_ln=True)
         self.alpha, self.beta = deepnorm_constants(n_layers)
+        blocks: list[Any] = list(self.blocks)  # TinyLM's blocks: .ln1, .attn, .ln2, .mlp (typed as Module)
         with torch.no_grad():
-            for blk in self.blocks:
+            for blk in blocks:
                 blk.attn.qkv.weight[2 * d_model :].mul_(self.beta)  # v only: q and k keep gain 1 (DeepNet §3)
                 for lin in (blk.attn.proj, blk.mlp[0], blk.mlp[2]):
                     lin.weight.mul_(self.beta)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         x = self.tok(idx) + self.pos.weight[: idx.shape[1]]
-        for blk in self.blocks:
+        blocks: list[Any] = list(self.blocks)
+        for blk in blocks:
             x = blk.ln1(self.alpha * x + blk.attn(x))
             x = blk.ln2(self.alpha * x + blk.mlp(x))
         return self.head(x)
@@ -122,7 +124,8 @@ class ReZeroLM(TinyLM):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         x = self.tok(idx) + self.pos.weight[: idx.shape[1]]
-        for a, blk in zip(self.res_weight, self.blocks):
+        blocks: list[Any] = list(self.blocks)
+        for a, blk in zip(self.res_weight, blocks):
             x = x + a * blk.attn(x)
             x = x + a * blk.mlp(x)
         return self.head(x)
