@@ -194,7 +194,22 @@ def test_cli_rejects_bad_arguments(
 def test_unknown_experiment() -> None:
     with pytest.raises(ValueError, match="experiment: got 'e99'; accepted: e1, e2"):
         run_experiment("e99", "x")
-    assert list(EXPERIMENTS) == ["e1", "e2", "e3", "e4a", "e4b", "e4c", "e4d", "e6", "e8", "e9", "e10", "e11"]
+    assert list(EXPERIMENTS) == [
+        "e1",
+        "e2",
+        "e3",
+        "e4a",
+        "e4b",
+        "e4c",
+        "e4d",
+        "e5",
+        "e6",
+        "e7",
+        "e8",
+        "e9",
+        "e10",
+        "e11",
+    ]
 
 
 def test_a_failing_run_stops_the_experiment_with_its_error() -> None:
