@@ -49,6 +49,7 @@ from .models import TinyLM, TinyResNet, decay_groups
 __all__ = [
     "AmpStep",
     "DigitsConfig",
+    "DigitsModelFactory",
     "FixedPlan",
     "LMConfig",
     "LMStep",
@@ -60,6 +61,7 @@ __all__ = [
     "Progress",
     "digits_error",
     "digits_loop",
+    "digits_model",
     "digits_spec",
     "digits_steps_per_epoch",
     "evaluate_lm",
@@ -576,15 +578,27 @@ def digits_steps_per_epoch(cfg: DigitsConfig) -> int:
     return spe
 
 
+DigitsModelFactory = Callable[["DigitsConfig"], torch.nn.Module]  # called right after torch.manual_seed(seed)
+
+
+def digits_model(cfg: DigitsConfig) -> torch.nn.Module:
+    """E3's :class:`TinyResNet` of ``cfg.width`` (BatchNorm, γ = 0 on each block's last BN)."""
+    return TinyResNet(cfg.width)
+
+
 def digits_loop(
     cfg: DigitsConfig,
     seed: int,
     plan: PlanFactory,
     progress: Progress | None = None,
     stop_at_nonfinite: bool = True,
+    *,
+    model: DigitsModelFactory = digits_model,
 ) -> dict[str, Any]:
     """Train :class:`TinyResNet` on digits with SGD (Nesterov) under ``cfg`` with the LR of ``plan``: the one digits loop.
 
+    ``model(cfg)`` builds the network right after ``torch.manual_seed(seed)`` (keyword-only; default
+    :func:`digits_model`, E3's :class:`TinyResNet`, bit for bit; E7 passes its Fixup ResNet).
     ``plan(optimizer, cfg.epochs · steps_per_epoch)`` is built on the optimizer at
     ``cfg.peak_lr``.  Returns ``steps_per_epoch``, ``total_steps``, ``train_loss`` and ``lr``
     per update, ``test_error_per_epoch``, ``final_test_error``, ``diverged``/``diverged_at``
@@ -598,9 +612,9 @@ def digits_loop(
     spe = digits_steps_per_epoch(cfg)
     total = cfg.epochs * spe
     torch.manual_seed(seed)
-    model = TinyResNet(cfg.width)
+    net = model(cfg)
     opt = torch.optim.SGD(
-        decay_groups(model, cfg.weight_decay), lr=cfg.peak_lr, momentum=cfg.momentum, nesterov=cfg.nesterov
+        decay_groups(net, cfg.weight_decay), lr=cfg.peak_lr, momentum=cfg.momentum, nesterov=cfg.nesterov
     )
     lr_plan = plan(opt, total)
     xtr, ytr = torch.from_numpy(d.x_train), torch.from_numpy(d.y_train)
@@ -616,7 +630,7 @@ def digits_loop(
         for b in range(spe):
             lr = lr_plan.lr()
             idx = perm[b * cfg.batch : (b + 1) * cfg.batch]
-            lv = sgd_step(model, opt, xtr[idx], ytr[idx], skip_nonfinite=stop_at_nonfinite)
+            lv = sgd_step(net, opt, xtr[idx], ytr[idx], skip_nonfinite=stop_at_nonfinite)
             losses.append(lv)
             lrs.append(lr)
             t += 1
@@ -625,7 +639,7 @@ def digits_loop(
                 if stop_at_nonfinite:
                     break
             lr_plan.step(lv)
-        test_err.append(digits_error(model, xte, yte))  # a diverged model: the error of its (NaN) predictions
+        test_err.append(digits_error(net, xte, yte))  # a diverged model: the error of its (NaN) predictions
         if progress is not None:
             progress(spe)
         if diverged_at is not None and stop_at_nonfinite:
