@@ -1,7 +1,7 @@
 r"""Training loops of the reference experiments and the auto-warmup runs: one loop per task kind.
 
-:func:`lm_loop` (the byte LM: E1, E2, E4a, E4c, E4d) and :func:`digits_loop` (the digits
-ResNet: E3, E4b) are the only training loops; what varies between callers is the **LR plan**
+:func:`lm_loop` (the byte LM: E1, E2, E4a, E4c–E11) and :func:`digits_loop` (the digits
+ResNet: E3, E4b, E7) are the only training loops; what varies between callers is the **LR plan**
 (:class:`LRPlan`), built on the loop's optimizer at its peak LR:
 
 * :class:`FixedPlan` — a fixed rampup spec: update ``t`` (``t = 0`` is the first) uses
@@ -19,7 +19,8 @@ update, :data:`LMStep`; :func:`lm_step`, or :class:`AmpStep` for fp16 autocast w
 ``observers=`` (:class:`Observer`\ s recording something during the run, their ``result()`` merged
 into the loop's) and ``device=``.  Co-scheduled weight decay is an LR-plan option
 (``FixedPlan(..., weight_decay="warmup")``), the smaller fine-tuning set a config field
-(``LMConfig.train_bytes``).
+(``LMConfig.train_bytes``).  :func:`digits_loop` has the same keyword-only ``model=`` (default
+:func:`digits_model`, E3's :class:`TinyResNet`; E7's Fixup ResNet).
 
 Every run is a pure function of its config, seed and plan: ``torch.manual_seed(seed)`` fixes
 the initialization; the data order comes from ``data_seed`` alone, so the arms of a comparison
