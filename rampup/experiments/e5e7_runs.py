@@ -1,4 +1,4 @@
-"""E5 and E7: the model variants, one training loop per task for every arm, and the runner.
+"""E5 and E7: the model variants, their runs on the one training loop per task, and the shortest stable warmup.
 
 Models (E7):
 
