@@ -27,10 +27,10 @@ import numpy as np
 
 from .. import parse
 from .auto_runs import Arm
-from .common import fmt_ms, header, pyplot, results_head, smooth, timed, write_outputs
+from .common import fmt_ms, header, pyplot, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .e4a import SPIKE_RATIO, SPIKE_WINDOW, count_spikes
-from .e5e7_runs import VariantJob, auto_gaps, run_variant_jobs, shortest_stable
+from .e5e7_runs import auto_gaps, shortest_stable, variant_job
 from .train import LMConfig
 
 NAME = "e5"
@@ -95,11 +95,13 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     t0 = time.perf_counter()
     arm_list = arms(quick)
     jobs = [
-        VariantJob("lm", a["cfg"], "pre_ln", s, a["arm"], a["cfg"].steps, tags={"cell": a["name"], "width": a["width"]})
+        variant_job(
+            "lm", a["cfg"], "pre_ln", s, a["arm"], a["cfg"].steps, tags={"cell": a["name"], "width": a["width"]}
+        )
         for s in range(seeds)
         for a in arm_list
     ]
-    runs = run_variant_jobs(jobs, workers, desc=f"E5 ({len(jobs)} runs)", progress=progress)
+    runs = run_jobs(jobs, workers, desc=f"E5 ({len(jobs)} runs)", progress=progress)
     refs = reference_levels()
     for r in runs:
         r["spikes"] = count_spikes(r["train_loss"])

@@ -1,4 +1,4 @@
-"""E5 and E7: the model variants, one training loop per task for every arm, and the runner.
+"""E5 and E7: the model variants, their runs on the one training loop per task, and the shortest stable warmup.
 
 Models (E7):
 
@@ -20,21 +20,22 @@ The transformers start from :class:`~rampup.experiments.models.TinyLM`'s initial
 (DeepNorm rescales it, ReZero drops the LayerNorms), so the variants of one seed differ only by what
 defines them.
 
-Loops: :func:`train_variant_lm` and :func:`train_variant_digits` are
-:func:`rampup.experiments.train.train_lm` / ``train_digits`` (same data order, optimizer, step and
-evaluation; the losses of a fixed spec are identical, tested) with the model chosen by name and the LR plan
-of an :class:`~rampup.experiments.auto_runs.Arm`: a fixed spec through :class:`rampup.torch.WarmupScheduler`, or
-the automatic warmup :class:`rampup.torch.AutoWarmup`.  ``run_jobs`` of :mod:`.common` runs only
-``train_lm``/``train_digits``; :func:`run_variant_jobs` is its counterpart for these loops, on the same
-process pool.
+Runs: the variants are model factories (:func:`lm_variant`, :func:`resnet_variant`) for the one LM loop
+:func:`rampup.experiments.train.lm_loop` and the one digits loop :func:`~rampup.experiments.train.digits_loop`
+(same data order, optimizer, step and evaluation as every other experiment), with the LR plan of an
+:class:`~rampup.experiments.auto_runs.Arm` (:func:`~rampup.experiments.auto_runs.plan_for`: a fixed spec, or
+the automatic warmup :class:`~rampup.experiments.auto_runs.AutoPlan`).  :func:`run_variant_lm` and
+:func:`run_variant_digits` are one run each; :func:`variant_job` makes one a
+:class:`~rampup.experiments.common.Job` for the one job runner, :func:`~rampup.experiments.common.run_jobs`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -42,14 +43,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import parse
-from ..tools.pool import report, run_tasks, torch_threads
-from ..torch import AutoWarmup, WarmupScheduler
-from .auto_runs import Arm
-from .common import progress_bar
-from .data import lm_batch_starts, load_corpus, load_digits, val_window_starts, windows
-from .models import TinyLM, TinyResNet, decay_groups
-from .train import DigitsConfig, LMConfig, digits_spec, evaluate_lm, lm_step, make_lm_optimizer, sgd_step
+from .auto_runs import Arm, plan_for
+from .common import Job
+from .models import TinyLM, TinyResNet
+from .train import DigitsConfig, LMConfig, digits_loop, digits_spec, digits_steps_per_epoch, lm_loop
 
 __all__ = [
     "LM_ARCHS",
@@ -57,15 +54,16 @@ __all__ = [
     "DeepNormLM",
     "FixupResNet",
     "ReZeroLM",
-    "VariantJob",
     "auto_gaps",
     "deepnorm_constants",
+    "lm_variant",
     "make_lm",
     "make_resnet",
-    "run_variant_jobs",
+    "resnet_variant",
+    "run_variant_digits",
+    "run_variant_lm",
     "shortest_stable",
-    "train_variant_digits",
-    "train_variant_lm",
+    "variant_job",
 ]
 
 LM_ARCHS = ("post_ln", "pre_ln", "deepnorm", "rezero")
@@ -198,218 +196,90 @@ def make_resnet(init: str, width: int) -> nn.Module:
     raise ValueError(f"init: got {init!r}; accepted: {', '.join(repr(a) for a in RESNET_INITS)}")
 
 
-class _Plan:
-    """The LR plan of an arm over ``total`` updates after ``then``: ``step(loss)`` after each ``optimizer.step()``."""
+def lm_variant(arch: str, cfg: LMConfig) -> nn.Module:
+    """The transformer ``arch`` at ``cfg``'s size: :func:`lm_loop`'s ``model=`` as ``partial(lm_variant, arch)``.
 
-    def __init__(self, arm: Arm, opt: torch.optim.Optimizer, then: str, total: int, start: float = 0.0) -> None:
-        self.sched: WarmupScheduler | None = None
-        self.auto: AutoWarmup | None = None
-        if arm.kind == "fixed":
-            assert arm.spec is not None
-            self.resolved = parse(arm.spec, total_steps=total)  # validated before any work
-            self.sched = WarmupScheduler(opt, arm.spec, total_steps=total)
-        else:  # the controller at its defaults (not tuned here): envelope up to 50 % of the run
-            self.auto = AutoWarmup(
-                opt, then=then, total_steps=total, method=arm.method, start=start, announce=False, **arm.options
-            )
-
-    def step(self, loss: float) -> None:
-        if self.sched is not None:
-            self.sched.step()
-        else:
-            assert self.auto is not None
-            self.auto.step(loss)
-
-    def info(self) -> dict[str, Any]:
-        if self.sched is not None:
-            return {"spec": str(self.resolved.spec), "warmup_steps": int(self.resolved.warmup_steps)}
-        a = self.auto
-        assert a is not None
-        out: dict[str, Any] = {"warmup_steps": a.warmup_steps, "auto_done": a.done, "events": a.events}
-        out["spec"] = a.export_spec() if a.done else f"auto(method={a.method}) -> {a.then}"
-        a.close()
-        return out
+    ``cfg.post_ln``/``qk_norm`` are ignored (``arch`` says it).
+    """
+    return make_lm(arch, cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.seq_len)
 
 
-def train_variant_lm(
+def resnet_variant(init: str, cfg: DigitsConfig) -> nn.Module:
+    """The digits ResNet ``init`` of ``cfg.width``: :func:`digits_loop`'s ``model=`` as ``partial(resnet_variant, init)``."""
+    return make_resnet(init, cfg.width)
+
+
+def _auto_spec(arm: Arm, then: str, info: dict[str, Any]) -> dict[str, Any]:
+    # An automatic warmup that never ended has no exported spec; E5/E7 report what it was asked to do.
+    if "spec" not in info:
+        info = {**info, "spec": f"auto(method={arm.method}) -> {then}"}
+    return info
+
+
+def run_variant_lm(
     cfg: LMConfig, arch: str, seed: int, arm: Arm, progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
-    """:func:`~rampup.experiments.train.train_lm` for the transformer ``arch``, with the LR plan of ``arm``.
+    """:func:`~rampup.experiments.train.lm_loop` for the transformer ``arch``, with the LR plan of ``arm``.
 
-    ``cfg.spec`` is the decay an automatic warmup hands over to; ``cfg.post_ln``/``qk_norm`` are ignored
-    (``arch`` says it); no evaluation between start and end (it changes nothing in the run).
+    ``cfg.spec`` is the decay an automatic warmup (:class:`~rampup.experiments.auto_runs.AutoPlan`) hands
+    over to; ``cfg.post_ln``/``qk_norm`` are ignored (``arch`` says it); no evaluation between start and
+    end (it changes nothing in the run).  Returns ``seed``, ``train_loss``, ``lr``, ``val_loss_init``,
+    ``final_val_loss``, ``diverged``/``diverged_at``, ``wall_s`` and the plan's ``spec``/``warmup_steps``
+    (an auto arm: also ``auto_done`` and ``events``).
     """
     t0 = time.perf_counter()
-    corpus = load_corpus(cfg.corpus_bytes, cfg.corpus_part)
-    total = cfg.schedule_total()
-    torch.manual_seed(seed)
-    model = make_lm(arch, cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.seq_len)
-    opt = make_lm_optimizer(model, cfg)
-    plan = _Plan(arm, opt, cfg.spec, total)
-    starts = lm_batch_starts(corpus.train.size, cfg.steps, cfg.batch, cfg.seq_len, cfg.data_seed)
-    vstarts = val_window_starts(corpus.val.size, cfg.eval_windows, cfg.seq_len)
-    l0 = evaluate_lm(model, corpus.val, vstarts, cfg.seq_len)
-    losses: list[float] = []
-    lrs: list[float] = []
-    diverged_at: int | None = None
-    done = 0
-    for t in range(cfg.steps):
-        lrs.append(float(opt.param_groups[0]["lr"]))
-        lv = lm_step(model, opt, torch.from_numpy(windows(corpus.train, starts[t], cfg.seq_len)), cfg.clip)
-        losses.append(lv)
-        if not math.isfinite(lv):
-            diverged_at = t
-            break
-        plan.step(lv)
-        if progress is not None and (t + 1) % 10 == 0:
-            progress(t + 1 - done)
-            done = t + 1
-    if progress is not None and cfg.steps > done:
-        progress(cfg.steps - done)  # a diverged run counts as done
-    final = math.nan
-    if diverged_at is None:
-        final = evaluate_lm(model, corpus.val, vstarts, cfg.seq_len)
-        final = final if math.isfinite(final) else math.nan
+    loop_cfg = replace(cfg, eval_every=cfg.steps)  # only the evaluations at the start and the end
+    r = lm_loop(loop_cfg, seed, plan_for(arm, cfg.spec), progress=progress, model=partial(lm_variant, arch))
+    keys = ("train_loss", "lr", "val_loss_init", "final_val_loss", "diverged", "diverged_at")
     return {
         "seed": seed,
-        "train_loss": losses,
-        "lr": lrs,
-        "val_loss_init": l0,
-        "final_val_loss": final,
-        "diverged": diverged_at is not None,
-        "diverged_at": diverged_at,
+        **{k: r[k] for k in keys},
         "wall_s": time.perf_counter() - t0,
-        **plan.info(),
+        **_auto_spec(arm, cfg.spec, r["plan"]),
     }
 
 
-def train_variant_digits(
+def run_variant_digits(
     cfg: DigitsConfig, init: str, seed: int, arm: Arm, progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
-    """:func:`~rampup.experiments.train.train_digits` for the ResNet ``init``, with the LR plan of ``arm``.
+    """:func:`~rampup.experiments.train.digits_loop` for the ResNet ``init``, with the LR plan of ``arm``.
 
     A fixed arm's spec is in whole steps (:func:`~rampup.experiments.train.digits_spec`); the automatic
-    warmup starts where the fixed warmups start, at the small-batch LR (``base_batch / batch`` of the peak).
+    warmup starts where the fixed warmups start, at the small-batch LR (``base_batch / batch`` of the
+    peak, whatever ``arm.start`` says), and hands over to ``cfg``'s step decay.
     """
     t0 = time.perf_counter()
-    d = load_digits()
-    n = d.y_train.size
-    spe = n // cfg.batch
-    then, total = digits_spec(replace(cfg, warmup="none"), spe)
-    torch.manual_seed(seed)
-    model = make_resnet(init, cfg.width)
-    opt = torch.optim.SGD(
-        decay_groups(model, cfg.weight_decay), lr=cfg.peak_lr, momentum=cfg.momentum, nesterov=cfg.nesterov
-    )
-    plan = _Plan(arm, opt, then, total, start=cfg.base_batch / cfg.batch)
-    xtr, ytr = torch.from_numpy(d.x_train), torch.from_numpy(d.y_train)
-    xte, yte = torch.from_numpy(d.x_test), torch.from_numpy(d.y_test)
-    rng = np.random.default_rng(cfg.data_seed)
-    losses: list[float] = []
-    lrs: list[float] = []
-    test_err: list[float] = []
-    diverged_at: int | None = None
-    for _ in range(cfg.epochs):
-        perm = torch.from_numpy(rng.permutation(n))
-        for b in range(spe):
-            lrs.append(float(opt.param_groups[0]["lr"]))
-            idx = perm[b * cfg.batch : (b + 1) * cfg.batch]
-            lv = sgd_step(model, opt, xtr[idx], ytr[idx])
-            losses.append(lv)
-            if not math.isfinite(lv):
-                diverged_at = len(losses) - 1
-                break
-            plan.step(lv)
-        with torch.no_grad():
-            model.eval()
-            test_err.append(float((model(xte).argmax(1) != yte).float().mean()))
-            model.train()
-        if progress is not None:
-            progress(spe)
-        if diverged_at is not None:
-            if progress is not None:
-                progress(total - len(test_err) * spe)
-            break
+    then, _ = digits_spec(replace(cfg, warmup="none"), digits_steps_per_epoch(cfg))
+    if arm.kind == "auto":
+        arm = replace(arm, start=cfg.base_batch / cfg.batch)
+    r = digits_loop(cfg, seed, plan_for(arm, then), progress, model=partial(resnet_variant, init))
+    keys = ("train_loss", "lr", "test_error_per_epoch", "final_test_error", "diverged", "diverged_at")
     return {
         "seed": seed,
-        "steps_per_epoch": spe,
-        "total_steps": total,
+        "steps_per_epoch": r["steps_per_epoch"],
+        "total_steps": r["total_steps"],
         "peak_lr": cfg.peak_lr,
-        "train_loss": losses,
-        "lr": lrs,
-        "test_error_per_epoch": test_err,
-        "final_test_error": test_err[-1],
-        "diverged": diverged_at is not None,
-        "diverged_at": diverged_at,
+        **{k: r[k] for k in keys},
         "wall_s": time.perf_counter() - t0,
-        **plan.info(),
+        **_auto_spec(arm, then, r["plan"]),
     }
 
 
-@dataclass
-class VariantJob:
-    """One run of :func:`train_variant_lm` (``kind`` 'lm') or :func:`train_variant_digits` ('digits')."""
+def variant_job(
+    kind: str, cfg: Any, variant: str, seed: int, arm: Arm, steps: int, tags: dict[str, Any] | None = None
+) -> Job:
+    """One E5/E7 run for :func:`~rampup.experiments.common.run_jobs`: :func:`run_variant_lm` (``kind`` 'lm',
+    ``variant`` = the arch) or :func:`run_variant_digits` ('digits', ``variant`` = the init).
 
-    kind: str
-    cfg: Any
-    variant: str  # the arch (lm) or the init (digits)
-    seed: int
-    arm: Arm
-    steps: int
-    tags: dict[str, Any] = field(default_factory=dict)
-
-
-def _execute(job: VariantJob, progress: Callable[[int], None] | None) -> dict[str, Any]:
-    if job.kind == "lm":
-        return train_variant_lm(job.cfg, job.variant, job.seed, job.arm, progress)
-    if job.kind == "digits":
-        return train_variant_digits(job.cfg, job.variant, job.seed, job.arm, progress)
-    raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'lm' or 'digits'")
-
-
-def _worker(job: VariantJob) -> dict[str, Any]:
-    return _execute(job, report)  # finished steps go to the driver's progress bar
-
-
-def _init_worker() -> None:
-    torch.set_num_threads(1)
-
-
-def run_variant_jobs(
-    jobs: Sequence[VariantJob], workers: int = 2, desc: str = "runs", progress: bool = True
-) -> list[dict[str, Any]]:
-    """:func:`.common.run_jobs` for :class:`VariantJob`: results in order, tagged with arm, variant and tags."""
-    jobs = list(jobs)
-    results: list[dict[str, Any] | None] = [None] * len(jobs)
-    bar = progress_bar(sum(j.steps for j in jobs), desc, progress)
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i].steps)  # longest first: workers finish together
-
-    def done(k: int, r: dict[str, Any]) -> None:
-        results[order[k]] = r
-
-    try:
-        items = [jobs[i] for i in order]
-        if workers == 1 or len(jobs) <= 1:
-            with torch_threads(1):
-                run_tasks(_worker, items, 1, done, on_message=lambda k, n: bar.update(n))
-        else:
-            run_tasks(
-                _worker,
-                items,
-                workers,
-                done,
-                on_message=lambda k, n: bar.update(n),
-                initializer=_init_worker,
-                noun="run",
-            )
-    finally:
-        bar.close()
-    out = []
-    for j, r in zip(jobs, results):
-        assert r is not None
-        r.update({"arm": j.arm.name, "variant": j.variant, "seed": j.seed, **j.tags})
-        out.append(r)
-    return out
+    Its result is tagged with ``arm`` (the arm's name), ``seed``, ``variant`` and ``tags``.
+    """
+    runners: dict[str, Callable[..., dict[str, Any]]] = {"lm": run_variant_lm, "digits": run_variant_digits}
+    if kind not in runners:
+        raise ValueError(f"kind: got {kind!r}; accepted: 'lm' or 'digits'")
+    kwargs = {"cfg": cfg, ("arch" if kind == "lm" else "init"): variant, "seed": seed, "arm": arm}
+    return Job.call(
+        runners[kind], kwargs, arm=arm.name, seed=seed, steps=steps, tags={"variant": variant, **(tags or {})}
+    )
 
 
 # ---------------------------------------------------------------------------------------------

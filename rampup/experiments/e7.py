@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from .auto_runs import Arm
-from .common import fmt_ms, header, mean_std, pyplot, results_head, smooth, timed, write_outputs
+from .common import fmt_ms, header, mean_std, pyplot, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, load_digits, reference_levels
-from .e5e7_runs import VariantJob, auto_gaps, deepnorm_constants, run_variant_jobs, shortest_stable
+from .e5e7_runs import auto_gaps, deepnorm_constants, shortest_stable, variant_job
 from .train import DigitsConfig, LMConfig, digits_spec
 
 NAME = "e7"
@@ -106,13 +106,13 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     t0 = time.perf_counter()
     cell_list = cells(quick)
     jobs = [
-        VariantJob(
+        variant_job(
             c["kind"], c["cfg"], c["variant"], s, c["arm"], _steps(c), tags={"cell": c["name"], "kind": c["kind"]}
         )
         for s in range(seeds)
         for c in cell_list
     ]
-    runs = run_variant_jobs(jobs, workers, desc=f"E7 ({len(jobs)} runs)", progress=progress)
+    runs = run_jobs(jobs, workers, desc=f"E7 ({len(jobs)} runs)", progress=progress)
     for r in runs:
         r.pop("events", None)
     refs = reference_levels()

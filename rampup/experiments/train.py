@@ -1,7 +1,7 @@
 r"""Training loops of the reference experiments and the auto-warmup runs: one loop per task kind.
 
-:func:`lm_loop` (the byte LM: E1, E2, E4a, E4c, E4d) and :func:`digits_loop` (the digits
-ResNet: E3, E4b) are the only training loops; what varies between callers is the **LR plan**
+:func:`lm_loop` (the byte LM: E1, E2, E4a, E4c–E11) and :func:`digits_loop` (the digits
+ResNet: E3, E4b, E7) are the only training loops; what varies between callers is the **LR plan**
 (:class:`LRPlan`), built on the loop's optimizer at its peak LR:
 
 * :class:`FixedPlan` — a fixed rampup spec: update ``t`` (``t = 0`` is the first) uses
@@ -19,7 +19,8 @@ update, :data:`LMStep`; :func:`lm_step`, or :class:`AmpStep` for fp16 autocast w
 ``observers=`` (:class:`Observer`\ s recording something during the run, their ``result()`` merged
 into the loop's) and ``device=``.  Co-scheduled weight decay is an LR-plan option
 (``FixedPlan(..., weight_decay="warmup")``), the smaller fine-tuning set a config field
-(``LMConfig.train_bytes``).
+(``LMConfig.train_bytes``).  :func:`digits_loop` has the same keyword-only ``model=`` (default
+:func:`digits_model`, E3's :class:`TinyResNet`; E7's Fixup ResNet).
 
 Every run is a pure function of its config, seed and plan: ``torch.manual_seed(seed)`` fixes
 the initialization; the data order comes from ``data_seed`` alone, so the arms of a comparison
@@ -49,6 +50,7 @@ from .models import TinyLM, TinyResNet, decay_groups
 __all__ = [
     "AmpStep",
     "DigitsConfig",
+    "DigitsModelFactory",
     "FixedPlan",
     "LMConfig",
     "LMStep",
@@ -60,6 +62,7 @@ __all__ = [
     "Progress",
     "digits_error",
     "digits_loop",
+    "digits_model",
     "digits_spec",
     "digits_steps_per_epoch",
     "evaluate_lm",
@@ -576,15 +579,27 @@ def digits_steps_per_epoch(cfg: DigitsConfig) -> int:
     return spe
 
 
+DigitsModelFactory = Callable[["DigitsConfig"], torch.nn.Module]  # called right after torch.manual_seed(seed)
+
+
+def digits_model(cfg: DigitsConfig) -> torch.nn.Module:
+    """E3's :class:`TinyResNet` of ``cfg.width`` (BatchNorm, γ = 0 on each block's last BN)."""
+    return TinyResNet(cfg.width)
+
+
 def digits_loop(
     cfg: DigitsConfig,
     seed: int,
     plan: PlanFactory,
     progress: Progress | None = None,
     stop_at_nonfinite: bool = True,
+    *,
+    model: DigitsModelFactory = digits_model,
 ) -> dict[str, Any]:
     """Train :class:`TinyResNet` on digits with SGD (Nesterov) under ``cfg`` with the LR of ``plan``: the one digits loop.
 
+    ``model(cfg)`` builds the network right after ``torch.manual_seed(seed)`` (keyword-only; default
+    :func:`digits_model`, E3's :class:`TinyResNet`, bit for bit; E7 passes its Fixup ResNet).
     ``plan(optimizer, cfg.epochs · steps_per_epoch)`` is built on the optimizer at
     ``cfg.peak_lr``.  Returns ``steps_per_epoch``, ``total_steps``, ``train_loss`` and ``lr``
     per update, ``test_error_per_epoch``, ``final_test_error``, ``diverged``/``diverged_at``
@@ -598,9 +613,9 @@ def digits_loop(
     spe = digits_steps_per_epoch(cfg)
     total = cfg.epochs * spe
     torch.manual_seed(seed)
-    model = TinyResNet(cfg.width)
+    net = model(cfg)
     opt = torch.optim.SGD(
-        decay_groups(model, cfg.weight_decay), lr=cfg.peak_lr, momentum=cfg.momentum, nesterov=cfg.nesterov
+        decay_groups(net, cfg.weight_decay), lr=cfg.peak_lr, momentum=cfg.momentum, nesterov=cfg.nesterov
     )
     lr_plan = plan(opt, total)
     xtr, ytr = torch.from_numpy(d.x_train), torch.from_numpy(d.y_train)
@@ -616,7 +631,7 @@ def digits_loop(
         for b in range(spe):
             lr = lr_plan.lr()
             idx = perm[b * cfg.batch : (b + 1) * cfg.batch]
-            lv = sgd_step(model, opt, xtr[idx], ytr[idx], skip_nonfinite=stop_at_nonfinite)
+            lv = sgd_step(net, opt, xtr[idx], ytr[idx], skip_nonfinite=stop_at_nonfinite)
             losses.append(lv)
             lrs.append(lr)
             t += 1
@@ -625,7 +640,7 @@ def digits_loop(
                 if stop_at_nonfinite:
                     break
             lr_plan.step(lv)
-        test_err.append(digits_error(model, xte, yte))  # a diverged model: the error of its (NaN) predictions
+        test_err.append(digits_error(net, xte, yte))  # a diverged model: the error of its (NaN) predictions
         if progress is not None:
             progress(spe)
         if diverged_at is not None and stop_at_nonfinite:

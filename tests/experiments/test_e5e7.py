@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ pytest.importorskip("matplotlib")
 
 from rampup.experiments import EXPERIMENTS, run_experiment  # noqa: E402
 from rampup.experiments.auto_runs import Arm, run_digits, run_lm  # noqa: E402
+from rampup.experiments.common import run_jobs  # noqa: E402
 from rampup.experiments.e5e7_runs import (  # noqa: E402
     DeepNormLM,
     FixupResNet,
@@ -23,12 +25,22 @@ from rampup.experiments.e5e7_runs import (  # noqa: E402
     deepnorm_constants,
     make_lm,
     make_resnet,
+    resnet_variant,
+    run_variant_digits,
+    run_variant_lm,
     shortest_stable,
-    train_variant_digits,
-    train_variant_lm,
+    variant_job,
 )
 from rampup.experiments.models import TinyLM  # noqa: E402
-from rampup.experiments.train import DigitsConfig, LMConfig, digits_spec, train_digits, train_lm  # noqa: E402
+from rampup.experiments.train import (  # noqa: E402
+    DigitsConfig,
+    FixedPlan,
+    LMConfig,
+    digits_loop,
+    digits_spec,
+    train_digits,
+    train_lm,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = LMConfig(
@@ -103,25 +115,44 @@ def test_fixup_init() -> None:
 def test_the_variant_loops_are_the_experiments_loops() -> None:
     """A fixed spec gives train_lm's / train_digits' losses bit for bit; the auto arm gives auto_runs' losses."""
     a = train_lm(TINY, 1)
-    b = train_variant_lm(TINY, "post_ln", 1, Arm("fixed", "f", spec=TINY.spec))
+    b = run_variant_lm(TINY, "post_ln", 1, Arm("fixed", "f", spec=TINY.spec))
     assert a["train_loss"] == b["train_loss"] and a["lr"] == b["lr"] and a["final_val_loss"] == b["final_val_loss"]
     assert b["spec"] == "linear(3) -> cosine(floor=0.1)" and b["warmup_steps"] == 3
     pre = replace(TINY, post_ln=False)
     assert (
         train_lm(pre, 0)["train_loss"]
-        == train_variant_lm(pre, "pre_ln", 0, Arm("fixed", "f", spec=pre.spec))["train_loss"]
+        == run_variant_lm(pre, "pre_ln", 0, Arm("fixed", "f", spec=pre.spec))["train_loss"]
     )
     c = replace(TINY, spec="cosine(floor=0.1)")
     auto = Arm("auto", "auto", method="update")
-    a, b = run_lm(c, 1, auto), train_variant_lm(c, "post_ln", 1, auto)
+    a, b = run_lm(c, 1, auto), run_variant_lm(c, "post_ln", 1, auto)
     assert a["train_loss"] == b["train_loss"] and a["warmup_steps"] == b["warmup_steps"] and b["spec"] == a["spec"]
     d = DigitsConfig(width=4, epochs=9, warmup_epochs=2)
     spec, _ = digits_spec(d, 2)
-    a, b = train_digits(d, 0), train_variant_digits(d, "default", 0, Arm("fixed", "f", spec=spec))
+    a, b = train_digits(d, 0), run_variant_digits(d, "default", 0, Arm("fixed", "f", spec=spec))
     assert a["train_loss"] == b["train_loss"] and a["test_error_per_epoch"] == b["test_error_per_epoch"]
     a = run_digits(d, 0, Arm("auto", "a", method="update", start=32 / 512))  # auto starts at the small-batch LR
-    b = train_variant_digits(d, "default", 0, Arm("auto", "a", method="update"))
+    b = run_variant_digits(d, "default", 0, Arm("auto", "a", method="update"))
     assert a["train_loss"] == b["train_loss"] and b["lr"][0] > 0
+
+
+def test_variant_jobs_go_through_run_jobs() -> None:
+    """E5/E7's jobs are Job.call jobs of the one runner; a Fixup run is digits_loop with the Fixup factory."""
+    d = DigitsConfig(width=4, epochs=3, warmup_epochs=1)
+    arm = Arm("fixed", "w1", spec="linear(2) -> multistep(milestones=[2, 4, 5], gamma=0.1)")
+    job = variant_job(
+        "digits", d, "fixup", 0, Arm("fixed", "w0", spec="multistep(milestones=[2, 4, 5], gamma=0.1)"), 6, {"cell": "c"}
+    )
+    assert job.kind == "call" and job.cfg[0] is run_variant_digits and job.arm == "w0"
+    assert job.tags == {"variant": "fixup", "cell": "c"}
+    (r,) = run_jobs([job], workers=1, progress=False)
+    assert (r["arm"], r["seed"], r["variant"], r["cell"]) == ("w0", 0, "fixup", "c")
+    direct = digits_loop(d, 0, partial(FixedPlan, r["spec"]), model=partial(resnet_variant, "fixup"))
+    assert r["train_loss"] == direct["train_loss"] and r["test_error_per_epoch"] == direct["test_error_per_epoch"]
+    assert isinstance(resnet_variant("fixup", d), FixupResNet)
+    assert variant_job("lm", TINY, "rezero", 1, arm, 8).cfg[1]["arch"] == "rezero"
+    with pytest.raises(ValueError, match="kind: got 'x'; accepted: 'lm' or 'digits'"):
+        variant_job("x", d, "fixup", 0, arm, 6)
 
 
 def test_shortest_stable_and_auto_gaps() -> None:

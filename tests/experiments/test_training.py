@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -11,7 +12,18 @@ import torch
 import rampup
 from rampup.experiments.data import lm_batch_starts, load_corpus, load_digits, windows
 from rampup.experiments.models import TinyLM, TinyResNet, decay_groups
-from rampup.experiments.train import DigitsConfig, LMConfig, digits_spec, lm_step, sgd_step, train_digits, train_lm
+from rampup.experiments.train import (
+    DigitsConfig,
+    FixedPlan,
+    LMConfig,
+    digits_loop,
+    digits_spec,
+    digits_steps_per_epoch,
+    lm_step,
+    sgd_step,
+    train_digits,
+    train_lm,
+)
 
 TINY = {
     "n_layers": 1,
@@ -218,3 +230,18 @@ def _echo(x: int, progress: object = None) -> dict[str, int]:
     if callable(progress):
         progress(x + 1)
     return {"x": x}
+
+
+def test_digits_loop_default_model_is_todays_tinyresnet() -> None:
+    """``digits_loop``'s default ``model=`` is E3's TinyResNet bit for bit: the losses recorded before ``model=`` existed."""
+    d = DigitsConfig(width=4, epochs=3, warmup_epochs=1)
+    spec, total = digits_spec(d, digits_steps_per_epoch(d))
+    assert (spec, total) == ("linear(2, start=0.0625) -> multistep(milestones=[2, 4, 5], gamma=0.1)", 6)
+    r = digits_loop(d, 0, partial(FixedPlan, spec))
+    # recorded with digits_loop as it was before the model= factory (commit 600d130)
+    assert r["train_loss"][:3] == [2.41054368019104, 2.334376335144043, 2.2063748836517334]
+    assert r["train_loss"][-1] == 2.117678165435791
+    assert r["test_error_per_epoch"] == [0.8222222328186035, 0.8222222328186035, 0.8148148059844971]
+    # an explicit factory building the same network gives the same run
+    explicit = digits_loop(d, 0, partial(FixedPlan, spec), model=lambda c: TinyResNet(c.width))
+    assert explicit["train_loss"] == r["train_loss"] and explicit["lr"] == r["lr"]
