@@ -57,6 +57,7 @@ class Job:
     steps: int
     init_state: bytes | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+    auto: Any = None  # kinds 'lm_auto'/'digits_auto': the auto_runs.Arm deciding the warmup (None: its default)
 
 
 def _init_worker() -> None:
@@ -72,7 +73,14 @@ def _execute(job: Job, progress: Callable[[int], None] | None) -> dict[str, Any]
         return train_lm(job.cfg, job.seed, job.init_state, progress)
     if job.kind == "digits":
         return train_digits(job.cfg, job.seed, progress)
-    raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'lm' or 'digits'")
+    if job.kind in ("lm_auto", "digits_auto"):  # the experiments' auto arm: same loop, LR plan by AutoWarmup
+        from .auto_runs import DEFAULT_AUTO, train_digits_auto, train_lm_auto
+
+        arm = DEFAULT_AUTO if job.auto is None else job.auto
+        if job.kind == "lm_auto":
+            return train_lm_auto(job.cfg, job.seed, arm, job.init_state, progress)
+        return train_digits_auto(job.cfg, job.seed, arm, progress)
+    raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'lm', 'digits', 'lm_auto' or 'digits_auto'")
 
 
 def _worker(job: Job) -> dict[str, Any]:
