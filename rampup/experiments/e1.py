@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
-from .auto_runs import auto_gaps, auto_table
+from .auto_runs import auto_gaps, auto_report
 from .common import (
     Job,
     cell_code,
@@ -219,19 +219,11 @@ def report(results: dict[str, Any]) -> str:
         f"{o['pre_ln_gap']:+.3f} nats → {'reproduced' if o['reproduced'] else 'NOT reproduced'} "
         f"({o['criterion']}).",
         "",
-        "## The automatic warmup (reported, not judged)",
-        "",
-        auto_table(
-            [
-                (lab, results["auto"]["gaps"][n], results["auto"]["warmup_steps"][n])
-                for n, (lab, _, _) in AUTO_ARMS.items()
-            ]
+        *auto_report(
+            results["auto"],
+            "Gaps of the final val loss in %; *best fixed* = the fixed arm of the same architecture with the "
+            "lowest seed mean (Post-LN: the four AdamW schedules, not the RAdam optimizer; Pre-LN: warmup or none).",
         ),
-        "",
-        "Gaps of the final val loss in % (positive: auto is worse); *best fixed* = the fixed arm of the same "
-        "architecture with the lowest seed mean (Post-LN: the four AdamW schedules; Pre-LN: warmup or none); "
-        "per seed against that arm's same seed. Goal (issue 15): <= 1 % on the mean, <= 2 % on every seed.",
-        "",
         "![loss curves](loss_curves.png)",
         "",
         "![final loss](final_loss.png)",
