@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import Any
@@ -226,7 +226,7 @@ def _gap(a: float, b: float, unit: str) -> float:
 
 
 def auto_gaps(
-    values: dict[str, Sequence[float]], auto: str, fixed: Sequence[str], none: str, unit: str = "%"
+    values: Mapping[str, Sequence[float]], auto: str, fixed: Sequence[str], none: str, unit: str = "%"
 ) -> dict[str, Any]:
     """Auto's gap to the best fixed arm and to no warmup, on the seed mean and per seed (lower is better).
 
