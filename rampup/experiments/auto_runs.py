@@ -237,9 +237,11 @@ def auto_gaps(
     Goal (issue 15): mean gap <= 1 and every per-seed gap <= 2 (in ``unit``); a non-finite auto
     run misses it.
 
-    >>> g = auto_gaps({"a": [1.0, 1.1], "w": [1.0, 1.0], "n": [2.0, 2.0]}, "a", ["w", "n"], "n")
-    >>> g["best_fixed"], round(g["gap_best_mean"], 2), g["goal_met"]
-    ('w', 5.0, True)
+    >>> g = auto_gaps({"a": [1.0, 1.03], "w": [1.0, 1.0], "n": [2.0, 2.0]}, "a", ["w", "n"], "n")
+    >>> g["best_fixed"], round(g["gap_best_mean"], 2), [round(x, 2) for x in g["gap_best_per_seed"]], g["goal_met"]
+    ('w', 1.5, [0.0, 3.0], False)
+    >>> round(auto_gaps({"a": [0.05], "w": [0.04], "n": [0.2]}, "a", ["w", "n"], "n", "pt")["gap_none_mean"], 2)
+    -15.0
     """
     if unit not in ("%", "pt"):
         raise ValueError(f"unit: got {unit!r}; accepted: '%' (losses) or 'pt' (error rates)")
