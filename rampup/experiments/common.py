@@ -48,7 +48,7 @@ __all__ = [
 
 @dataclass
 class Job:
-    """One training run: ``kind`` 'lm' or 'digits', its config, the seed, and labels to find it again."""
+    """One training run: ``kind`` 'lm' or 'digits' (fixed spec), 'lm_auto' or 'digits_auto' (AutoWarmup), its config, the seed, labels."""
 
     kind: str
     cfg: Any
