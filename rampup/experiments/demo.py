@@ -144,7 +144,8 @@ def _run_e1(out: str, quick: bool, workers: int) -> tuple[list[str], dict[str, A
         f"E1, {n_arms} arms x 1 seed x {24 if quick else 400} steps in {workers} worker process(es); "
         "then its table and plots (e1/)",
     )
-    res = e1.run(os.path.join(out, "e1"), seeds=1, quick=quick, workers=workers)
+    # auto=False: the demo's automatic warmup is phase 2 (one run on the Post-LN arm), not E1's auto arms
+    res = e1.run(os.path.join(out, "e1"), seeds=1, quick=quick, workers=workers, auto=False)
     phase(2, "the automatic warmup on E1's Post-LN arm, seed 0: one more run, on one thread (e1/auto.png)")
     auto_lines, auto_summary = _run_auto(out, quick, res)
     checks = verdicts(res, auto_summary)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
+from .auto_runs import auto_gaps, auto_report
 from .common import (
     Job,
     cell_code,
@@ -75,18 +76,43 @@ def arms(steps: int = 400) -> list[tuple[str, str, LMConfig]]:
     ]
 
 
+# The auto arms (issue 15): rampup's automatic warmup at its defaults, then the same cosine; each is compared
+# with the fixed arms of its own architecture (the AdamW schedules; the RAdam *optimizer* arm is not a warmup).
+AUTO_ARMS = {
+    "post_auto": (
+        "Post-LN, AdamW, auto warmup (default)",
+        "post_none",
+        ["post_warmup", "post_none", "post_untuned_exp", "post_radam_factor"],
+    ),
+    "pre_auto": ("Pre-LN, AdamW, auto warmup (default)", "pre_none", ["pre_warmup", "pre_none"]),
+}
+
+
 def quick_config(cfg: LMConfig) -> LMConfig:
     """``cfg`` as ``--quick`` runs it: 32 validation windows, no evaluation during training."""
     return replace(cfg, eval_windows=32, eval_every=10**9)
 
 
-def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progress: bool = True) -> dict[str, Any]:
-    """Run E1 and write ``results.json``, ``report.md``, ``loss_curves.png``, ``final_loss.png``, ``schedules.png``."""
+def run(
+    out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progress: bool = True, auto: bool = True
+) -> dict[str, Any]:
+    """Run E1 and write ``results.json``, ``report.md``, ``loss_curves.png``, ``final_loss.png``, ``schedules.png``.
+
+    ``auto=False`` leaves out the auto arms (the demo: it runs its own automatic warmup on E1's Post-LN arm).
+    """
     t0 = time.perf_counter()
     steps = 24 if quick else 400
     arm_list = [(n, lab, quick_config(c) if quick else c) for n, lab, c in arms(steps)]
     jobs = [Job("lm", cfg, seed, name, cfg.steps) for seed in range(seeds) for name, _, cfg in arm_list]
-    runs = run_jobs(jobs, workers, desc=f"E1 ({len(jobs)} runs)", progress=progress)
+    cfgs = {n: c for n, _, c in arm_list}
+    auto_jobs = [
+        Job("lm_auto", cfgs[none], seed, name, cfgs[none].steps)  # the no-warmup config: its spec is the decay
+        for seed in range(seeds)
+        for name, (_, none, _) in AUTO_ARMS.items()
+        if auto
+    ]
+    every = run_jobs(jobs + auto_jobs, workers, desc=f"E1 ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
+    runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
     corpus = load_corpus()
     refs = reference_levels()
     # rampup's untuned linear warmup for β2 = 0.98 is the 100-step warmup itself: verify, don't assume.
@@ -104,6 +130,8 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     }
     results["summary"] = summarize(runs, [n for n, _, _ in arm_list], refs["unigram"])
     results["outcome"] = outcome(results["summary"])
+    if auto:
+        results["auto"] = auto_results(auto_runs, results["summary"], refs["unigram"])
     results["wall_s"] = timed(t0)
     figs = {
         "loss_curves.png": plot_curves(results),
@@ -116,6 +144,22 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
 
 def _strip(r: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in r.items() if k not in ("state", "adam_psi")}
+
+
+def auto_results(auto_runs: list[dict[str, Any]], summary: dict[str, Any], unigram: float) -> dict[str, Any]:
+    """The auto arms: their runs, summary, and gaps (in %) to the best fixed arm and to no warmup."""
+    s = summarize(auto_runs, list(AUTO_ARMS), unigram)
+    values = {**{n: v["final_val_loss"] for n, v in summary.items()}, **{n: v["final_val_loss"] for n, v in s.items()}}
+    return {
+        "arms": [
+            {"name": n, "label": lab, "method": "update", "then": "cosine(floor=0.1)"}
+            for n, (lab, _, _) in AUTO_ARMS.items()
+        ],
+        "runs": [_strip(r) for r in auto_runs],
+        "summary": s,
+        "warmup_steps": {n: [r["warmup_steps"] for r in auto_runs if r["arm"] == n] for n in AUTO_ARMS},
+        "gaps": {n: auto_gaps(values, n, fixed, none, "%") for n, (_, none, fixed) in AUTO_ARMS.items()},
+    }
 
 
 def summarize(runs: list[dict[str, Any]], names: list[str], unigram: float) -> dict[str, Any]:
@@ -182,6 +226,15 @@ def report(results: dict[str, Any]) -> str:
         f"{o['pre_ln_gap']:+.3f} nats → {'reproduced' if o['reproduced'] else 'NOT reproduced'} "
         f"({o['criterion']}).",
         "",
+        *(
+            auto_report(
+                results["auto"],
+                "Gaps of the final val loss in %; *best fixed* = the fixed arm of the same architecture with the "
+                "lowest seed mean (Post-LN: the four AdamW schedules, not the RAdam optimizer; Pre-LN: warmup or none).",
+            )
+            if "auto" in results
+            else []
+        ),
         "![loss curves](loss_curves.png)",
         "",
         "![final loss](final_loss.png)",

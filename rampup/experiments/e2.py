@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
+from .auto_runs import auto_gaps, auto_report
 from .common import Job, cell_code, fmt_ms, header, mean_std, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .train import LMConfig
@@ -91,7 +92,14 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
         for name, _, spec in arm_list
         for lr in grid
     ]
-    runs = run_jobs(jobs, workers, desc=f"E2 ({len(jobs)} runs)", progress=progress)
+    d = dict((n, sp) for n, _, sp in arm_list)["none"]  # the decay alone; AutoWarmup decides the warmup
+    auto_jobs = [
+        Job("lm_auto", config(d, lr, steps, quick), seed, "auto", steps, tags={"peak_lr": lr})
+        for seed in range(seeds)
+        for lr in grid
+    ]
+    every = run_jobs(jobs + auto_jobs, workers, desc=f"E2 ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
+    runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
     refs = reference_levels()
     results: dict[str, Any] = {
         **results_head(NAME, TITLE, CLAIM, quick, seeds),
@@ -106,6 +114,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     }
     results["summary"] = summarize(runs, [n for n, _, _ in arm_list], list(grid), seeds)
     results["outcome"] = outcome(results["summary"], [n for n, _, _ in arm_list])
+    results["auto"] = auto_results(auto_runs, runs, [n for n, _, _ in arm_list], list(grid), seeds)
     results["wall_s"] = timed(t0)
     figs = {"loss_vs_lr.png": plot_loss_vs_lr(results), "schedules.png": plot_schedules_used(results)}
     write_outputs(out, results, report(results), figs)
@@ -140,6 +149,28 @@ def summarize(runs: list[dict[str, Any]], names: list[str], grid: list[float], s
             "best_loss_mean": min(finite_mean.values()) if finite_mean else math.nan,
         }
     return s
+
+
+def auto_results(
+    auto_runs: list[dict[str, Any]], runs: list[dict[str, Any]], names: list[str], grid: list[float], seeds: int
+) -> dict[str, Any]:
+    """The auto arm (AutoWarmup at its defaults, then the cosine) at every peak LR of the grid: its sensitivity,
+    and per LR its gap (in %) to the best fixed arm at that LR and to no warmup (a diverged run counts as ℓ0)."""
+    s = summarize(auto_runs, ["auto"], grid, seeds)["auto"]
+
+    def loss(rs: list[dict[str, Any]], arm: str, lr: float) -> list[float]:
+        sel = sorted((r for r in rs if r["arm"] == arm and r["peak_lr"] == lr), key=lambda r: r["seed"])
+        return [r["final_val_loss"] if math.isfinite(r["final_val_loss"]) else r["val_loss_init"] for r in sel]
+
+    arms, gaps, warm = [], {}, {}
+    for lr in grid:
+        key = f"auto@{lr:g}"
+        values = {n: loss(runs, n, lr) for n in names}
+        values[key] = loss(auto_runs, "auto", lr)
+        arms.append({"name": key, "label": f"auto warmup (default), peak LR {lr:g}", "peak_lr": lr, "method": "update"})
+        gaps[key] = auto_gaps(values, key, names, "none", "%")
+        warm[key] = [r["warmup_steps"] for r in sorted(auto_runs, key=lambda r: r["seed"]) if r["peak_lr"] == lr]
+    return {"arms": arms, "runs": auto_runs, "summary": s, "warmup_steps": warm, "gaps": gaps}
 
 
 def outcome(summary: dict[str, Any], names: list[str]) -> dict[str, Any]:
@@ -193,6 +224,12 @@ def report(results: dict[str, Any]) -> str:
         + ", ".join(f"{k}: {v}" for k, v in o["lower_on_every_seed"].items())
         + f" ({o['criterion']}).",
         "",
+        *auto_report(
+            results["auto"],
+            "Gaps of the final val loss in % at each peak LR (a diverged run counts as its loss at init); *best "
+            f"fixed* = the fixed arm (none, untuned, linear) with the lowest seed mean at that LR. Auto's LR "
+            f"sensitivity: {fmt_ms(results['auto']['summary']['sensitivity'])} (the fixed arms: table above).",
+        ),
         "![loss vs LR](loss_vs_lr.png)",
         "",
         "![schedules](schedules.png)",

@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
+from .auto_runs import auto_gaps, auto_report
 from .common import (
     Job,
     cell_code,
@@ -77,8 +78,11 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     t0 = time.perf_counter()
     arm_list = arms(3, 1.0) if quick else arms()
     jobs = [Job("digits", cfg, seed, name, steps_of(cfg)) for seed in range(seeds) for name, _, cfg in arm_list]
-    runs = run_jobs(jobs, workers, desc=f"E3 ({len(jobs)} runs)", progress=progress)
-    for r in runs:
+    none_cfg = dict((n, c) for n, _, c in arm_list)["none"]  # batch 512, LR 3.2: the decay alone
+    auto_jobs = [Job("digits_auto", none_cfg, seed, "auto", steps_of(none_cfg)) for seed in range(seeds)]
+    every = run_jobs(jobs + auto_jobs, workers, desc=f"E3 ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
+    runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
+    for r in every:
         r["post_warmup"] = post_warmup_spike(r)
     results: dict[str, Any] = {
         **results_head(NAME, TITLE, CLAIM, quick, seeds),
@@ -88,6 +92,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     }
     results["summary"] = summarize(runs, [n for n, _, _ in arm_list])
     results["outcome"] = outcome(results["summary"])
+    results["auto"] = auto_results(auto_runs, results["summary"])
     results["wall_s"] = timed(t0)
     figs = {
         "error.png": plot_error(results),
@@ -118,6 +123,22 @@ def summarize(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             "post_warmup_ratio_mean": mean_std(ratios)[0],
         }
     return s
+
+
+AUTO_FIXED = ["none", "constant", "gradual"]  # the batch-512 arms; the batch-32 baseline is not a warmup of this run
+
+
+def auto_results(auto_runs: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
+    """The auto arm (AutoWarmup at its defaults, then the multistep decay, batch 512): runs, summary, gaps in points."""
+    s = summarize(auto_runs, ["auto"])
+    values = {**{n: v["test_error"] for n, v in summary.items()}, "auto": s["auto"]["test_error"]}
+    return {
+        "arms": [{"name": "auto", "label": "batch 512, LR 3.2, auto warmup (default)", "method": "update"}],
+        "runs": auto_runs,
+        "summary": s,
+        "warmup_steps": {"auto": [r["warmup_steps"] for r in auto_runs]},
+        "gaps": {"auto": auto_gaps(values, "auto", AUTO_FIXED, "none", "pt")},
+    }
 
 
 def outcome(summary: dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +176,11 @@ def report(results: dict[str, Any]) -> str:
         f"**Outcome**: order (highest error first) {' > '.join(o['order'])} → "
         f"{'reproduced' if o['reproduced'] else 'NOT reproduced'} ({o['criterion']}).",
         "",
+        *auto_report(
+            results["auto"],
+            "Gaps of the final test error in percentage points; *best fixed* = the batch-512 arm (none, constant "
+            "or gradual warmup) with the lowest seed mean.",
+        ),
         "![test error](error.png)",
         "",
         "![loss curves](loss_curves.png)",

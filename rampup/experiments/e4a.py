@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
+from .auto_runs import auto_gaps, auto_report
 from .common import (
     Job,
     cell_code,
@@ -94,9 +95,12 @@ def run(
         w = round(f * steps)
         arm_list.append((f"w{w}", f"{100 * f:g}% = {w} steps", f, replace(base, spec=spec_for(w))))
     jobs = [Job("lm", c, seed, n, steps, tags={"fraction": f}) for seed in range(seeds) for n, _, f, c in arm_list]
-    runs = run_jobs(jobs, workers, desc=f"E4a ({len(jobs)} runs)", progress=progress)
+    none_cfg = replace(base, spec=spec_for(0))  # the decay alone; AutoWarmup decides the warmup online
+    auto_jobs = [Job("lm_auto", none_cfg, seed, "auto", steps) for seed in range(seeds)]
+    every = run_jobs(jobs + auto_jobs, workers, desc=f"E4a ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
+    runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
     refs = reference_levels()
-    for r in runs:
+    for r in every:
         r["spikes"] = count_spikes(r["train_loss"])
     results: dict[str, Any] = {
         **results_head(NAME, TITLE, CLAIM, quick, seeds),
@@ -114,6 +118,7 @@ def run(
     }
     results["summary"] = summarize(runs, arm_list, refs["unigram"])
     results["outcome"] = outcome(results["summary"], arm_list)
+    results["auto"] = auto_results(auto_runs, results["summary"], arm_list, none_cfg, refs["unigram"])
     results["wall_s"] = timed(t0)
     figs = {
         "sweep.png": plot_sweep(results),
@@ -122,6 +127,25 @@ def run(
     }
     write_outputs(out, results, report(results), figs)
     return results
+
+
+def auto_results(
+    auto_runs: list[dict[str, Any]], summary: dict[str, Any], arm_list: list[Any], cfg: LMConfig, unigram: float
+) -> dict[str, Any]:
+    """The auto arm (AutoWarmup at its defaults, then the cosine): runs, summary, gaps (in %) to the best warmup
+    of the sweep and to no warmup."""
+    label = "auto warmup (default)"
+    s = summarize(auto_runs, [("auto", label, float("nan"), cfg)], unigram)
+    fixed = [n for n, _, _, _ in arm_list]
+    values = {**{n: summary[n]["final_val_loss"] for n in fixed}, "auto": s["auto"]["final_val_loss"]}
+    none = next(n for n, _, f, _ in arm_list if f == 0.0) if any(f == 0.0 for _, _, f, _ in arm_list) else fixed[0]
+    return {
+        "arms": [{"name": "auto", "label": label, "method": "update", "then": cfg.spec}],
+        "runs": auto_runs,
+        "summary": s,
+        "warmup_steps": {"auto": [r["warmup_steps"] for r in auto_runs]},
+        "gaps": {"auto": auto_gaps(values, "auto", fixed, none, "%")},
+    }
 
 
 def summarize(runs: list[dict[str, Any]], arm_list: list[Any], unigram: float) -> dict[str, Any]:
@@ -179,6 +203,11 @@ def report(results: dict[str, Any]) -> str:
         f"{o['runs_with_spikes_1_to_5pct']} → {'reproduced' if o['reproduced'] else 'NOT reproduced'} "
         f"({o['criterion']}).",
         "",
+        *auto_report(
+            results["auto"],
+            "Gaps of the final val loss in %; *best fixed* = the warmup length of this sweep with the lowest seed "
+            "mean; *no warmup* = the 0 % arm.",
+        ),
         "![sweep](sweep.png)",
         "",
         "![loss curves](loss_curves.png)",

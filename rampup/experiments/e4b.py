@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..support.optional import pyplot
+from .auto_runs import auto_gaps, auto_report
 from .common import Job, fmt_ms, header, mean_std, results_head, run_jobs, timed, write_outputs
 from .data import load_digits
 from .e3 import steps_of
@@ -50,7 +51,14 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
         for seed in range(seeds)
         for n, b, w, c in cells
     ]
-    runs = run_jobs(jobs, workers, desc=f"E4b ({len(jobs)} runs)", progress=progress)
+    nones = {b: c for _, b, w, c in cells if w == 0 and b != 32}  # per batch: the decay alone
+    auto_jobs = [
+        Job("digits_auto", c, seed, f"b{b}_auto", steps_of(c), tags={"batch": b})
+        for seed in range(seeds)
+        for b, c in nones.items()
+    ]
+    every = run_jobs(jobs + auto_jobs, workers, desc=f"E4b ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
+    runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
     results: dict[str, Any] = {
         **results_head(NAME, TITLE, CLAIM, quick, seeds),
         "data": load_digits().info(),
@@ -71,6 +79,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     }
     results["summary"] = summarize(runs, cells, list(batches), list(warmups))
     results["outcome"] = outcome(results["summary"], list(batches))
+    results["auto"] = auto_results(auto_runs, results["summary"], list(batches), list(warmups))
     results["wall_s"] = timed(t0)
     write_outputs(out, results, report(results), {"grid.png": plot_grid(results)})
     return results
@@ -88,6 +97,29 @@ def summarize(runs: list[dict[str, Any]], cells: list[Any], batches: list[int], 
         "test_error": err,
         "test_error_mean": {n: mean_std(v)[0] for n, v in err.items()},
         "shortest_matching_warmup_epochs": shortest,  # None = no warmup of the grid matched
+    }
+
+
+def auto_results(
+    auto_runs: list[dict[str, Any]], summary: dict[str, Any], batches: list[int], warmups: list[int]
+) -> dict[str, Any]:
+    """The auto arm per batch (AutoWarmup at its defaults, then the multistep decay): test error and its gap (in
+    points) to the best warmup length of that batch's row and to no warmup."""
+    err = {n: v for n, v in summary["test_error"].items()}
+    arms, gaps, warm = [], {}, {}
+    for b in batches:
+        name = f"b{b}_auto"
+        rs = sorted((r for r in auto_runs if r["arm"] == name), key=lambda r: r["seed"])
+        err[name] = [r["final_test_error"] for r in rs]
+        arms.append({"name": name, "label": f"batch {b}, auto warmup (default)", "batch": b, "method": "update"})
+        gaps[name] = auto_gaps(err, name, [f"b{b}_w{w}" for w in warmups], f"b{b}_w0", "pt")
+        warm[name] = [r["warmup_steps"] for r in rs]
+    return {
+        "arms": arms,
+        "runs": [{k: v for k, v in r.items() if k not in ("train_loss", "lr")} for r in auto_runs],
+        "test_error": {a["name"]: err[a["name"]] for a in arms},
+        "warmup_steps": warm,
+        "gaps": gaps,
     }
 
 
@@ -138,6 +170,11 @@ def report(results: dict[str, Any]) -> str:
         + ", ".join(f"{b}: {_w(v)}" for b, v in o["shortest_by_batch"].items())
         + f" → {'reproduced' if o['reproduced'] else 'NOT reproduced'} ({o['criterion']}).",
         "",
+        *auto_report(
+            results["auto"],
+            "Gaps of the final test error in percentage points; *best fixed* = the gradual warmup length of the "
+            "same batch's row (0 = none) with the lowest seed mean.",
+        ),
         "![grid](grid.png)",
         "",
     ]

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..support.optional import pyplot
+from .auto_runs import auto_gaps, auto_report
 from .common import Job, cell_code, header, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus
 from .train import LMConfig
@@ -70,7 +71,15 @@ def run(out: str, seeds: int = 5, quick: bool = False, workers: int = 2, progres
                 model_seed, data_seed = (0, 1234 + k) if variant == "data" else (k, 1234)
                 cfg = replace(c, data_seed=data_seed)
                 jobs.append(Job("lm", cfg, model_seed, n, steps, tags={"variant": variant, "replicate": k}))
-    runs = run_jobs(jobs, workers, desc=f"E4c ({len(jobs)} runs)", progress=progress)
+    none_cfg = dict((n, c) for n, _, c in arm_list)["none"]  # the decay alone; AutoWarmup decides the warmup
+    auto_jobs = []
+    for variant, _ in VARIANTS:
+        for k in range(seeds):
+            model_seed, data_seed = (0, 1234 + k) if variant == "data" else (k, 1234)
+            cfg = replace(none_cfg, data_seed=data_seed)
+            auto_jobs.append(Job("lm_auto", cfg, model_seed, "auto", steps, tags={"variant": variant, "replicate": k}))
+    every = run_jobs(jobs + auto_jobs, workers, desc=f"E4c ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
+    runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
     per_step = {}
     for variant, _ in VARIANTS:
         for n, _, _ in arm_list:
@@ -88,6 +97,7 @@ def run(out: str, seeds: int = 5, quick: bool = False, workers: int = 2, progres
     }
     results["summary"] = summarize(per_step, windows)
     results["outcome"] = outcome(results["summary"], windows)
+    results["auto"] = auto_results(auto_runs, runs)
     results["wall_s"] = timed(t0)
     write_outputs(out, results, report(results), {"spread.png": plot_spread(results)})
     return results
@@ -138,6 +148,34 @@ def outcome(summary: dict[str, Any], windows: list[tuple[int, int]]) -> dict[str
     }
 
 
+def auto_results(auto_runs: list[dict[str, Any]], runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The auto arm (AutoWarmup at its defaults, then the cosine) per variant: final val loss (after the first
+    half of the 400-step schedule) and its gap (in %) to the better of warmup/none and to none, per replicate."""
+
+    def finals(rs: list[dict[str, Any]], arm: str, variant: str) -> list[float]:
+        sel = sorted((r for r in rs if r["arm"] == arm and r["variant"] == variant), key=lambda r: r["replicate"])
+        return [r["final_val_loss"] for r in sel]
+
+    arms, gaps, warm, summary = [], {}, {}, {}
+    for variant, text in VARIANTS:
+        name = f"auto_{variant}"
+        values = {n: finals(runs, n, variant) for n in ("warmup", "none")}
+        values[name] = finals(auto_runs, "auto", variant)
+        arms.append({"name": name, "label": f"auto warmup (default), {text}", "method": "update"})
+        gaps[name] = auto_gaps(values, name, ["warmup", "none"], "none", "%")
+        warm[name] = [
+            r["warmup_steps"] for r in sorted(auto_runs, key=lambda r: r["replicate"]) if r["variant"] == variant
+        ]
+        summary[name] = {n: v for n, v in values.items()}
+    return {
+        "arms": arms,
+        "runs": [{k: v for k, v in r.items() if k != "adam_psi"} for r in auto_runs],
+        "final_val_loss": summary,
+        "warmup_steps": warm,
+        "gaps": gaps,
+    }
+
+
 def report(results: dict[str, Any]) -> str:
     lines = header(results)
     s = results["summary"]
@@ -175,6 +213,11 @@ def report(results: dict[str, Any]) -> str:
         f"(×{o['spread_ratio_none_over_warmup_first_window']:.1f} smaller) → "
         f"{'reproduced' if o['reproduced'] else 'NOT reproduced'}.",
         "",
+        *auto_report(
+            results["auto"],
+            "Gaps of the final val loss (after 200 of the 400 scheduled steps) in %, per replicate; *best fixed* = "
+            "the better of the linear warmup and no warmup on the replicate mean, for the same variant.",
+        ),
         "![spread](spread.png)",
         "",
     ]

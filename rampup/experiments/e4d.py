@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from .auto_runs import auto_gaps, auto_report
 from .common import (
     Job,
     cell_code,
@@ -84,7 +85,16 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
         for seed in range(seeds)
         for n, _, c in arm_list
     ]
-    runs = run_jobs(jobs, workers, desc=f"E4d fine-tune ({len(jobs)} runs)", progress=progress)
+    cfgs = {n: c for n, _, c in arm_list}
+    auto_jobs = [  # the no-re-warmup config: its spec is the decay alone; same pretrained state and data
+        Job("lm_auto", cfgs[none], seed, n, ft_steps, init_state=states[seed])
+        for seed in range(seeds)
+        for n, (_, none, _) in AUTO_ARMS.items()
+    ]
+    every_run = run_jobs(
+        jobs + auto_jobs, workers, desc=f"E4d fine-tune ({len(jobs) + len(auto_jobs)} runs)", progress=progress
+    )
+    runs, auto_runs = every_run[: len(jobs)], every_run[len(jobs) :]
     refs = reference_levels(part="b")
     results: dict[str, Any] = {
         **results_head(NAME, TITLE, CLAIM, quick, seeds),
@@ -100,10 +110,46 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     }
     results["summary"] = summarize(runs, [n for n, _, _ in arm_list], seeds)
     results["outcome"] = outcome(results["summary"])
+    results["auto"] = auto_results(auto_runs, results["summary"], seeds)
     results["wall_s"] = timed(t0)
     figs = {"finetune.png": plot_curves(results), "schedules.png": plot_schedules_used(results)}
     write_outputs(out, results, report(results), figs)
     return results
+
+
+# The auto arms (issue 15): AutoWarmup at its defaults as the re-warmup, then the same cosine; each against
+# the fine-tuning arms of its own head (re-warmup or none); the from-scratch reference is not a fine-tuning arm.
+AUTO_ARMS = {
+    "new_head_auto": (
+        "new head, fresh optimizer, auto re-warmup (default)",
+        "new_head_none",
+        ["new_head_rewarm", "new_head_none"],
+    ),
+    "same_head_auto": (
+        "pretrained head, fresh optimizer, auto re-warmup (default)",
+        "same_head_none",
+        ["same_head_rewarm", "same_head_none"],
+    ),
+}
+
+
+def auto_results(auto_runs: list[dict[str, Any]], summary: dict[str, Any], seeds: int) -> dict[str, Any]:
+    """The auto arms: runs, summary, gaps of the final val loss (in %) to the best fixed arm and to no re-warmup."""
+    s = summarize(auto_runs, list(AUTO_ARMS), seeds)
+    values = {**{n: v["final_val_loss"] for n, v in summary.items()}, **{n: v["final_val_loss"] for n, v in s.items()}}
+    return {
+        "arms": [
+            {"name": n, "label": lab, "method": "update", "then": "cosine(floor=0.1)"}
+            for n, (lab, _, _) in AUTO_ARMS.items()
+        ],
+        "runs": auto_runs,
+        "summary": s,
+        "warmup_steps": {
+            n: [r["warmup_steps"] for r in sorted(auto_runs, key=lambda r: r["seed"]) if r["arm"] == n]
+            for n in AUTO_ARMS
+        },
+        "gaps": {n: auto_gaps(values, n, fixed, none, "%") for n, (_, none, fixed) in AUTO_ARMS.items()},
+    }
 
 
 def summarize(runs: list[dict[str, Any]], names: list[str], seeds: int) -> dict[str, Any]:
@@ -164,6 +210,11 @@ def report(results: dict[str, Any]) -> str:
         f"({o['same_head_seeds_better_with_rewarm']}/{n}) → {'reproduced' if o['reproduced'] else 'NOT reproduced'} "
         f"({o['criterion']}).",
         "",
+        *auto_report(
+            results["auto"],
+            "Gaps of the final val loss (part b) in %; *best fixed* = the fine-tuning arm of the same head "
+            "(re-warmup or none) with the lowest seed mean.",
+        ),
         "![fine-tuning](finetune.png)",
         "",
         "![schedules](schedules.png)",

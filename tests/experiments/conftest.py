@@ -26,6 +26,7 @@ def tiny_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     made: list[str] = []
     lm, digits, auto_lm = train.train_lm, train.train_digits, auto_runs.run_lm
+    exp_lm_auto, exp_digits_auto = auto_runs.train_lm_auto, auto_runs.train_digits_auto
 
     def tiny_lm(cfg: Any, *a: Any, **k: Any) -> Any:
         made.append("lm")
@@ -39,7 +40,17 @@ def tiny_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         made.append("auto")
         return auto_lm(replace(cfg, **TINY_LM), *a, **k)
 
+    def tiny_lm_auto(cfg: Any, *a: Any, **k: Any) -> Any:  # the experiments' auto arms (Job kind lm_auto)
+        made.append("lm_auto")
+        return exp_lm_auto(replace(cfg, **TINY_LM), *a, **k)
+
+    def tiny_digits_auto(cfg: Any, *a: Any, **k: Any) -> Any:
+        made.append("digits_auto")
+        return exp_digits_auto(replace(cfg, **TINY_DIGITS), *a, **k)
+
     monkeypatch.setattr(train, "train_lm", tiny_lm)
+    monkeypatch.setattr(auto_runs, "train_lm_auto", tiny_lm_auto)
+    monkeypatch.setattr(auto_runs, "train_digits_auto", tiny_digits_auto)
     monkeypatch.setattr(train, "train_digits", tiny_digits)
     monkeypatch.setattr(auto_runs, "run_lm", tiny_auto)
     yield made

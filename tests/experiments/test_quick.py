@@ -37,6 +37,37 @@ def check_outputs(out: Path, name: str, seeds: int) -> dict[str, Any]:
     return res
 
 
+def check_auto(out: Path, res: dict[str, Any], names: list[str], unit: str, made: list[str]) -> dict[str, Any]:
+    """The auto arm(s): AutoWarmup at its defaults in the same loop, and the gaps as documented (issue 15)."""
+    auto = res["auto"]
+    assert [a["name"] for a in auto["arms"]] == names and all(a["method"] == "update" for a in auto["arms"])
+    assert ("lm_auto" in made) != ("digits_auto" in made)  # the tiny model ran them too
+    for n in names:
+        g = auto["gaps"][n]
+        assert g["unit"] == unit and g["auto"] == n and g["best_fixed"] in g["best_fixed_meaning"]
+        a, k = g["auto_values"], len(res["seeds"])
+        assert len(a) == len(g["gap_best_per_seed"]) == len(g["gap_none_per_seed"]) == k
+        assert all(math.isfinite(x) for x in [g["gap_best_mean"], g["gap_none_mean"], *g["gap_best_per_seed"]])
+        assert g["goal_met"] == (g["gap_best_mean"] <= 1 and max(g["gap_best_per_seed"]) <= 2)
+        assert len(auto["warmup_steps"][n]) == k and all(w >= 1 for w in auto["warmup_steps"][n])
+    assert all(r["auto_done"] and r["spec"].startswith("piecewise(") for r in auto["runs"])
+    report = (out / "report.md").read_text()
+    assert "## The automatic warmup (reported, not judged)" in report and "best fixed" in report
+    return auto
+
+
+def test_e1_quick_auto_arms(tmp_path: Path, tiny_models: list[str]) -> None:
+    run_experiment("e1", str(tmp_path), quick=True, workers=1, progress=False)
+    res = check_outputs(tmp_path, "e1", 1)
+    assert len(res["runs"]) == 7  # the fixed arms as before; the auto arms apart
+    auto = check_auto(tmp_path, res, ["post_auto", "pre_auto"], "%", tiny_models)
+    g = auto["gaps"]["post_auto"]
+    best = res["summary"][g["best_fixed"]]["final_val_loss"][0]
+    assert g["gap_best_mean"] == pytest.approx(100 * (g["auto_values"][0] - best) / best)
+    assert g["best_fixed"] != "post_radam" and auto["gaps"]["pre_auto"]["no_warmup"] == "pre_none"
+    assert tiny_models.count("lm_auto") == 2
+
+
 def test_demo_quick_runs_e1_and_the_standard_schedules(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_models: list[str]
 ) -> None:
@@ -107,6 +138,8 @@ def test_e2_quick(tmp_path: Path, tiny_models: list[str]) -> None:
         assert len(s["sensitivity"]) == 1 and s["sensitivity"][0] >= 0 and len(s["loss_per_lr"][0]) == 3
     cfg = next(r for r in res["arms"])["config"]
     assert cfg["beta2"] == 0.95 and cfg["clip"] == 1.0 and cfg["post_ln"] is False and cfg["qk_norm"] is False
+    auto = check_auto(tmp_path, res, ["auto@0.001", "auto@0.01", "auto@0.1"], "%", tiny_models)
+    assert len(auto["summary"]["sensitivity"]) == 1 and auto["gaps"]["auto@0.01"]["no_warmup"] == "none"
 
 
 def test_e3_quick(tmp_path: Path, tiny_models: list[str]) -> None:
@@ -119,6 +152,9 @@ def test_e3_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     assert const["spec"].startswith("constant(2, start=0.0625) -> multistep(") and const["lr"][0] == pytest.approx(0.2)
     assert set(const["post_warmup"]) == {"before", "after_max", "ratio"}
     assert all(0 <= r["final_test_error"] <= 1 for r in res["runs"])
+    g = check_auto(tmp_path, res, ["auto"], "pt", tiny_models)["gaps"]["auto"]
+    best = res["summary"][g["best_fixed"]]["test_error"][0]
+    assert g["best_fixed"] != "baseline" and g["gap_best_mean"] == pytest.approx(100 * (g["auto_values"][0] - best))
 
 
 def test_e4a_quick(tmp_path: Path, tiny_models: list[str]) -> None:
@@ -131,6 +167,8 @@ def test_e4a_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     ]
     assert all(set(r["spikes"]) == {"count", "steps", "max_ratio"} for r in res["runs"])
     assert res["spike_definition"]["ratio"] == 1.5
+    g = check_auto(tmp_path, res, ["auto"], "%", tiny_models)["gaps"]["auto"]
+    assert g["no_warmup"] == "w0" and g["best_fixed"] in {"w0", "w2", "w10"}
 
 
 def test_e4b_quick(tmp_path: Path, tiny_models: list[str]) -> None:
@@ -138,6 +176,8 @@ def test_e4b_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     res = check_outputs(tmp_path, "e4b", 1)
     assert res["batches"] == [64, 512] and len(res["runs"]) == 1 + 2 * 2
     assert set(res["summary"]["shortest_matching_warmup_epochs"]) == {"64", "512"}
+    auto = check_auto(tmp_path, res, ["b64_auto", "b512_auto"], "pt", tiny_models)
+    assert auto["gaps"]["b512_auto"]["best_fixed"] in {"b512_w0", "b512_w1"}
 
 
 def test_e4c_quick_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_models: list[str]) -> None:
@@ -151,6 +191,13 @@ def test_e4c_quick_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture
     by = {(r["variant"], r["replicate"], r["arm"]): r for r in res["runs"]}
     assert by[("data", 0, "none")]["seed"] == by[("data", 1, "none")]["seed"] == 0  # same init, other data
     assert by[("init", 1, "none")]["seed"] == 1
+    auto = check_auto(tmp_path, res, ["auto_data", "auto_init"], "%", tiny_models)
+    assert sorted((r["variant"], r["replicate"], r["seed"]) for r in auto["runs"]) == [
+        ("data", 0, 0),
+        ("data", 1, 0),
+        ("init", 0, 0),
+        ("init", 1, 1),
+    ]
 
 
 def test_e4d_quick(tmp_path: Path, tiny_models: list[str]) -> None:
@@ -159,6 +206,8 @@ def test_e4d_quick(tmp_path: Path, tiny_models: list[str]) -> None:
     assert len(res["runs"]) == 5 and res["pretrain"]["config"]["corpus_part"] == "a"
     assert all(a["config"]["corpus_part"] == "b" for a in res["arms"])
     assert {a["name"]: a["config"]["reset_head"] for a in res["arms"]}["new_head_none"] is True
+    auto = check_auto(tmp_path, res, ["new_head_auto", "same_head_auto"], "%", tiny_models)
+    assert auto["gaps"]["new_head_auto"]["best_fixed"] in {"new_head_rewarm", "new_head_none"}
 
 
 def test_workers_give_the_same_results_as_in_process() -> None:
@@ -215,7 +264,9 @@ def test_unknown_experiment() -> None:
 def test_a_failing_run_stops_the_experiment_with_its_error() -> None:
     from rampup.experiments.common import Job, run_jobs
 
-    with pytest.raises(ValueError, match=r"job\.kind: got 'bad'; accepted: 'lm', 'digits' or 'call'"):
+    with pytest.raises(
+        ValueError, match=r"job\.kind: got 'bad'; accepted: 'lm', 'digits', 'lm_auto', 'digits_auto' or 'call'"
+    ):
         run_jobs([Job("bad", None, 0, "a", 1)], workers=1, progress=False)
     with pytest.raises(ValueError, match="workers: got 0"):
         run_jobs([], workers=0, progress=False)
