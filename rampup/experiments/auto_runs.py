@@ -47,6 +47,8 @@ __all__ = [
     "auto_report",
     "auto_table",
     "digits_then",
+    "fmt_gap",
+    "fmt_gaps",
     "plan_for",
     "run_digits",
     "run_lm",
@@ -226,7 +228,12 @@ def _gap(a: float, b: float, unit: str) -> float:
 
 
 def auto_gaps(
-    values: Mapping[str, Sequence[float]], auto: str, fixed: Sequence[str], none: str, unit: str = "%"
+    values: Mapping[str, Sequence[float]],
+    auto: str,
+    fixed: Sequence[str],
+    none: str,
+    unit: str = "%",
+    best_meaning: str | None = None,
 ) -> dict[str, Any]:
     """Auto's gap to the best fixed arm and to no warmup, on the seed mean and per seed (lower is better).
 
@@ -235,7 +242,10 @@ def auto_gaps(
     compares auto's seed s with that arm's seed s.  ``unit="%"`` (losses): 100·(auto − ref)/ref;
     ``unit="pt"`` (error rates given as fractions): 100·(auto − ref), in percentage points.
     Goal (issue 15): mean gap <= 1 and every per-seed gap <= 2 (in ``unit``); a non-finite auto
-    run misses it.
+    run misses it.  A non-finite value gives an infinite gap where only auto's is non-finite
+    (auto diverged, the reference did not), NaN otherwise.  An experiment that picks its best
+    fixed arm by another rule (E5, E7: among the warmups with no failed seed) passes that one arm
+    as ``fixed`` and says how it was chosen in ``best_meaning``.
 
     >>> g = auto_gaps({"a": [1.0, 1.03], "w": [1.0, 1.0], "n": [2.0, 2.0]}, "a", ["w", "n"], "n")
     >>> g["best_fixed"], round(g["gap_best_mean"], 2), [round(x, 2) for x in g["gap_best_per_seed"]], g["goal_met"]
@@ -260,8 +270,8 @@ def auto_gaps(
         "auto": auto,
         "unit": unit,
         "best_fixed": best,
-        "best_fixed_meaning": "the arm of this experiment's own fixed grid with the lowest seed mean: "
-        + ", ".join(fixed),
+        "best_fixed_meaning": best_meaning
+        or "the arm of this experiment's own fixed grid with the lowest seed mean: " + ", ".join(fixed),
         "no_warmup": none,
         "auto_values": a,
         "gap_best_mean": gb_mean,
@@ -273,24 +283,46 @@ def auto_gaps(
     }
 
 
+def _num(x: float) -> str:
+    return f"{x:+.2f}" if math.isfinite(x) else str(x)
+
+
+def fmt_gap(g: dict[str, Any], ref: str) -> str:
+    """One gap of :func:`auto_gaps` (``ref``: ``"best"`` or ``"none"``) as ``"+1.50 % (+0.00, +3.00)"``: mean (per seed).
+
+    >>> fmt_gap(auto_gaps({"a": [1.0, 1.03], "w": [1.0, 1.0], "n": [2.0, 2.0]}, "a", ["w", "n"], "n"), "best")
+    '+1.50 % (+0.00, +3.00)'
+    """
+    if ref not in ("best", "none"):
+        raise ValueError(f"ref: got {ref!r}; accepted: 'best' or 'none'")
+    u = " %" if g["unit"] == "%" else " pt"
+    return f"{_num(g[f'gap_{ref}_mean'])}{u} ({', '.join(_num(x) for x in g[f'gap_{ref}_per_seed'])})"
+
+
+def fmt_gaps(g: dict[str, Any], best_label: str | None = None) -> str:
+    """One sentence with :func:`auto_gaps`' numbers for a report; ``best_label`` names the best fixed arm.
+
+    >>> fmt_gaps(auto_gaps({"a": [1.0, 1.03], "w": [1.0, 1.0], "n": [2.0, 2.0]}, "a", ["w", "n"], "n"))
+    'automatic warmup vs the best fixed warmup (w): +1.50 % on the seed mean (per seed +0.00, +3.00); vs no warmup: -49.25 % (-50.00, -48.50). Positive = auto is worse.'
+    """
+    return (
+        f"automatic warmup vs the best fixed warmup ({best_label or g['best_fixed']}): "
+        f"{fmt_gap(g, 'best').replace(' (', ' on the seed mean (per seed ', 1)}; "
+        f"vs no warmup: {fmt_gap(g, 'none')}. Positive = auto is worse."
+    )
+
+
 def auto_table(rows: Sequence[tuple[str, dict[str, Any], Sequence[Any]]]) -> str:
     """A markdown table of ``(label, auto_gaps(...), warmup_steps per seed)`` rows."""
-
-    def f(x: float) -> str:
-        return f"{x:+.2f}" if math.isfinite(x) else str(x)
-
     lines = [
         "| auto arm | warmup chosen (per seed) | best fixed | gap to best fixed: mean (per seed) | "
         "gap to no warmup: mean (per seed) | goal met |",
         "|---|---|---|---|---|---|",
     ]
     for label, g, w in rows:
-        u = " %" if g["unit"] == "%" else " pt"
         lines.append(
             f"| {label} | {', '.join(str(x) for x in w)} | {g['best_fixed']} | "
-            f"{f(g['gap_best_mean'])}{u} ({', '.join(f(x) for x in g['gap_best_per_seed'])}) | "
-            f"{f(g['gap_none_mean'])}{u} ({', '.join(f(x) for x in g['gap_none_per_seed'])}) | "
-            f"{'yes' if g['goal_met'] else 'no'} |"
+            f"{fmt_gap(g, 'best')} | {fmt_gap(g, 'none')} | {'yes' if g['goal_met'] else 'no'} |"
         )
     return "\n".join(lines)
 

@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from .auto_runs import auto_gaps, fmt_gaps
 from .common import Job, cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus, reference_levels
-from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, x_job
+from .e9e11_loop import XConfig, quick_lm, x_job
 from .train import LMConfig
 
 NAME = "e10"
@@ -155,7 +156,7 @@ def summarize(
         s["per_size"][str(steps)] = {
             "best_warmup": best,
             "tied": ties,
-            "auto": auto_gaps(finals, warm, "w0", "auto"),
+            "auto": auto_gaps(finals, "auto", warm, "w0"),
         }
     return s
 

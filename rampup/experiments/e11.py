@@ -33,9 +33,10 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from .auto_runs import auto_gaps, fmt_gaps
 from .common import cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
-from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, x_job
+from .e9e11_loop import XConfig, quick_lm, x_job
 from .train import LMConfig
 
 NAME = "e11"
@@ -167,7 +168,7 @@ def outcome(summary: dict[str, Any], warmups: list[int]) -> dict[str, Any]:
         finals = {f"w{w}": summary[f"w{w}_{sc}"]["final_val_loss"] for w in warmups} | {
             "auto": summary[f"auto_{sc}"]["final_val_loss"]
         }
-        gaps[sc] = auto_gaps(finals, [f"w{w}" for w in warmups if w], "w0", "auto")
+        gaps[sc] = auto_gaps(finals, "auto", [f"w{w}" for w in warmups if w], "w0")
     return {
         "criterion": CRITERION,
         "harm_mean": {str(w): h[w][0] for w in warmups},

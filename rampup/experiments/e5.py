@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from .. import parse
-from .auto_runs import Arm
+from .auto_runs import Arm, auto_gaps, fmt_gap
 from .common import fmt_ms, header, pyplot, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .e4a import SPIKE_RATIO, SPIKE_WINDOW, count_spikes
-from .e5e7_runs import auto_gaps, shortest_stable, variant_job
+from .e5e7_runs import shortest_stable, variant_job
 from .train import LMConfig
 
 NAME = "e5"
@@ -47,6 +47,8 @@ STEPS = 300
 PEAK_LR = 1e-2
 DECAY = "cosine(floor=0.1)"
 TOL = 0.05  # nats: a warmup is as good as the best when its seed mean is within this
+#: E5/E7's best fixed warmup: the lowest seed mean among the warmups with no failed seed (all if none).
+BEST_MEANING = "the fixed warmup with the lowest seed mean among those with no failed seed (all if every one failed)"
 COLLAPSE_MARGIN = 0.1  # E1's: a final val loss within this of the unigram level is a collapse
 CRITERION = (
     f"(a) size: the shortest stable warmup (grid {list(WARMUPS)} updates; stable = no seed diverged or collapsed "
@@ -165,13 +167,19 @@ def summarize(results: dict[str, Any], unigram: float) -> dict[str, Any]:
         means = {a["warmup"]: float(np.mean(cells[a["name"]]["final_val_loss"])) for a in grid}
         ok = [a for a in grid if not any(cells[a["name"]]["failed"])]
         best_arm = min(ok, key=lambda a: means[a["warmup"]]) if ok else min(grid, key=lambda a: means[a["warmup"]])
-        auto = cells[f"d{d}_auto"]["final_val_loss"]
+        arms = (f"d{d}_auto", best_arm["name"], f"d{d}_w0")
         per_width[str(d)] = {
             "shortest_stable_warmup": w_star,
             "best_mean": best,
             "best_fixed_warmup": best_arm["warmup"],
-            "auto_vs_best": auto_gaps(auto, cells[best_arm["name"]]["final_val_loss"], "percent"),
-            "auto_vs_none": auto_gaps(auto, cells[f"d{d}_w0"]["final_val_loss"], "percent"),
+            "auto": auto_gaps(
+                {a: cells[a]["final_val_loss"] for a in arms},
+                arms[0],
+                arms[1:2],
+                arms[2],
+                "%",
+                best_meaning=BEST_MEANING,
+            ),
             "auto_warmup_steps": cells[f"d{d}_auto"]["warmup_steps"],
         }
     return {"cells": cells, "per_width": per_width}
@@ -212,10 +220,6 @@ def _seeds(v: list[float], digits: int = 3) -> str:
     return ", ".join("diverged" if not math.isfinite(x) else f"{x:.{digits}f}" for x in v)
 
 
-def _gap(g: dict[str, Any]) -> str:
-    return f"{g['mean']:+.2f} % (per seed {', '.join(f'{x:+.2f}' for x in g['per_seed'])})"
-
-
 def table(results: dict[str, Any]) -> str:
     s = results["summary"]
     lines = [
@@ -249,7 +253,7 @@ def report(results: dict[str, Any]) -> str:
         p = s["per_width"][str(d)]
         w = "none of the grid" if p["shortest_stable_warmup"] is None else f"{p['shortest_stable_warmup']} updates"
         lines.append(
-            f"| {d} | {w} | {p['best_fixed_warmup']} | {_gap(p['auto_vs_best'])} | {_gap(p['auto_vs_none'])} |"
+            f"| {d} | {w} | {p['best_fixed_warmup']} | {fmt_gap(p['auto'], 'best')} | {fmt_gap(p['auto'], 'none')} |"
         )
     lines += [
         "",

@@ -54,7 +54,6 @@ __all__ = [
     "DeepNormLM",
     "FixupResNet",
     "ReZeroLM",
-    "auto_gaps",
     "deepnorm_constants",
     "lm_variant",
     "make_lm",
@@ -304,19 +303,3 @@ def shortest_stable(
         return None, math.nan
     best = min(ok.values())
     return min(w for w, m in ok.items() if m <= best + tol), best
-
-
-def auto_gaps(auto: list[float], ref: list[float], scale: str) -> dict[str, Any]:
-    """The automatic warmup's gap to a reference arm, on the seed mean and per seed (paired by seed).
-
-    ``scale='percent'``: ``100·(auto − ref)/ref`` (losses); ``'points'``: ``100·(auto − ref)`` (error rates).
-    Positive = auto is worse.  A non-finite value gives a NaN gap.
-    """
-    if scale not in ("percent", "points"):
-        raise ValueError(f"scale: got {scale!r}; accepted: 'percent' or 'points'")
-
-    def gap(a: float, r: float) -> float:
-        return 100.0 * (a - r) / r if scale == "percent" else 100.0 * (a - r)
-
-    a, r = np.asarray(auto, dtype=float), np.asarray(ref, dtype=float)
-    return {"mean": gap(float(a.mean()), float(r.mean())), "per_seed": [gap(x, y) for x, y in zip(a, r)]}

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from .auto_runs import fmt_gaps
 from .common import (
     cell_code,
     fmt_ms,
@@ -48,7 +49,7 @@ from .common import (
     write_outputs,
 )
 from .data import load_corpus, reference_levels
-from .e6e8_runs import ExtraRun, auto_gaps, fmt_gaps, run_job
+from .e6e8_runs import ExtraRun, run_job, warmup_gaps
 from .optimizers import OPTIMIZERS
 from .train import LMConfig
 
@@ -169,7 +170,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
         "runs": res,
     }
     results["summary"] = summarize(results, refs["unigram"])
-    results["auto"] = auto_gaps(results["summary"], "adamw_auto", "adamw_warmup", "adamw_none")
+    results["auto"] = warmup_gaps(results["summary"], "adamw_auto", "adamw_warmup", "adamw_none")
     results["outcome"] = outcome(results["summary"])
     results["wall_s"] = timed(t0)
     figs = {
@@ -292,7 +293,7 @@ def report(results: dict[str, Any]) -> str:
         + " nats.",
         "",
         f"Automatic warmup (AdamW at LR {results['auto_arms'][0]['lr']:g}, AutoWarmup at its defaults, then "
-        f"`cosine(floor=0.1)`): {fmt_gaps(results['auto'])}.",
+        f"`cosine(floor=0.1)`): {fmt_gaps(results['auto'], 'AdamW, fixed warmup')}",
         "",
         "**Outcome**: "
         + "; ".join(

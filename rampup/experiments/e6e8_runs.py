@@ -12,23 +12,20 @@ largest pre-softmax attention logit of every layer, per update).  :func:`run_job
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import numpy as np
-
 from .. import parse
-from .auto_runs import Arm, plan_for
-from .common import Job, mean_std
+from .auto_runs import Arm, auto_gaps, plan_for
+from .common import Job
 from .observers import AttentionLogits
 from .optimizers import lm_optimizer
 from .train import FixedPlan, LMConfig, Observer, lm_loop
 
-__all__ = ["ExtraRun", "auto_gaps", "fmt_gaps", "run_job", "train_run"]
+__all__ = ["ExtraRun", "run_job", "train_run", "warmup_gaps"]
 
 # AutoWarmup at its defaults (method "update", ramps from 0, its own warmup bounds), then cfg.spec
 AUTO_ARM = Arm("auto", "auto", method="update")
@@ -85,39 +82,8 @@ def run_job(run: ExtraRun) -> Job:
     return Job.call(train_run, {"run": run}, arm=run.arm, seed=run.seed, steps=run.steps, tags=run.tags)
 
 
-def _pct(a: float, b: float) -> float:
-    return float(100.0 * (a - b) / b) if np.isfinite(a) and np.isfinite(b) else math.nan
-
-
-def auto_gaps(summary: dict[str, Any], auto: str, fixed: str, none: str) -> dict[str, Any]:
-    """The automatic warmup's final validation loss against the best fixed warmup and against no warmup, in %.
-
-    ``100 · (auto − other) / other`` on the seed means and seed by seed (same seed); positive = auto is worse.
-
-    >>> s = {"a": {"final_val_loss": [2.02, 2.2]}, "f": {"final_val_loss": [2.0, 2.0]}, "n": {"final_val_loss": [3.0, 2.0]}}
-    >>> g = auto_gaps(s, "a", "f", "n")
-    >>> round(g["vs_fixed_mean_pct"], 3), [round(x, 3) for x in g["vs_fixed_per_seed_pct"]]
-    (5.5, [1.0, 10.0])
-    """
-    a, f, n = (np.asarray(summary[k]["final_val_loss"], dtype=float) for k in (auto, fixed, none))
-    return {
-        "auto": auto,
-        "fixed": fixed,
-        "none": none,
-        "vs_fixed_mean_pct": _pct(mean_std(a)[0], mean_std(f)[0]),
-        "vs_fixed_per_seed_pct": [_pct(x, y) for x, y in zip(a, f)],
-        "vs_none_mean_pct": _pct(mean_std(a)[0], mean_std(n)[0]),
-        "vs_none_per_seed_pct": [_pct(x, y) for x, y in zip(a, n)],
-    }
-
-
-def fmt_gaps(g: dict[str, Any]) -> str:
-    """``"+1.2 % vs the fixed warmup (per seed +0.5, +2.0, +1.1 %), −20.1 % vs none (…)"``."""
-
-    def seeds(v: list[float]) -> str:
-        return ", ".join("diverged" if not np.isfinite(x) else f"{x:+.1f}" for x in v)
-
-    return (
-        f"{g['vs_fixed_mean_pct']:+.1f} % vs the fixed warmup (per seed {seeds(g['vs_fixed_per_seed_pct'])} %), "
-        f"{g['vs_none_mean_pct']:+.1f} % vs no warmup (per seed {seeds(g['vs_none_per_seed_pct'])} %)"
-    )
+def warmup_gaps(summary: dict[str, Any], auto: str, fixed: str, none: str) -> dict[str, Any]:
+    """:func:`~rampup.experiments.auto_runs.auto_gaps` of the final validation losses in ``summary``, the best fixed
+    arm being the experiment's one fixed warmup ``fixed`` (E6, E8 have one warmup per optimizer / model)."""
+    values = {k: summary[k]["final_val_loss"] for k in (auto, fixed, none)}
+    return auto_gaps(values, auto, [fixed], none, "%", best_meaning=f"the experiment's fixed warmup arm {fixed}")

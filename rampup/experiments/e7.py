@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from .auto_runs import Arm
+from .auto_runs import Arm, auto_gaps, fmt_gap
 from .common import fmt_ms, header, mean_std, pyplot, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, load_digits, reference_levels
-from .e5e7_runs import auto_gaps, deepnorm_constants, shortest_stable, variant_job
+from .e5e7_runs import deepnorm_constants, shortest_stable, variant_job
 from .train import DigitsConfig, LMConfig, digits_spec
 
 NAME = "e7"
@@ -46,6 +46,8 @@ LM_STEPS = 300
 PEAK_LR = 1e-2
 DECAY = "cosine(floor=0.1)"
 LM_TOL = 0.05  # nats
+#: E5/E7's best fixed warmup: the lowest seed mean among the warmups with no failed seed (all if none).
+BEST_MEANING = "the fixed warmup with the lowest seed mean among those with no failed seed (all if every one failed)"
 COLLAPSE_MARGIN = 0.1  # E1's collapse: a final val loss within this of the unigram level
 DIGITS_TOL = 0.01  # 1 percentage point of test error
 DIGITS_FAIL = 0.10  # a final test error at or above 10 % is a failed run (the baseline is ~1 %)
@@ -184,15 +186,20 @@ def summarize(results: dict[str, Any], unigram: float) -> dict[str, Any]:
         means = {c["name"]: float(np.mean(per_cell[c["name"]]["metric"])) for c in grid}
         ok = [c for c in grid if not any(per_cell[c["name"]]["failed"])] or grid
         best_cell = min(ok, key=lambda c: means[c["name"]] if math.isfinite(means[c["name"]]) else math.inf)
-        auto = per_cell[f"{variant}_auto"]["metric"]
-        scale = "percent" if kind == "lm" else "points"
+        arms = (f"{variant}_auto", best_cell["name"], f"{variant}_w0")
         models[variant] = {
             "kind": kind,
             "shortest_stable_warmup": w_star,
             "best_mean": best,
             "best_fixed_warmup": best_cell["warmup"],
-            "auto_vs_best": auto_gaps(auto, per_cell[best_cell["name"]]["metric"], scale),
-            "auto_vs_none": auto_gaps(auto, per_cell[f"{variant}_w0"]["metric"], scale),
+            "auto": auto_gaps(
+                {a: per_cell[a]["metric"] for a in arms},
+                arms[0],
+                arms[1:2],
+                arms[2],
+                "%" if kind == "lm" else "pt",
+                best_meaning=BEST_MEANING,
+            ),
             "gap_unit": "% of the final val loss" if kind == "lm" else "percentage points of test error",
         }
     return {"cells": per_cell, "models": models}
@@ -230,10 +237,6 @@ def _fmt(kind: str, v: list[float]) -> tuple[str, str]:
     if kind == "lm":
         return fmt_ms(v), ", ".join("diverged" if not math.isfinite(x) else f"{x:.3f}" for x in v)
     return fmt_ms(v, 1, 100, " %"), ", ".join("diverged" if not math.isfinite(x) else f"{100 * x:.1f}" for x in v)
-
-
-def _gap(g: dict[str, Any]) -> str:
-    return f"{g['mean']:+.2f} (per seed {', '.join(f'{x:+.2f}' for x in g['per_seed'])})"
 
 
 def report(results: dict[str, Any]) -> str:
@@ -276,8 +279,8 @@ def report(results: dict[str, Any]) -> str:
         unit = "updates" if mm["kind"] == "lm" else "epochs"
         wst = "none of the grid" if mm["shortest_stable_warmup"] is None else f"{mm['shortest_stable_warmup']} {unit}"
         lines.append(
-            f"| {_label(v)} | {wst} | {mm['best_fixed_warmup']} {unit} | {_gap(mm['auto_vs_best'])} | "
-            f"{_gap(mm['auto_vs_none'])} | {mm['gap_unit']} |"
+            f"| {_label(v)} | {wst} | {mm['best_fixed_warmup']} {unit} | {fmt_gap(mm['auto'], 'best')} | "
+            f"{fmt_gap(mm['auto'], 'none')} | {mm['gap_unit']} |"
         )
     red = ", ".join(f"{_label(v)} {'yes' if x else 'no'}" for v, x in o["reduces"].items())
     omit = ", ".join(f"{_label(v)} {'yes' if x else 'no'}" for v, x in o["safe_to_omit"].items())

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from .auto_runs import fmt_gaps
 from .common import (
     cell_code,
     fmt_ms,
@@ -44,7 +45,7 @@ from .common import (
     write_outputs,
 )
 from .data import load_corpus, reference_levels
-from .e6e8_runs import ExtraRun, auto_gaps, fmt_gaps, run_job
+from .e6e8_runs import ExtraRun, run_job, warmup_gaps
 from .train import LMConfig
 
 NAME = "e8"
@@ -118,8 +119,8 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     }
     results["summary"] = summarize(res, [n for n, _, _ in fixed + auto], window, refs["unigram"])
     results["auto"] = {
-        "plain": auto_gaps(results["summary"], "plain_auto", "plain_warmup", "plain_none"),
-        "qk": auto_gaps(results["summary"], "qk_auto", "qk_warmup", "qk_none"),
+        "plain": warmup_gaps(results["summary"], "plain_auto", "plain_warmup", "plain_none"),
+        "qk": warmup_gaps(results["summary"], "qk_auto", "qk_warmup", "qk_none"),
     }
     results["outcome"] = outcome(results["summary"])
     results["wall_s"] = timed(t0)
@@ -203,7 +204,7 @@ def report(results: dict[str, Any]) -> str:
         f"*collapsed* = final val loss within 0.1 of the unigram level ({results['reference_levels']['unigram']:.2f}).",
         "",
         f"Automatic warmup (AutoWarmup at its defaults, then `cosine(floor=0.1)`), final val loss: "
-        f"no qk-norm {fmt_gaps(results['auto']['plain'])}; qk-layernorm {fmt_gaps(results['auto']['qk'])}.",
+        f"no qk-norm: {fmt_gaps(results['auto']['plain'])} qk-layernorm: {fmt_gaps(results['auto']['qk'])}",
         "",
         f"**Outcome**: (a) max logit over updates 0–{results['window'] - 1}, no warmup / warmup = "
         f"{o['logit_ratio']:.2f}× → {'met' if o['logits_explode'] else 'not met'}; (b) need for warmup "

@@ -27,9 +27,10 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from .auto_runs import auto_gaps, fmt_gaps
 from .common import cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
-from .e9e11_loop import XConfig, auto_gaps, fmt_gaps, quick_lm, x_job
+from .e9e11_loop import XConfig, quick_lm, x_job
 from .train import LMConfig
 
 NAME = "e9"
@@ -143,7 +144,7 @@ def outcome(summary: dict[str, Any]) -> dict[str, Any]:
         "seeds_lower_with_warmup_mode": sum(1 for f, c in zip(fixed, co) if c < f),
         # the mechanism, reported beside the verdict: less decay while the LR is small leaves larger weights
         "norm_end_of_warmup_larger_with_warmup_mode_every_seed": bool(all(c > f for f, c in zip(nf, nc))),
-        "auto": auto_gaps(finals, ["fixed_long", "fixed_short"], "none", "auto"),
+        "auto": auto_gaps(finals, "auto", ["fixed_long", "fixed_short"], "none"),
         "verdict": verdict,
         "reproduced": verdict == "reproduced",
     }

@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 from typing import Any
-
-import numpy as np
 
 from .. import parse
 from .auto_runs import Arm, plan_for
@@ -37,7 +35,7 @@ from .common import Job
 from .observers import WeightDecays, WeightNorms
 from .train import AmpStep, FixedPlan, LMConfig, LMStep, Observer, lm_loop, lm_step
 
-__all__ = ["WD_MODES", "XConfig", "auto_gaps", "fmt_gaps", "quick_lm", "train_x", "x_job"]
+__all__ = ["WD_MODES", "XConfig", "quick_lm", "train_x", "x_job"]
 
 WD_MODES = ("none", "warmup", "lr")  # WarmupScheduler's weight_decay modes (docs/torch.md)
 
@@ -129,51 +127,3 @@ def x_job(cfg: XConfig, seed: int, arm: str, init_state: bytes | None = None) ->
 def quick_lm(lm: LMConfig) -> LMConfig:
     """The quick mode's evaluation: 32 validation windows, none during the run."""
     return replace(lm, eval_windows=32, eval_every=10**9)
-
-
-def auto_gaps(finals: dict[str, list[float]], fixed: Sequence[str], none: str, auto: str) -> dict[str, Any]:
-    """The automatic warmup's gap to the best fixed warmup (best on the seed mean) and to no warmup.
-
-    ``finals``: arm → per-seed final losses (lower is better).  Gaps are ``(auto − other) / other`` in %,
-    on the seed means and per seed (positive: auto is worse).  A diverged run (NaN) gives a NaN gap.
-
-    >>> g = auto_gaps({"a": [2.0, 2.2], "b": [2.1, 2.1], "n": [2.5, 2.5], "x": [2.02, 2.2]}, ["a", "b"], "n", "x")
-    >>> g["best_fixed"], round(g["gap_to_best_mean_pct"], 2), [round(v, 2) for v in g["gap_to_best_per_seed_pct"]]
-    ('a', 0.48, [1.0, 0.0])
-    """
-
-    def mean(v: list[float]) -> float:
-        a = np.asarray(v, dtype=float)
-        return float(a.mean()) if np.isfinite(a).all() else math.nan
-
-    means = {k: mean(finals[k]) for k in fixed}
-    finite = {k: m for k, m in means.items() if math.isfinite(m)}
-    best = min(finite, key=finite.__getitem__) if finite else fixed[0]
-    a = np.asarray(finals[auto], dtype=float)
-
-    def pct(other: list[float]) -> tuple[float, list[float]]:
-        o = np.asarray(other, dtype=float)
-        return 100.0 * (mean(finals[auto]) / mean(other) - 1.0), [float(x) for x in 100.0 * (a / o - 1.0)]
-
-    gb, gbs = pct(finals[best])
-    gn, gns = pct(finals[none])
-    return {
-        "best_fixed": best,
-        "gap_to_best_mean_pct": gb,
-        "gap_to_best_per_seed_pct": gbs,
-        "gap_to_none_mean_pct": gn,
-        "gap_to_none_per_seed_pct": gns,
-    }
-
-
-def fmt_gaps(g: dict[str, Any], best_label: str) -> str:
-    """One sentence with :func:`auto_gaps`' numbers, for the reports."""
-
-    def seeds(v: list[float]) -> str:
-        return ", ".join(f"{x:+.2f}" for x in v)
-
-    return (
-        f"automatic warmup vs the best fixed warmup ({best_label}): {g['gap_to_best_mean_pct']:+.2f} % on the seed "
-        f"mean (per seed {seeds(g['gap_to_best_per_seed_pct'])} %); vs no warmup: {g['gap_to_none_mean_pct']:+.2f} % "
-        f"(per seed {seeds(g['gap_to_none_per_seed_pct'])} %). Positive = auto ends higher (worse)."
-    )

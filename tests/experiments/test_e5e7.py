@@ -21,7 +21,6 @@ from rampup.experiments.e5e7_runs import (  # noqa: E402
     DeepNormLM,
     FixupResNet,
     ReZeroLM,
-    auto_gaps,
     deepnorm_constants,
     make_lm,
     make_resnet,
@@ -155,7 +154,7 @@ def test_variant_jobs_go_through_run_jobs() -> None:
         variant_job("x", d, "fixup", 0, arm, 6)
 
 
-def test_shortest_stable_and_auto_gaps() -> None:
+def test_shortest_stable() -> None:
     grid = {0: [3.15, 3.15], 10: [2.50, 2.60], 25: [2.42, 2.40], 50: [2.40, 2.38]}
     failed = {0: [True, True], 10: [False, False], 25: [False, False], 50: [False, False]}
     assert shortest_stable(grid, failed, 0.05) == (25, pytest.approx(2.39))
@@ -163,11 +162,6 @@ def test_shortest_stable_and_auto_gaps() -> None:
     failed[50] = [False, True]  # a failed seed rules a warmup out, and out of "the best" too
     assert shortest_stable(grid, failed, 0.0) == (25, pytest.approx(2.41))
     assert shortest_stable(grid, {w: [True, True] for w in grid}, 0.05) == (None, pytest.approx(math.nan, nan_ok=True))
-    g = auto_gaps([2.2, 2.4], [2.0, 2.4], "percent")
-    assert g["mean"] == pytest.approx(100 * (2.3 - 2.2) / 2.2) and g["per_seed"] == pytest.approx([10.0, 0.0])
-    assert auto_gaps([0.05], [0.03], "points")["per_seed"] == pytest.approx([2.0])
-    with pytest.raises(ValueError, match="scale: got 'x'"):
-        auto_gaps([1.0], [1.0], "x")
 
 
 def _check(out: Path, name: str) -> dict[str, Any]:
@@ -195,7 +189,9 @@ def test_e5_quick(tmp_path: Path) -> None:
     auto = next(r for r in res["runs"] if r["cell"] == "d32_auto")
     assert auto["spec"].startswith("piecewise(") and 1 <= auto["warmup_steps"] <= 12
     p = res["summary"]["per_width"]["32"]
-    assert len(p["auto_vs_best"]["per_seed"]) == 1 and math.isfinite(p["auto_vs_none"]["mean"])
+    g = p["auto"]
+    assert g["auto"] == "d32_auto" and g["best_fixed"] == f"d32_w{p['best_fixed_warmup']}" and g["unit"] == "%"
+    assert len(g["gap_best_per_seed"]) == 1 and math.isfinite(g["gap_none_mean"]) and g["no_warmup"] == "d32_w0"
 
 
 def test_e7_quick(tmp_path: Path) -> None:

@@ -172,7 +172,8 @@ def test_e6_quick(tmp_path: Path, tiny_runs: list[str]) -> None:
     assert set(res["summary"]["need"]) == {"adamw", "adafactor", "lion", "gi_adamw"}
     assert res["outcome"]["verdict"] in ("reproduced", "partly", "not reproduced")
     auto = res["auto"]
-    assert auto["fixed"] == "adamw_warmup" and len(auto["vs_fixed_per_seed_pct"]) == 1
+    assert auto["best_fixed"] == "adamw_warmup" and auto["no_warmup"] == "adamw_none" and auto["unit"] == "%"
+    assert len(auto["gap_best_per_seed"]) == 1 and "adamw_warmup" in auto["best_fixed_meaning"]
     run = next(r for r in res["runs"] if r["arm"] == "adamw_auto")
     assert run["exported_spec"].startswith("piecewise(steps=[0, ") and 1 <= run["warmup_steps"] <= 12
 
@@ -188,4 +189,4 @@ def test_e8_quick(tmp_path: Path, tiny_runs: list[str]) -> None:
     assert s["max_logit_window"][0] == pytest.approx(max(x[0] for x in res["runs"][1]["max_logit"][:6]))
     o = res["outcome"]
     assert o["verdict"] in ("reproduced", "partly", "not reproduced") and o["logit_ratio"] > 0
-    assert res["auto"]["qk"]["fixed"] == "qk_warmup"
+    assert res["auto"]["qk"]["best_fixed"] == "qk_warmup" and res["auto"]["plain"]["no_warmup"] == "plain_none"

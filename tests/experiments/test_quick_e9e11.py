@@ -116,7 +116,7 @@ def test_e9_quick(tmp_path: Path, tiny_x: list[str]) -> None:
     )
     s = res["summary"]["warmup_long"]
     assert len(s["weight_norm_end_of_warmup"]) == 1 and s["weight_norm_end_of_warmup"][0] > 0
-    assert set(res["outcome"]["auto"]) >= {"best_fixed", "gap_to_best_mean_pct", "gap_to_none_per_seed_pct"}
+    assert set(res["outcome"]["auto"]) >= {"best_fixed", "gap_best_mean", "gap_none_per_seed", "goal_met"}
     assert res["outcome"]["auto"]["best_fixed"] in ("fixed_long", "fixed_short")
 
 
