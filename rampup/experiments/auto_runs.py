@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..torch.auto import AutoWarmup
+from .common import Job
 from .train import (
     DigitsConfig,
     FixedPlan,
@@ -44,6 +45,7 @@ __all__ = [
     "Arm",
     "AutoPlan",
     "auto_gaps",
+    "auto_job",
     "auto_report",
     "auto_table",
     "digits_then",
@@ -281,6 +283,29 @@ def auto_gaps(
         "goal": "gap to best fixed <= 1 on the seed mean and <= 2 on every seed (issue 15), in " + unit,
         "goal_met": bool(gb_mean <= 1.0 and all(g <= 2.0 for g in gb_seed)),
     }
+
+
+def auto_job(
+    cfg: LMConfig | DigitsConfig,
+    seed: int,
+    arm: str,
+    steps: int,
+    *,
+    init_state: bytes | None = None,
+    tags: dict[str, Any] | None = None,
+    auto: Arm = DEFAULT_AUTO,
+) -> Job:
+    """The runner's job of an experiment's auto arm: :func:`train_lm_auto` (``cfg`` an LMConfig) or
+    :func:`train_digits_auto` (a DigitsConfig) through :meth:`Job.call`, labelled ``arm``/``seed``/``tags``."""
+    # train_*_auto are looked up when the job is made, so a test that swaps them (tiny models) is followed
+    if isinstance(cfg, LMConfig):
+        kwargs: dict[str, Any] = {"cfg": cfg, "seed": seed, "arm": auto, "init_state": init_state}
+        return Job.call(train_lm_auto, kwargs, arm=arm, seed=seed, steps=steps, tags=tags)
+    if init_state is not None:
+        raise ValueError("init_state: a digits run starts from its seed's initialization; got a state")
+    return Job.call(
+        train_digits_auto, {"cfg": cfg, "seed": seed, "arm": auto}, arm=arm, seed=seed, steps=steps, tags=tags
+    )
 
 
 def _num(x: float) -> str:

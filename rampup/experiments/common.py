@@ -50,11 +50,10 @@ __all__ = [
 class Job:
     """One training run: ``kind`` 'lm' or 'digits', its config, the seed, and labels to find it again.
 
-    ``kind`` 'lm_auto' / 'digits_auto': the same loop with :class:`~rampup.torch.AutoWarmup` deciding the
-    warmup (``auto``: the :class:`~rampup.experiments.auto_runs.Arm`, default its documented default).
     ``kind`` 'call' runs any module-level function: ``cfg`` is ``(function, kwargs)`` (both picklable,
     for the pool's workers) and the run is ``function(**kwargs, progress=...)``, which returns the run's
-    result dict and reports finished steps through ``progress``; :meth:`call` makes one.
+    result dict and reports finished steps through ``progress``; :meth:`call` makes one (the experiments'
+    auto arms are such jobs: :func:`~rampup.experiments.auto_runs.auto_job`).
     ``steps`` is what the progress bar counts (and longer jobs start first).
     """
 
@@ -65,7 +64,6 @@ class Job:
     steps: int
     init_state: bytes | None = None
     tags: dict[str, Any] = field(default_factory=dict)
-    auto: Any = None  # kinds 'lm_auto'/'digits_auto': the auto_runs.Arm deciding the warmup (None: its default)
 
     @classmethod
     def call(
@@ -102,17 +100,10 @@ def _execute(job: Job, progress: Callable[[int], None] | None) -> dict[str, Any]
         return train_lm(job.cfg, job.seed, job.init_state, progress)
     if job.kind == "digits":
         return train_digits(job.cfg, job.seed, progress)
-    if job.kind in ("lm_auto", "digits_auto"):  # the experiments' auto arm: same loop, LR plan by AutoWarmup
-        from .auto_runs import DEFAULT_AUTO, train_digits_auto, train_lm_auto
-
-        arm = DEFAULT_AUTO if job.auto is None else job.auto
-        if job.kind == "lm_auto":
-            return train_lm_auto(job.cfg, job.seed, arm, job.init_state, progress)
-        return train_digits_auto(job.cfg, job.seed, arm, progress)
     if job.kind == "call":
         function, kwargs = job.cfg
         return function(**kwargs, progress=progress)
-    raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'lm', 'digits', 'lm_auto', 'digits_auto' or 'call'")
+    raise ValueError(f"job.kind: got {job.kind!r}; accepted: 'lm', 'digits' or 'call'")
 
 
 def _worker(job: Job) -> dict[str, Any]:

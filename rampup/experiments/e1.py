@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
-from .auto_runs import auto_gaps, auto_report
+from .auto_runs import auto_gaps, auto_job, auto_report
 from .common import (
     Job,
     cell_code,
@@ -106,7 +106,7 @@ def run(
     jobs = [Job("lm", cfg, seed, name, cfg.steps) for seed in range(seeds) for name, _, cfg in arm_list]
     cfgs = {n: c for n, _, c in arm_list}
     auto_jobs = [
-        Job("lm_auto", cfgs[none], seed, name, cfgs[none].steps)  # the no-warmup config: its spec is the decay
+        auto_job(cfgs[none], seed, name, cfgs[none].steps)  # the no-warmup config: its spec is the decay
         for seed in range(seeds)
         for name, (_, none, _) in AUTO_ARMS.items()
         if auto

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
-from .auto_runs import auto_gaps, auto_report
+from .auto_runs import auto_gaps, auto_job, auto_report
 from .common import Job, cell_code, fmt_ms, header, mean_std, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .train import LMConfig
@@ -94,7 +94,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     ]
     d = dict((n, sp) for n, _, sp in arm_list)["none"]  # the decay alone; AutoWarmup decides the warmup
     auto_jobs = [
-        Job("lm_auto", config(d, lr, steps, quick), seed, "auto", steps, tags={"peak_lr": lr})
+        auto_job(config(d, lr, steps, quick), seed, "auto", steps, tags={"peak_lr": lr})
         for seed in range(seeds)
         for lr in grid
     ]

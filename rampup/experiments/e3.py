@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
-from .auto_runs import auto_gaps, auto_report
+from .auto_runs import auto_gaps, auto_job, auto_report
 from .common import (
     Job,
     cell_code,
@@ -79,7 +79,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     arm_list = arms(3, 1.0) if quick else arms()
     jobs = [Job("digits", cfg, seed, name, steps_of(cfg)) for seed in range(seeds) for name, _, cfg in arm_list]
     none_cfg = dict((n, c) for n, _, c in arm_list)["none"]  # batch 512, LR 3.2: the decay alone
-    auto_jobs = [Job("digits_auto", none_cfg, seed, "auto", steps_of(none_cfg)) for seed in range(seeds)]
+    auto_jobs = [auto_job(none_cfg, seed, "auto", steps_of(none_cfg)) for seed in range(seeds)]
     every = run_jobs(jobs + auto_jobs, workers, desc=f"E3 ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
     runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
     for r in every:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import parse
 from ..support.optional import pyplot
-from .auto_runs import auto_gaps, auto_report
+from .auto_runs import auto_gaps, auto_job, auto_report
 from .common import (
     Job,
     cell_code,
@@ -96,7 +96,7 @@ def run(
         arm_list.append((f"w{w}", f"{100 * f:g}% = {w} steps", f, replace(base, spec=spec_for(w))))
     jobs = [Job("lm", c, seed, n, steps, tags={"fraction": f}) for seed in range(seeds) for n, _, f, c in arm_list]
     none_cfg = replace(base, spec=spec_for(0))  # the decay alone; AutoWarmup decides the warmup online
-    auto_jobs = [Job("lm_auto", none_cfg, seed, "auto", steps) for seed in range(seeds)]
+    auto_jobs = [auto_job(none_cfg, seed, "auto", steps) for seed in range(seeds)]
     every = run_jobs(jobs + auto_jobs, workers, desc=f"E4a ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
     runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
     refs = reference_levels()

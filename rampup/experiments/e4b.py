@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..support.optional import pyplot
-from .auto_runs import auto_gaps, auto_report
+from .auto_runs import auto_gaps, auto_job, auto_report
 from .common import Job, fmt_ms, header, mean_std, results_head, run_jobs, timed, write_outputs
 from .data import load_digits
 from .e3 import steps_of
@@ -53,7 +53,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     ]
     nones = {b: c for _, b, w, c in cells if w == 0 and b != 32}  # per batch: the decay alone
     auto_jobs = [
-        Job("digits_auto", c, seed, f"b{b}_auto", steps_of(c), tags={"batch": b})
+        auto_job(c, seed, f"b{b}_auto", steps_of(c), tags={"batch": b})
         for seed in range(seeds)
         for b, c in nones.items()
     ]

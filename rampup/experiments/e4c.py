@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..support.optional import pyplot
-from .auto_runs import auto_gaps, auto_report
+from .auto_runs import auto_gaps, auto_job, auto_report
 from .common import Job, cell_code, header, results_head, run_jobs, timed, write_outputs
 from .data import load_corpus
 from .train import LMConfig
@@ -77,7 +77,7 @@ def run(out: str, seeds: int = 5, quick: bool = False, workers: int = 2, progres
         for k in range(seeds):
             model_seed, data_seed = (0, 1234 + k) if variant == "data" else (k, 1234)
             cfg = replace(none_cfg, data_seed=data_seed)
-            auto_jobs.append(Job("lm_auto", cfg, model_seed, "auto", steps, tags={"variant": variant, "replicate": k}))
+            auto_jobs.append(auto_job(cfg, model_seed, "auto", steps, tags={"variant": variant, "replicate": k}))
     every = run_jobs(jobs + auto_jobs, workers, desc=f"E4c ({len(jobs) + len(auto_jobs)} runs)", progress=progress)
     runs, auto_runs = every[: len(jobs)], every[len(jobs) :]
     per_step = {}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import parse
-from .auto_runs import auto_gaps, auto_report
+from .auto_runs import auto_gaps, auto_job, auto_report
 from .common import (
     Job,
     cell_code,
@@ -87,7 +87,7 @@ def run(out: str, seeds: int = 3, quick: bool = False, workers: int = 2, progres
     ]
     cfgs = {n: c for n, _, c in arm_list}
     auto_jobs = [  # the no-re-warmup config: its spec is the decay alone; same pretrained state and data
-        Job("lm_auto", cfgs[none], seed, n, ft_steps, init_state=states[seed])
+        auto_job(cfgs[none], seed, n, ft_steps, init_state=states[seed])
         for seed in range(seeds)
         for n, (_, none, _) in AUTO_ARMS.items()
     ]

@@ -40,7 +40,7 @@ def tiny_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         made.append("auto")
         return auto_lm(replace(cfg, **TINY_LM), *a, **k)
 
-    def tiny_lm_auto(cfg: Any, *a: Any, **k: Any) -> Any:  # the experiments' auto arms (Job kind lm_auto)
+    def tiny_lm_auto(cfg: Any, *a: Any, **k: Any) -> Any:  # the experiments' auto arms (auto_runs.auto_job)
         made.append("lm_auto")
         return exp_lm_auto(replace(cfg, **TINY_LM), *a, **k)
 
