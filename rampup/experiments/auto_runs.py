@@ -328,12 +328,12 @@ def fmt_gaps(g: dict[str, Any], best_label: str | None = None) -> str:
     """One sentence with :func:`auto_gaps`' numbers for a report; ``best_label`` names the best fixed arm.
 
     >>> fmt_gaps(auto_gaps({"a": [1.0, 1.03], "w": [1.0, 1.0], "n": [2.0, 2.0]}, "a", ["w", "n"], "n"))
-    'automatic warmup vs the best fixed warmup (w): +1.50 % on the seed mean (per seed +0.00, +3.00); vs no warmup: -49.25 % (-50.00, -48.50). Positive = auto is worse.'
+    'automatic warmup vs the best fixed warmup (w): +1.50 % on the seed mean (per seed +0.00, +3.00); vs no warmup: -49.25 % (per seed -50.00, -48.50). Positive = auto is worse.'
     """
     return (
         f"automatic warmup vs the best fixed warmup ({best_label or g['best_fixed']}): "
         f"{fmt_gap(g, 'best').replace(' (', ' on the seed mean (per seed ', 1)}; "
-        f"vs no warmup: {fmt_gap(g, 'none')}. Positive = auto is worse."
+        f"vs no warmup: {fmt_gap(g, 'none').replace(' (', ' (per seed ', 1)}. Positive = auto is worse."
     )
 
 

@@ -246,7 +246,7 @@ def report(results: dict[str, Any]) -> str:
     lines = header(results)
     lines += [f"**Criterion** (fixed before the run): {o['criterion']}", "", table(results), ""]
     lines += [
-        "| d_model | shortest stable warmup | best fixed | auto vs best fixed | auto vs no warmup |",
+        "| d_model | shortest stable warmup | best fixed | auto vs best fixed: mean (per seed) | auto vs no warmup: mean (per seed) |",
         "|---|---|---|---|---|",
     ]
     for d in results["widths"]:

@@ -272,7 +272,7 @@ def report(results: dict[str, Any]) -> str:
         "",
         "Final metric: validation loss (nats/byte) for the transformers, test error for the ResNets.",
         "",
-        "| model | shortest stable warmup | best fixed | auto vs best fixed | auto vs no warmup | gap unit |",
+        "| model | shortest stable warmup | best fixed | auto vs best fixed: mean (per seed) | auto vs no warmup: mean (per seed) | gap unit |",
         "|---|---|---|---|---|---|",
     ]
     for v, mm in s["models"].items():
