@@ -36,10 +36,8 @@ __all__ = [
     "check_workers",
     "environment",
     "fmt_ms",
-    "jsonable",
     "mean_std",
     "progress_bar",
-    "pyplot",
     "run_jobs",
     "smooth",
     "write_outputs",
@@ -237,11 +235,6 @@ def smooth(y: npt.ArrayLike, k: int = 10) -> np.ndarray:
     c = np.cumsum(np.insert(a, 0, 0.0))
     n = np.minimum(np.arange(1, a.size + 1), k)
     return (c[1:] - c[np.arange(1, a.size + 1) - n]) / n
-
-
-# The experiments' names for the one JSON sanitizer and the one matplotlib guard (rampup.support): aliases,
-# so the experiment modules keep importing them from here.
-jsonable = json_safe
 
 
 def write_outputs(out: str, results: dict[str, Any], report: str, figures: dict[str, Any]) -> list[str]:

@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from ..support.optional import pyplot
 from .auto_runs import auto_gaps, fmt_gaps
-from .common import cell_code, fmt_ms, header, mean_std, pyplot, results_head, run_jobs, smooth, timed, write_outputs
+from .common import cell_code, fmt_ms, header, mean_std, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .e9e11_loop import XConfig, quick_lm, x_job
 from .train import LMConfig

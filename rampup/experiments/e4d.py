@@ -25,20 +25,9 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from ..support.optional import pyplot
 from .auto_runs import auto_gaps, auto_job, auto_report
-from .common import (
-    Job,
-    cell_code,
-    fmt_ms,
-    header,
-    mean_std,
-    pyplot,
-    results_head,
-    run_jobs,
-    smooth,
-    timed,
-    write_outputs,
-)
+from .common import Job, cell_code, fmt_ms, header, mean_std, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .train import LMConfig
 

@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from .. import parse
+from ..support.optional import pyplot
 from .auto_runs import Arm, auto_gaps, fmt_gap
-from .common import fmt_ms, header, pyplot, results_head, run_jobs, smooth, timed, write_outputs
+from .common import fmt_ms, header, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, reference_levels
 from .e4a import SPIKE_RATIO, SPIKE_WINDOW, count_spikes
 from .e5e7_runs import shortest_stable, variant_job

@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from ..support.optional import pyplot
 from .auto_runs import Arm, auto_gaps, fmt_gap
-from .common import fmt_ms, header, mean_std, pyplot, results_head, run_jobs, smooth, timed, write_outputs
+from .common import fmt_ms, header, mean_std, results_head, run_jobs, smooth, timed, write_outputs
 from .data import load_corpus, load_digits, reference_levels
 from .e5e7_runs import deepnorm_constants, shortest_stable, variant_job
 from .train import DigitsConfig, LMConfig, digits_spec
