@@ -22,9 +22,14 @@ long job on a shared machine needs from it:
   same for every caller and for the Ray backend of the sweep: a task whose
   worker died while it ran is **retried once**, alone (nothing else in flight,
   so a second death is pinned on it); if it kills its worker again it is given
-  up (``on_died(index, message)``, or :class:`WorkerDied` is raised).  Tasks
-  that had not started yet are simply resubmitted; a pool that dies
-  :data:`MAX_BREAKS` times before a task could start gives that task up.
+  up (``on_died(index, message)``, or :class:`WorkerDied` is raised).  One
+  death breaks the whole executor, which stops the other workers with SIGTERM:
+  the tasks running beside the one whose worker died first (any other exit
+  status) are bystanders, rerun without a charge.  Only when no worker's exit
+  status tells (every worker ended by SIGTERM, e.g. sent from outside) is
+  every task that was running charged.  Tasks that had not started yet are
+  simply resubmitted; a pool that dies :data:`MAX_BREAKS` times before a task
+  could start gives that task up.
 * **An exception in a task** stops the others (they are cancelled and the
   workers killed) and is raised in the driver, with the worker's traceback as
   its ``__cause__``.  A caller that wants to go on catches inside ``fn``.
@@ -189,7 +194,8 @@ def _init_worker(
 def _call(token: int, fn: Callable[[Any], Any], item: Any) -> Any:
     global _TOKEN
     _TOKEN = token
-    _send(f"s {token}")  # before the task runs: if the worker dies now, the driver knows which task it was running
+    # Before the task runs: if the worker dies now, the driver knows which task it was running, and in which process.
+    _send(f"s {token} {os.getpid()}")
     try:
         return fn(item)
     finally:
@@ -228,7 +234,15 @@ class _Executor:
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             with thread_env(self.threads):
-                return self.ex.submit(fn, *args)
+                fut = self.ex.submit(fn, *args)
+            # CPython (3.11-3.13) wakes the executor's manager thread *before* it spawns the worker for this
+            # task, so the manager can go back to waiting without that worker's sentinel: its death then goes
+            # unseen until another task finishes (the task beside it runs to its end, the dead one's future hangs
+            # meanwhile).  One more wake-up makes the manager wait on every worker.
+            wake = getattr(self.ex, "_executor_manager_thread_wakeup", None)
+            if wake is not None:
+                wake.wakeup()
+            return fut
         finally:
             if main:
                 signal.signal(signal.SIGINT, old)
@@ -416,6 +430,8 @@ def _run_pool(
     running: dict[Future[Any], tuple[int, int]] = {}  # future -> (index, token)
     by_token: dict[int, int] = {}
     began: set[int] = set()
+    pid_of: dict[int, int] = {}  # token -> the worker process that ran it
+    procs: dict[int, Any] = {}  # pid -> multiprocessing.Process, of every worker this call has seen
 
     def give_up(i: int, msg: str) -> None:
         if on_died is None:
@@ -426,6 +442,8 @@ def _run_pool(
         for kind, token, payload in ex.messages():
             if kind == "s":
                 began.add(token)
+                if isinstance(payload, int):
+                    pid_of[token] = payload
             elif on_message is not None and token in by_token:
                 on_message(by_token[token], payload)
 
@@ -454,6 +472,7 @@ def _run_pool(
                     shutdown()
                     ex = _executor(workers, threads, initializer, initargs)
                     continue
+            procs.update(getattr(ex.ex, "_processes", None) or {})  # spawned lazily: looked up as they come
             done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
             drain()
             broken: list[tuple[int, int]] = []
@@ -472,12 +491,15 @@ def _run_pool(
                 running.pop(fut)
                 broken.append(it)
             drain()
-            shutdown()
+            shutdown()  # joins every worker: their exit statuses are final from here on
             ex = _executor(workers, threads, initializer, initargs)
             attributed = any(t in began for _, t in broken)
+            culprits = {t for _, t in broken if t in began and _died_by_itself(procs.get(pid_of.get(t, -1)))}
             for i, token in sorted(broken):
                 back = suspects if i in retried else queue  # a suspect stays alone until it has run
-                if token in began:
+                if token in began and culprits and token not in culprits:
+                    back.append(i)  # a bystander: its worker was stopped because another one died
+                elif token in began:
                     if i in retried:
                         give_up(i, f"worker process died running this {noun}, twice (the second time alone)")
                     else:
@@ -495,3 +517,10 @@ def _run_pool(
     except BaseException:
         shutdown()  # an exception, Ctrl-C or SIGTERM: the workers go now, not when their tasks end
         raise
+
+
+def _died_by_itself(proc: Any) -> bool:
+    """Whether a worker ended on its own (an exit status, SIGKILL from the OOM killer, a segfault), not by the
+    SIGTERM with which a broken executor and :func:`shutdown` stop the workers beside a dead one."""
+    code = getattr(proc, "exitcode", None)
+    return code is not None and code != -signal.SIGTERM

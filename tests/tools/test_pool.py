@@ -49,6 +49,27 @@ def always_dies(i: int) -> int:
     return i
 
 
+def crash_beside(arg: tuple[int, str]) -> int:
+    """Task 0 kills its worker as soon as task 1 is running beside it, every time; task 1 (the bystander, whose
+    worker the broken pool stops) then kills its own worker once, the second time it runs (an OOM kill), and
+    succeeds the third time."""
+    i, d = arg
+    with open(os.path.join(d, "calls"), "a") as f:
+        f.write(f"{i}\n")
+    if i == 0:
+        t0 = time.monotonic()
+        while not os.path.exists(os.path.join(d, "1-started")) and time.monotonic() - t0 < 10:
+            time.sleep(0.01)
+        os._exit(3)
+    if not os.path.exists(os.path.join(d, "1-started")):
+        open(os.path.join(d, "1-started"), "w").close()
+        time.sleep(30)  # stopped with the pool when task 0's worker dies
+    elif not os.path.exists(os.path.join(d, "1-killed")):
+        open(os.path.join(d, "1-killed"), "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return i
+
+
 def raises(i: int) -> int:
     if i == 0:
         raise ArithmeticError("task 0 fails")
@@ -130,6 +151,18 @@ def test_a_task_that_kills_its_worker_twice_is_given_up() -> None:
     assert died == {1: "worker process died running this run, twice (the second time alone)"}
     with pytest.raises(WorkerDied, match=r"task 1: worker process died running this task, twice"):
         run_tasks(always_dies, [0, 1], 2, got.__setitem__)
+
+
+def test_a_bystander_of_a_dead_worker_is_not_charged_with_its_death(tmp_path: Path) -> None:
+    # One death breaks the executor, which stops every other worker; the task running beside it did nothing
+    # wrong.  Charged with that death (as before), its own first kill would have been its second strike.
+    got: dict[int, int] = {}
+    died: dict[int, str] = {}
+    run_tasks(crash_beside, [(0, str(tmp_path)), (1, str(tmp_path))], 2, got.__setitem__, on_died=died.__setitem__)
+    assert died == {0: "worker process died running this task, twice (the second time alone)"}
+    assert got == {1: 1}
+    ran = (tmp_path / "calls").read_text().split()
+    assert (ran.count("0"), ran.count("1")) == (2, 3)
 
 
 def test_an_exception_stops_the_pool_and_is_raised() -> None:
