@@ -164,11 +164,16 @@ def tiny_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 def test_e6_quick(tmp_path: Path, tiny_runs: list[str]) -> None:
     run_experiment("e6", str(tmp_path), quick=True, workers=1, progress=False)
     res = check_outputs(tmp_path, "e6", 1)
-    assert len(tiny_runs) == 4 * 2 * 3 + 1
+    assert len(tiny_runs) == 3 * 2 * 3 + 2 + 1  # the grids, GI-Adam with and without warmup, auto
     assert res["grids"]["lion"] == [1e-4, 3.16e-4, 1e-3] and res["grids"]["adamw"] == [1e-3, 3.16e-3, 1e-2]
-    for a in res["arms"]:  # the chosen LR is the grid's best on seed 0
+    assert set(res["grids"]) == {"adamw", "adafactor", "lion"}
+    for a in res["arms"]:  # the chosen LR is the grid's best on seed 0; GI-Adam's is AdamW's warmup LR
+        if a["optimizer"] == "gi_adamw":
+            assert a["lr"] == res["chosen_lr"]["adamw_warmup"] and a["name"] not in res["summary"]["grid_seed0"]
+            continue
         g = res["summary"]["grid_seed0"][a["name"]]
         assert a["lr"] == min((float(k) for k in g), key=lambda lr: g[str(lr)]) and len(g) == 3
+    assert tiny_runs.count("gi_adamw") == 2 and res["arms"][0]["config"]["steps"] == 24
     assert set(res["summary"]["need"]) == {"adamw", "adafactor", "lion", "gi_adamw"}
     assert res["outcome"]["verdict"] in ("reproduced", "partly", "not reproduced")
     auto = res["auto"]
