@@ -23,9 +23,10 @@ long job on a shared machine needs from it:
   worker died while it ran is **retried once**, alone (nothing else in flight,
   so a second death is pinned on it); if it kills its worker again it is given
   up (``on_died(index, message)``, or :class:`WorkerDied` is raised).  One
-  death breaks the whole executor, which stops the other workers with SIGTERM:
-  the tasks running beside the one whose worker died first (any other exit
-  status) are bystanders, rerun without a charge.  Only when no worker's exit
+  death breaks the whole executor, which stops the other workers with SIGTERM
+  (SIGKILL 2 s later for a task that handles SIGTERM): the tasks running beside
+  the one whose worker died on its own (any other exit status) are bystanders,
+  rerun without a charge.  Only when no worker's exit
   status tells (every worker ended by SIGTERM, e.g. sent from outside) is
   every task that was running charged.  Tasks that had not started yet are
   simply resubmitted; a pool that dies :data:`MAX_BREAKS` times before a task
@@ -221,6 +222,7 @@ class _Executor:
         self._writer = writer  # stays open here: workers spawned later inherit it
         os.set_blocking(self.reader.fileno(), False)
         self._buf = b""
+        self.forced: set[int] = set()  # pids of the workers that kill() had to SIGKILL (they ignored SIGTERM)
         self.ex = ProcessPoolExecutor(
             workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(), writer, threads, init, initargs)
         )
@@ -275,6 +277,7 @@ class _Executor:
         for p in procs:
             p.join(max(0.0, deadline - time.monotonic()))
             if p.is_alive():
+                self.forced.add(p.pid)
                 p.kill()
                 p.join(1.0)
         self.close()
@@ -491,10 +494,15 @@ def _run_pool(
                 running.pop(fut)
                 broken.append(it)
             drain()
+            old = ex
             shutdown()  # joins every worker: their exit statuses are final from here on
             ex = _executor(workers, threads, initializer, initargs)
             attributed = any(t in began for _, t in broken)
-            culprits = {t for _, t in broken if t in began and _died_by_itself(procs.get(pid_of.get(t, -1)))}
+            culprits = {
+                t
+                for _, t in broken
+                if t in began and pid_of.get(t) not in old.forced and _died_by_itself(procs.get(pid_of.get(t, -1)))
+            }
             for i, token in sorted(broken):
                 back = suspects if i in retried else queue  # a suspect stays alone until it has run
                 if token in began and culprits and token not in culprits:
@@ -521,6 +529,7 @@ def _run_pool(
 
 def _died_by_itself(proc: Any) -> bool:
     """Whether a worker ended on its own (an exit status, SIGKILL from the OOM killer, a segfault), not by the
-    SIGTERM with which a broken executor and :func:`shutdown` stop the workers beside a dead one."""
+    SIGTERM with which a broken executor and :func:`shutdown` stop the workers beside a dead one (a worker that
+    ignores that SIGTERM, killed by :func:`shutdown` 2 s later, is in ``_Executor.forced`` instead)."""
     code = getattr(proc, "exitcode", None)
     return code is not None and code != -signal.SIGTERM

@@ -49,11 +49,11 @@ def always_dies(i: int) -> int:
     return i
 
 
-def crash_beside(arg: tuple[int, str]) -> int:
+def crash_beside(arg: tuple[int, str, bool]) -> int:
     """Task 0 kills its worker as soon as task 1 is running beside it, every time; task 1 (the bystander, whose
-    worker the broken pool stops) then kills its own worker once, the second time it runs (an OOM kill), and
-    succeeds the third time."""
-    i, d = arg
+    worker the broken pool stops — with SIGKILL after 2 s if it ignores SIGTERM, as some training code does) then
+    kills its own worker once, the second time it runs (an OOM kill), and succeeds the third time."""
+    i, d, ignore_term = arg
     with open(os.path.join(d, "calls"), "a") as f:
         f.write(f"{i}\n")
     if i == 0:
@@ -62,6 +62,8 @@ def crash_beside(arg: tuple[int, str]) -> int:
             time.sleep(0.01)
         os._exit(3)
     if not os.path.exists(os.path.join(d, "1-started")):
+        if ignore_term:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         open(os.path.join(d, "1-started"), "w").close()
         time.sleep(30)  # stopped with the pool when task 0's worker dies
     elif not os.path.exists(os.path.join(d, "1-killed")):
@@ -153,12 +155,14 @@ def test_a_task_that_kills_its_worker_twice_is_given_up() -> None:
         run_tasks(always_dies, [0, 1], 2, got.__setitem__)
 
 
-def test_a_bystander_of_a_dead_worker_is_not_charged_with_its_death(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ignore_term", [False, True])
+def test_a_bystander_of_a_dead_worker_is_not_charged_with_its_death(tmp_path: Path, ignore_term: bool) -> None:
     # One death breaks the executor, which stops every other worker; the task running beside it did nothing
     # wrong.  Charged with that death (as before), its own first kill would have been its second strike.
     got: dict[int, int] = {}
     died: dict[int, str] = {}
-    run_tasks(crash_beside, [(0, str(tmp_path)), (1, str(tmp_path))], 2, got.__setitem__, on_died=died.__setitem__)
+    items = [(0, str(tmp_path), ignore_term), (1, str(tmp_path), ignore_term)]
+    run_tasks(crash_beside, items, 2, got.__setitem__, on_died=died.__setitem__)
     assert died == {0: "worker process died running this task, twice (the second time alone)"}
     assert got == {1: 1}
     ran = (tmp_path / "calls").read_text().split()
