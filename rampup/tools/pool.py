@@ -241,9 +241,13 @@ class _Executor:
             # task, so the manager can go back to waiting without that worker's sentinel: its death then goes
             # unseen until another task finishes (the task beside it runs to its end, the dead one's future hangs
             # meanwhile).  One more wake-up makes the manager wait on every worker.
+            # Under the executor's shutdown lock, as CPython's own wake-up: a manager that found the pool broken
+            # closes the wake-up pipe under that lock, and wakeup() on a closed pipe is a no-op.
             wake = getattr(self.ex, "_executor_manager_thread_wakeup", None)
-            if wake is not None:
-                wake.wakeup()
+            lock = getattr(self.ex, "_shutdown_lock", None)
+            if wake is not None and lock is not None:
+                with lock:
+                    wake.wakeup()
             return fut
         finally:
             if main:
