@@ -271,19 +271,32 @@ class _Executor:
         return out
 
     def kill(self) -> None:
-        """Stop now: cancel what has not started, kill the workers (SIGTERM, then SIGKILL after 2 s)."""
+        """Stop now: cancel what has not started, kill the workers (SIGTERM, then SIGKILL after 2 s).
+
+        A worker's end is read from its sentinel, never with ``waitpid`` here: a broken executor's manager thread
+        joins (reaps) the same processes concurrently, and the loser of that race sees ECHILD — a dead worker
+        that ``is_alive()`` reports alive and whose ``exitcode`` stays None until the manager has reaped it.
+        After the manager thread has ended, every worker's ``exitcode`` is final.
+        """
+        from multiprocessing.connection import wait as ended
+
         procs = list((getattr(self.ex, "_processes", None) or {}).values())
+        manager = getattr(self.ex, "_executor_manager_thread", None)
         self.ex.shutdown(wait=False, cancel_futures=True)
         for p in procs:
-            if p.is_alive():
+            if not ended([p.sentinel], 0):
                 p.terminate()
         deadline = time.monotonic() + 2.0
         for p in procs:
-            p.join(max(0.0, deadline - time.monotonic()))
-            if p.is_alive():
+            if not ended([p.sentinel], max(0.0, deadline - time.monotonic())):
                 self.forced.add(p.pid)
                 p.kill()
-                p.join(1.0)
+                ended([p.sentinel], 1.0)
+        for p in procs:
+            if manager is None or not manager.is_alive():
+                p.join(1.0)  # no manager thread to reap them: this thread does
+        if manager is not None:
+            manager.join(5.0)  # it joins every worker: their exit statuses are set when it ends
         self.close()
 
     def close(self) -> None:
