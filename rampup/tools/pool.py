@@ -26,11 +26,11 @@ long job on a shared machine needs from it:
   death breaks the whole executor, which stops the other workers with SIGTERM
   (SIGKILL 2 s later for a task that handles SIGTERM): the tasks running beside
   the one whose worker died on its own (any other exit status) are bystanders,
-  rerun without a charge.  Only when no worker's exit
-  status tells (every worker ended by SIGTERM, e.g. sent from outside) is
-  every task that was running charged.  Tasks that had not started yet are
-  simply resubmitted; a pool that dies :data:`MAX_BREAKS` times before a task
-  could start gives that task up.
+  rerun without a charge.  Only when no worker's exit status tells (every
+  worker ended by SIGTERM, e.g. sent from outside) is every task that was
+  running charged.  Tasks that had not started yet are simply resubmitted; a
+  pool that dies :data:`MAX_BREAKS` times before a task could start gives that
+  task up.
 * **An exception in a task** stops the others (they are cancelled and the
   workers killed) and is raised in the driver, with the worker's traceback as
   its ``__cause__``.  A caller that wants to go on catches inside ``fn``.
@@ -222,7 +222,7 @@ class _Executor:
         self._writer = writer  # stays open here: workers spawned later inherit it
         os.set_blocking(self.reader.fileno(), False)
         self._buf = b""
-        self.forced: set[int] = set()  # pids of the workers that kill() had to SIGKILL (they ignored SIGTERM)
+        self.died: set[int] = set()  # pids of the workers that ended on their own, known once kill() returns
         self.ex = ProcessPoolExecutor(
             workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(), writer, threads, init, initargs)
         )
@@ -276,7 +276,8 @@ class _Executor:
         A worker's end is read from its sentinel, never with ``waitpid`` here: a broken executor's manager thread
         joins (reaps) the same processes concurrently, and the loser of that race sees ECHILD — a dead worker
         that ``is_alive()`` reports alive and whose ``exitcode`` stays None until the manager has reaped it.
-        After the manager thread has ended, every worker's ``exitcode`` is final.
+        After the manager thread has ended, every worker's ``exitcode`` is final, and :attr:`died` is set from
+        them (a worker this method had to SIGKILL ignored SIGTERM: it did not die on its own).
         """
         from multiprocessing.connection import wait as ended
 
@@ -287,9 +288,10 @@ class _Executor:
             if not ended([p.sentinel], 0):
                 p.terminate()
         deadline = time.monotonic() + 2.0
+        forced: set[int] = set()
         for p in procs:
             if not ended([p.sentinel], max(0.0, deadline - time.monotonic())):
-                self.forced.add(p.pid)
+                forced.add(p.pid)
                 p.kill()
                 ended([p.sentinel], 1.0)
         for p in procs:
@@ -297,6 +299,7 @@ class _Executor:
                 p.join(1.0)  # no manager thread to reap them: this thread does
         if manager is not None:
             manager.join(5.0)  # it joins every worker: their exit statuses are set when it ends
+        self.died = {p.pid for p in procs if p.pid not in forced and _died_by_itself(p)}
         self.close()
 
     def close(self) -> None:
@@ -451,7 +454,6 @@ def _run_pool(
     by_token: dict[int, int] = {}
     began: set[int] = set()
     pid_of: dict[int, int] = {}  # token -> the worker process that ran it
-    procs: dict[int, Any] = {}  # pid -> multiprocessing.Process, of every worker this call has seen
 
     def give_up(i: int, msg: str) -> None:
         if on_died is None:
@@ -462,8 +464,7 @@ def _run_pool(
         for kind, token, payload in ex.messages():
             if kind == "s":
                 began.add(token)
-                if isinstance(payload, int):
-                    pid_of[token] = payload
+                pid_of[token] = payload
             elif on_message is not None and token in by_token:
                 on_message(by_token[token], payload)
 
@@ -492,7 +493,6 @@ def _run_pool(
                     shutdown()
                     ex = _executor(workers, threads, initializer, initargs)
                     continue
-            procs.update(getattr(ex.ex, "_processes", None) or {})  # spawned lazily: looked up as they come
             done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
             drain()
             broken: list[tuple[int, int]] = []
@@ -512,14 +512,10 @@ def _run_pool(
                 broken.append(it)
             drain()
             old = ex
-            shutdown()  # joins every worker: their exit statuses are final from here on
+            shutdown()  # joins every worker and tells which of them died on their own (old.died)
             ex = _executor(workers, threads, initializer, initargs)
             attributed = any(t in began for _, t in broken)
-            culprits = {
-                t
-                for _, t in broken
-                if t in began and pid_of.get(t) not in old.forced and _died_by_itself(procs.get(pid_of.get(t, -1)))
-            }
+            culprits = {t for _, t in broken if t in began and pid_of.get(t) in old.died}
             for i, token in sorted(broken):
                 back = suspects if i in retried else queue  # a suspect stays alone until it has run
                 if token in began and culprits and token not in culprits:
@@ -546,7 +542,6 @@ def _run_pool(
 
 def _died_by_itself(proc: Any) -> bool:
     """Whether a worker ended on its own (an exit status, SIGKILL from the OOM killer, a segfault), not by the
-    SIGTERM with which a broken executor and :func:`shutdown` stop the workers beside a dead one (a worker that
-    ignores that SIGTERM, killed by :func:`shutdown` 2 s later, is in ``_Executor.forced`` instead)."""
-    code = getattr(proc, "exitcode", None)
+    SIGTERM with which a broken executor and :func:`shutdown` stop the workers beside a dead one."""
+    code = proc.exitcode
     return code is not None and code != -signal.SIGTERM
